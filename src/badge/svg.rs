@@ -1,0 +1,117 @@
+//! The badge as SVG text. Accessible (`role="img"`, `aria-label`, `<title>`), XML-escaped, and
+//! with `textLength` on every text so a viewer without DejaVu Sans still fits it to its box.
+
+use std::fmt::Write;
+
+use super::layout::{HEIGHT, Layout};
+use super::{FONT_FAMILY, Style};
+
+/// Escapes text for XML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Renders the badge: `label` on grey, `message` on `color`.
+pub fn render(label: &str, message: &str, color: &str, style: Style) -> String {
+    let l = Layout::new(label, message);
+    let (w, lw, mw) = (l.width(), l.label_width, l.message_width);
+    let title = escape(&format!("{label}: {message}"));
+    let (label_x, message_x) = (l.label_x(), l.message_x());
+    let (label, message, color) = (escape(label), escape(message), escape(color));
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{HEIGHT}" role="img" aria-label="{title}">"#
+    );
+    let _ = writeln!(s, "<title>{title}</title>");
+    let radius = match style {
+        Style::Flat => {
+            let _ = writeln!(
+                s,
+                r##"<linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient>"##
+            );
+            3
+        }
+        Style::FlatSquare => 0,
+    };
+    let _ = writeln!(
+        s,
+        r##"<clipPath id="r"><rect width="{w}" height="{HEIGHT}" rx="{radius}" fill="#fff"/></clipPath>"##
+    );
+    let _ = writeln!(s, r#"<g clip-path="url(#r)">"#);
+    let _ = writeln!(s, r##"<rect width="{lw}" height="{HEIGHT}" fill="#555"/>"##);
+    let _ = writeln!(
+        s,
+        r#"<rect x="{lw}" width="{mw}" height="{HEIGHT}" fill="{color}"/>"#
+    );
+    if style == Style::Flat {
+        let _ = writeln!(s, r#"<rect width="{w}" height="{HEIGHT}" fill="url(#s)"/>"#);
+    }
+    let _ = writeln!(s, "</g>");
+    let _ = writeln!(
+        s,
+        r##"<g fill="#fff" text-anchor="middle" font-family="{FONT_FAMILY},Verdana,Geneva,sans-serif" font-size="11">"##
+    );
+    for (x, text, len) in [
+        (label_x, &label, l.label_text_width),
+        (message_x, &message, l.message_text_width),
+    ] {
+        if style == Style::Flat {
+            let _ = writeln!(
+                s,
+                r##"<text x="{x}" y="15" fill="#010101" fill-opacity=".3" textLength="{len}">{text}</text>"##
+            );
+        }
+        let _ = writeln!(
+            s,
+            r#"<text x="{x}" y="14" textLength="{len}">{text}</text>"#
+        );
+    }
+    let _ = writeln!(s, "</g>");
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_xml_in_label_title_and_aria() {
+        let svg = render("a<b>&\"c'", "green", "#4c1", Style::Flat);
+        assert!(
+            svg.contains(r#"aria-label="a&lt;b&gt;&amp;&quot;c&apos;: green""#),
+            "{svg}"
+        );
+        assert!(svg.contains("<title>a&lt;b&gt;&amp;&quot;c&apos;: green</title>"));
+        assert!(!svg.contains("a<b>"));
+        // The result is well-formed XML.
+        assert!(resvg::usvg::Tree::from_str(&svg, &resvg::usvg::Options::default()).is_ok());
+    }
+
+    #[test]
+    fn flat_square_has_no_rounding_and_no_gradient() {
+        let svg = render("Backup & DR", "red", "#e05d44", Style::FlatSquare);
+        assert!(svg.contains(r#"rx="0""#));
+        assert!(!svg.contains("linearGradient"));
+        let svg = render("Backup & DR", "red", "#e05d44", Style::Flat);
+        assert!(svg.contains(r#"rx="3""#));
+    }
+
+    #[test]
+    fn the_default_badge_is_stable() {
+        insta::assert_snapshot!(render("Backup & DR", "green", "#4c1", Style::Flat));
+    }
+}

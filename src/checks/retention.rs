@@ -1,0 +1,223 @@
+//! Retention slots: the last N days, ISO weeks and calendar months a policy promises, and which
+//! of them hold no backup. Slots end with the previous day / week / month, because the current
+//! one may legitimately not have its backup yet; freshness covers the current one. Pure.
+
+use std::collections::BTreeSet;
+
+use chrono::{Datelike, Duration, NaiveDate};
+
+use crate::config::Retention;
+
+/// The earliest day any slot of `policy` reaches back to, seen from `today`.
+pub fn window_start(policy: &Retention, today: NaiveDate) -> NaiveDate {
+    let starts = [
+        (policy.daily > 0).then(|| today - Duration::days(i64::from(policy.daily))),
+        (policy.weekly > 0).then(|| week_start(today) - Duration::weeks(i64::from(policy.weekly))),
+        (policy.monthly > 0).then(|| months_back(month_start(today), policy.monthly)),
+    ];
+    starts.into_iter().flatten().min().unwrap_or(today)
+}
+
+/// Missing slots, each described (`2026-11-19`, `2026-W45`, `2026-10`), given the days that
+/// hold at least one backup.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Missing {
+    pub daily: Vec<String>,
+    pub weekly: Vec<String>,
+    pub monthly: Vec<String>,
+}
+
+impl Missing {
+    pub fn is_empty(&self) -> bool {
+        self.daily.is_empty() && self.weekly.is_empty() && self.monthly.is_empty()
+    }
+}
+
+pub fn missing_slots(policy: &Retention, today: NaiveDate, days: &BTreeSet<NaiveDate>) -> Missing {
+    let any_in = |from: NaiveDate, until: NaiveDate| days.range(from..until).next().is_some();
+    let daily = (1..=i64::from(policy.daily))
+        .map(|i| today - Duration::days(i))
+        .filter(|d| !days.contains(d))
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .rev()
+        .collect();
+    let this_week = week_start(today);
+    let weekly = (1..=i64::from(policy.weekly))
+        .map(|i| this_week - Duration::weeks(i))
+        .filter(|w| !any_in(*w, *w + Duration::weeks(1)))
+        .map(|w| {
+            let iso = w.iso_week();
+            format!("{}-W{:02}", iso.year(), iso.week())
+        })
+        .rev()
+        .collect();
+    let this_month = month_start(today);
+    let monthly = (1..=policy.monthly)
+        .map(|i| months_back(this_month, i))
+        .filter(|m| {
+            !any_in(
+                *m,
+                m.checked_add_months(chrono::Months::new(1)).unwrap_or(*m),
+            )
+        })
+        .map(|m| m.format("%Y-%m").to_string())
+        .rev()
+        .collect();
+    Missing {
+        daily,
+        weekly,
+        monthly,
+    }
+}
+
+fn week_start(day: NaiveDate) -> NaiveDate {
+    day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
+}
+
+fn month_start(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+fn months_back(first_of_month: NaiveDate, n: u32) -> NaiveDate {
+    first_of_month
+        .checked_sub_months(chrono::Months::new(n))
+        .unwrap_or(NaiveDate::MIN)
+}
+
+/// A one-line summary of a check: counts kept, and the missing slots listed.
+pub fn describe(policy: &Retention, missing: &Missing) -> String {
+    let part = |kind: &str, want: u32, miss: &[String]| {
+        format!("{}/{want} {kind}", want as usize - miss.len())
+    };
+    let counts = [
+        (policy.daily > 0).then(|| part("daily", policy.daily, &missing.daily)),
+        (policy.weekly > 0).then(|| part("weekly", policy.weekly, &missing.weekly)),
+        (policy.monthly > 0).then(|| part("monthly", policy.monthly, &missing.monthly)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ");
+    if missing.is_empty() {
+        return format!("{counts} slots hold a backup");
+    }
+    let mut lists = Vec::new();
+    for (kind, miss) in [
+        ("daily", &missing.daily),
+        ("weekly", &missing.weekly),
+        ("monthly", &missing.monthly),
+    ] {
+        if !miss.is_empty() {
+            lists.push(format!("{kind} {}", abbreviate(miss)));
+        }
+    }
+    format!(
+        "{counts} slots hold a backup; missing: {}",
+        lists.join("; ")
+    )
+}
+
+/// At most ten names, then a count, so a long gap stays one readable line.
+fn abbreviate(names: &[String]) -> String {
+    if names.len() <= 10 {
+        return names.join(", ");
+    }
+    format!("{} and {} more", names[..10].join(", "), names.len() - 10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn every_day(from: &str, to: &str) -> BTreeSet<NaiveDate> {
+        d(from).iter_days().take_while(|x| *x <= d(to)).collect()
+    }
+
+    #[test]
+    fn complete_history_has_no_missing_slots() {
+        let policy = Retention {
+            daily: 30,
+            weekly: 4,
+            monthly: 1,
+        };
+        // Sunday 2026-11-22; 40 days back reaches 2026-10-14.
+        let days = every_day("2026-10-14", "2026-11-22");
+        let missing = missing_slots(&policy, d("2026-11-22"), &days);
+        assert!(missing.is_empty(), "{missing:?}");
+        assert_eq!(
+            describe(&policy, &missing),
+            "30/30 daily, 4/4 weekly, 1/1 monthly slots hold a backup"
+        );
+    }
+
+    #[test]
+    fn gaps_are_listed_by_slot() {
+        let policy = Retention {
+            daily: 7,
+            weekly: 3,
+            monthly: 2,
+        };
+        let mut days = every_day("2026-10-20", "2026-11-22");
+        days.remove(&d("2026-11-19"));
+        days.remove(&d("2026-11-20"));
+        let missing = missing_slots(&policy, d("2026-11-22"), &days);
+        assert_eq!(missing.daily, ["2026-11-19", "2026-11-20"]);
+        assert!(missing.weekly.is_empty());
+        // September holds nothing: the history starts in October.
+        assert_eq!(missing.monthly, ["2026-09"]);
+        let text = describe(&policy, &missing);
+        assert_eq!(
+            text,
+            "5/7 daily, 3/3 weekly, 1/2 monthly slots hold a backup; missing: daily 2026-11-19, 2026-11-20; monthly 2026-09"
+        );
+    }
+
+    #[test]
+    fn a_week_without_backups_is_named_by_iso_week() {
+        let policy = Retention {
+            daily: 0,
+            weekly: 3,
+            monthly: 0,
+        };
+        // Week 46 of 2026 is Mon 2026-11-09 .. Sun 2026-11-15.
+        let mut days = every_day("2026-10-01", "2026-11-22");
+        for day in every_day("2026-11-09", "2026-11-15") {
+            days.remove(&day);
+        }
+        let missing = missing_slots(&policy, d("2026-11-22"), &days);
+        assert_eq!(missing.weekly, ["2026-W46"]);
+    }
+
+    #[test]
+    fn the_window_reaches_the_oldest_slot() {
+        let policy = Retention {
+            daily: 30,
+            weekly: 12,
+            monthly: 12,
+        };
+        assert_eq!(window_start(&policy, d("2026-11-22")), d("2025-11-01"));
+        let policy = Retention {
+            daily: 3,
+            weekly: 0,
+            monthly: 0,
+        };
+        assert_eq!(window_start(&policy, d("2026-11-22")), d("2026-11-19"));
+    }
+
+    #[test]
+    fn long_gaps_are_abbreviated() {
+        let policy = Retention {
+            daily: 30,
+            weekly: 0,
+            monthly: 0,
+        };
+        let missing = missing_slots(&policy, d("2026-11-22"), &BTreeSet::new());
+        let text = describe(&policy, &missing);
+        assert!(text.ends_with("and 20 more"), "{text}");
+        assert!(text.starts_with("0/30 daily"), "{text}");
+    }
+}

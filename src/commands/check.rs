@@ -1,0 +1,228 @@
+//! `dr-action check`: runs a schedule's checks against the configured store and writes the
+//! report. Exit 0 when every target is ok, 1 when any check failed (the report is written
+//! either way), 2 when the checks could not run at all (bad config, unknown target).
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use chrono::Utc;
+use clap::Args;
+
+use super::require_config;
+use crate::checks::dry_run::{self, CheckContext};
+use crate::cli::Global;
+use crate::config::{Loaded, StorageKind, Target};
+use crate::error::Outcome;
+use crate::report::{Mode, Report, RunInfo, SCHEMA_VERSION, Schedule};
+use crate::store::BackupStore;
+use crate::store::local::LocalStore;
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Which schedule: weekly (dry-run), monthly (dry-run reading every byte), quarterly
+    /// (full restore).
+    #[arg(long, value_enum)]
+    pub schedule: Schedule,
+    /// Override the schedule's mode.
+    #[arg(long, value_enum)]
+    pub mode: Option<Mode>,
+    /// Check only this target (repeatable).
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+    /// Fail on purpose (every prefix replaced by one that cannot exist) to prove alerting
+    /// works. Also on when DR_CHAOS is true/1/yes.
+    #[arg(long)]
+    pub chaos: bool,
+    /// The report file (default: OUT_DIR/<the schedule's report name>).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// What a caller asks `check` to do, independent of the command line.
+#[derive(Clone, Debug)]
+pub struct CheckRequest {
+    pub schedule: Schedule,
+    pub mode: Mode,
+    pub targets: Vec<String>,
+    pub chaos: bool,
+    pub out: PathBuf,
+}
+
+impl CheckRequest {
+    pub fn from_args(global: &Global, args: CheckArgs) -> Self {
+        CheckRequest {
+            schedule: args.schedule,
+            mode: args.mode.unwrap_or(args.schedule.default_mode()),
+            targets: args.targets,
+            chaos: args.chaos || chaos_from_env(),
+            out: args
+                .out
+                .unwrap_or_else(|| global.out_dir.join(args.schedule.default_report_name())),
+        }
+    }
+}
+
+/// `DR_CHAOS` set to true, 1 or yes (any case) turns chaos on.
+pub fn chaos_from_env() -> bool {
+    std::env::var("DR_CHAOS").is_ok_and(|v| is_truthy(&v))
+}
+
+pub fn is_truthy(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "true" | "1" | "yes"
+    )
+}
+
+/// The GitHub Actions run this is, when there is one.
+pub fn run_info() -> Option<RunInfo> {
+    let repository = std::env::var("GITHUB_REPOSITORY").ok()?;
+    let run_id = std::env::var("GITHUB_RUN_ID").ok()?;
+    let server = std::env::var("GITHUB_SERVER_URL").unwrap_or_else(|_| "https://github.com".into());
+    let url = format!(
+        "{}/{repository}/actions/runs/{run_id}",
+        server.trim_end_matches('/')
+    );
+    Some(RunInfo {
+        repository,
+        run_id,
+        url,
+    })
+}
+
+/// The prefix a chaos run uses instead of every target's: one that cannot exist.
+pub fn chaos_prefix(run_id: &str) -> String {
+    format!("dr-chaos-{run_id}/")
+}
+
+pub async fn run(global: &Global, args: CheckArgs) -> Result<Outcome> {
+    let loaded = require_config(global)?;
+    let request = CheckRequest::from_args(global, args);
+    let report = execute(&loaded, &request).await?;
+    crate::atomic::write_json(&request.out, &report)?;
+    Ok(Outcome::with_code(
+        summary_lines(&report, &request.out),
+        report.ok,
+    ))
+}
+
+/// Picks the targets to check; an unknown name is an error listing the known ones.
+pub fn select_targets<'a>(loaded: &'a Loaded, names: &[String]) -> Result<Vec<&'a Target>> {
+    let all = &loaded.config.targets;
+    if names.is_empty() {
+        return Ok(all.iter().collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            all.iter().find(|t| &t.name == n).ok_or_else(|| {
+                let known: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+                anyhow::anyhow!(
+                    "no target named `{n}` in {}; targets: {}",
+                    loaded.path.display(),
+                    known.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// Builds the store the config names.
+pub fn open_store(loaded: &Loaded) -> Result<Box<dyn BackupStore>> {
+    match loaded.storage() {
+        StorageKind::Local(path) => Ok(Box::new(LocalStore::new(path))),
+        StorageKind::Bucket(bucket) => anyhow::bail!(
+            "storage.bucket `{bucket}`: S3 stores are not supported by this build yet; use `storage.local`"
+        ),
+    }
+}
+
+/// Runs the checks and returns the report (not yet written).
+pub async fn execute(loaded: &Loaded, request: &CheckRequest) -> Result<Report> {
+    let targets = select_targets(loaded, &request.targets)?;
+    if request.mode == Mode::FullRestore {
+        anyhow::bail!(
+            "--schedule {} runs a full restore, which this build cannot do yet; use --mode dry-run",
+            request.schedule
+        );
+    }
+    let store = open_store(loaded)?;
+    let started_at = Utc::now();
+    let run = run_info();
+    let run_id = run
+        .as_ref()
+        .map(|r| r.run_id.clone())
+        .unwrap_or_else(|| format!("local-{}", started_at.timestamp()));
+    let ctx = CheckContext {
+        store: store.as_ref(),
+        now: started_at,
+        deep: request.schedule == Schedule::Monthly,
+        kms_key_arn: loaded.config.storage.kms_key_arn.as_deref(),
+    };
+    let chaos_prefix = chaos_prefix(&run_id);
+    let mut reports = Vec::with_capacity(targets.len());
+    for target in targets {
+        let prefix = if request.chaos {
+            chaos_prefix.as_str()
+        } else {
+            target.prefix.as_str()
+        };
+        tracing::info!(target = %target.name, prefix, "checking");
+        reports.push(dry_run::check_target(target, prefix, &ctx).await);
+    }
+    Ok(Report {
+        schema: SCHEMA_VERSION,
+        kind: request.mode,
+        schedule: request.schedule,
+        ok: Report::ok_of(&reports),
+        chaos: request.chaos,
+        started_at,
+        finished_at: Utc::now(),
+        run,
+        targets: reports,
+    })
+}
+
+/// A few lines for the terminal: the verdict, each target, each failed check.
+pub fn summary_lines(report: &Report, path: &std::path::Path) -> Vec<String> {
+    let failed = report.targets.iter().filter(|t| !t.ok).count();
+    let verdict = if report.ok {
+        "ok".to_string()
+    } else {
+        format!("FAILED ({failed} of {} targets)", report.targets.len())
+    };
+    let chaos = if report.chaos { " [chaos drill]" } else { "" };
+    let mut lines = vec![format!(
+        "{} {}{chaos}: {verdict} — report {}",
+        report.schedule,
+        report.kind.as_str(),
+        path.display()
+    )];
+    for t in &report.targets {
+        lines.push(format!(
+            "  {} {}",
+            if t.ok { "ok  " } else { "FAIL" },
+            t.name
+        ));
+        for c in t.failed_checks() {
+            lines.push(format!("         {}: {}", c.name, c.detail));
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chaos_accepts_true_one_yes_in_any_case() {
+        for v in ["true", "TRUE", "1", "yes", "Yes", " true "] {
+            assert!(is_truthy(v), "{v}");
+        }
+        for v in ["false", "0", "", "no", "on"] {
+            assert!(!is_truthy(v), "{v}");
+        }
+        assert_eq!(chaos_prefix("123"), "dr-chaos-123/");
+    }
+}

@@ -1,0 +1,53 @@
+//! The command layer: one module per subcommand. Each loads what it needs (config, files,
+//! clients), calls the library, writes its outputs atomically and returns an [`Outcome`].
+//! Clients are built here, once, and passed down.
+
+use anyhow::{Context, Result};
+
+use crate::cli::{Cli, Command, Global};
+use crate::config::{self, Loaded};
+use crate::error::Outcome;
+
+pub mod badge;
+pub mod check;
+pub mod config_cmd;
+pub mod demo;
+pub mod kpi;
+
+/// Runs the parsed command line.
+pub fn dispatch(cli: Cli) -> Result<Outcome> {
+    let global = cli.global;
+    match cli.command {
+        Command::Check(args) => block_on(check::run(&global, args)),
+        Command::Kpi(args) => kpi::run(&global, args),
+        Command::Badge(args) => badge::run(&global, args),
+        Command::Config(cmd) => config_cmd::run(&global, cmd),
+        Command::Demo(args) => block_on(demo::run(&global, args)),
+    }
+}
+
+fn block_on<F: std::future::Future<Output = Result<Outcome>>>(f: F) -> Result<Outcome> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(f)
+}
+
+/// The config named by `--config`, or found at the default paths; an error when there is none.
+pub fn require_config(global: &Global) -> Result<Loaded> {
+    match config::locate(global.config.as_deref())? {
+        Some(path) => config::load(&path),
+        None => anyhow::bail!(
+            "no config found: looked for {}; pass --config PATH",
+            config::DEFAULT_PATHS.join(" and ")
+        ),
+    }
+}
+
+/// The config when one exists (commands that work without one use defaults).
+pub fn optional_config(global: &Global) -> Result<Option<Loaded>> {
+    config::locate(global.config.as_deref())?
+        .map(|p| config::load(&p))
+        .transpose()
+}

@@ -1,0 +1,747 @@
+//! The `dr.yml` model. Parsing is strict (`deny_unknown_fields`), so a typo is an error that
+//! names the key, its line and the nearest valid key instead of a silently ignored setting.
+//! Secrets are never in the file: `*-env` keys name the environment variable holding them.
+//! The JSON Schema (`dr-action config schema`) is generated from these types.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::units::{Dur, Size};
+
+/// Where the config is looked for when `--config` is not given, in order.
+pub const DEFAULT_PATHS: [&str; 2] = [".github/dr.yml", "dr.yml"];
+
+/// The whole `dr.yml` file.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(title = "dr-action configuration (.github/dr.yml)")]
+pub struct Config {
+    /// The format version of this file; always 1.
+    pub version: u32,
+    /// AWS access; omit it for a local store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<Aws>,
+    /// Where the backups are: a bucket or a local folder.
+    pub storage: Storage,
+    /// What to check; each target is checked independently.
+    pub targets: Vec<Target>,
+    /// Who hears about failures.
+    #[serde(default)]
+    pub notify: Notify,
+    /// The committed status badge.
+    #[serde(default)]
+    pub badge: BadgeConfig,
+    /// How the KPI is computed.
+    #[serde(default)]
+    pub kpi: KpiConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Aws {
+    /// The AWS region of the bucket, e.g. `eu-west-1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The role assumed through GitHub OIDC when running in Actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// An S3-compatible endpoint (MinIO, R2, tests); path-style addressing is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Storage {
+    /// The S3 bucket holding the backups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// A local folder acting as the bucket (relative to the config file's folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<PathBuf>,
+    /// The exact KMS key backups must be encrypted with (key ARN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+}
+
+/// Which store the config names, once validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageKind {
+    Bucket(String),
+    Local(PathBuf),
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Target {
+    /// A unique name, used in reports, alerts and `--target`.
+    pub name: String,
+    /// The key prefix the backups live under, e.g. `pwm/orders/`.
+    #[serde(default)]
+    pub prefix: String,
+    /// A glob over the last segment of the key, e.g. `*.dump.gz`.
+    #[serde(default = "default_match", rename = "match")]
+    pub pattern: String,
+    /// What the backup contains (after decompression).
+    pub format: BackupFormat,
+    /// Where the expected SHA-256 comes from.
+    #[serde(default)]
+    pub checksum: ChecksumMode,
+    /// The newest backup must be younger than this.
+    pub rpo: Dur,
+    /// A full restore must finish within this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto: Option<Dur>,
+    /// The smallest acceptable size of the newest backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_size: Option<Size>,
+    /// The retention slots that must each hold a backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    /// Whether a failure of this target is critical.
+    #[serde(default = "default_true")]
+    pub critical: bool,
+    /// How the quarterly full restore is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<Restore>,
+}
+
+fn default_match() -> String {
+    "*".to_string()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackupFormat {
+    /// `pg_dump` output: custom (`-Fc`), tar (`-Ft`) or plain SQL.
+    PgDump,
+    /// A plain SQL script.
+    Sql,
+    /// A SQLite database file.
+    Sqlite,
+    /// A tar archive.
+    Tar,
+    /// Any file; only compression is checked.
+    File,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChecksumMode {
+    /// A `KEY.sha256` file beside each backup, in `sha256sum` format.
+    #[default]
+    Sidecar,
+    /// The store's own SHA-256 (`x-amz-checksum-sha256`).
+    S3,
+    /// No checksum.
+    None,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Retention {
+    /// The last N days must each hold a backup.
+    #[serde(default)]
+    pub daily: u32,
+    /// The last N ISO weeks must each hold a backup.
+    #[serde(default)]
+    pub weekly: u32,
+    /// The last N calendar months must each hold a backup.
+    #[serde(default)]
+    pub monthly: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Restore {
+    /// The engine the backup is restored into.
+    pub engine: RestoreEngine,
+    /// The variable holding the PostgreSQL server URL (a scratch database is created in it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url_env: Option<String>,
+    /// For `engine: command`: the command the decompressed stream is piped into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// For `engine: files`: the most bytes an archive may unpack to (default 10x compressed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unpacked: Option<Size>,
+    /// Checks run on the restored data.
+    #[serde(default)]
+    pub validate: Vec<Validation>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestoreEngine {
+    Postgres,
+    Sqlite,
+    Files,
+    Command,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Validation {
+    /// A query whose first column of the first row is compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+    /// A command run after the restore; exit code 0 passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_min: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_max: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Notify {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_issue: Option<GithubIssue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack: Option<Slack>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GithubIssue {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default = "default_labels")]
+    pub labels: Vec<String>,
+    /// A link to the runbook, put in the issue body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
+}
+
+fn default_labels() -> Vec<String> {
+    vec!["dr-failure".to_string()]
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Slack {
+    /// The variable holding the incoming-webhook URL.
+    #[serde(default = "default_webhook_env")]
+    pub webhook_env: String,
+}
+
+fn default_webhook_env() -> String {
+    "SLACK_WEBHOOK_URL".to_string()
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BadgeConfig {
+    #[serde(default = "default_badge_path")]
+    pub path: PathBuf,
+    #[serde(default = "default_badge_label")]
+    pub label: String,
+}
+
+impl Default for BadgeConfig {
+    fn default() -> Self {
+        BadgeConfig {
+            path: default_badge_path(),
+            label: default_badge_label(),
+        }
+    }
+}
+
+fn default_badge_path() -> PathBuf {
+    PathBuf::from("badges/backup_status.svg")
+}
+
+/// The badge's label when neither the config nor `--label` names one.
+pub fn default_badge_label() -> String {
+    "Backup & DR".to_string()
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct KpiConfig {
+    #[serde(default)]
+    pub max_age: MaxAge,
+}
+
+/// How old a report may be before it counts as stale (not ok).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MaxAge {
+    #[serde(default = "default_weekly_age")]
+    pub weekly: Dur,
+    #[serde(default = "default_monthly_age")]
+    pub monthly: Dur,
+    #[serde(default = "default_quarterly_age")]
+    pub quarterly: Dur,
+}
+
+impl Default for MaxAge {
+    fn default() -> Self {
+        MaxAge {
+            weekly: default_weekly_age(),
+            monthly: default_monthly_age(),
+            quarterly: default_quarterly_age(),
+        }
+    }
+}
+
+fn fixed(text: &str) -> Dur {
+    Dur::parse(text).expect("built-in durations parse")
+}
+fn default_weekly_age() -> Dur {
+    fixed("8d")
+}
+fn default_monthly_age() -> Dur {
+    fixed("32d")
+}
+fn default_quarterly_age() -> Dur {
+    fixed("93d")
+}
+
+/// A config that could not be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+/// A loaded config and the folder relative paths in it are resolved against.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub path: PathBuf,
+    pub base_dir: PathBuf,
+}
+
+impl Loaded {
+    /// The validated store the config names, with a local folder resolved to an absolute path.
+    pub fn storage(&self) -> StorageKind {
+        match (&self.config.storage.bucket, &self.config.storage.local) {
+            (Some(bucket), _) => StorageKind::Bucket(bucket.clone()),
+            (None, Some(local)) => StorageKind::Local(self.base_dir.join(local)),
+            (None, None) => unreachable!("validate() requires bucket or local"),
+        }
+    }
+}
+
+/// Finds the config: `explicit` when given, else the first of [`DEFAULT_PATHS`] that exists.
+pub fn locate(explicit: Option<&Path>) -> Result<Option<PathBuf>> {
+    if let Some(path) = explicit {
+        anyhow::ensure!(
+            path.exists(),
+            "config file {} does not exist",
+            path.display()
+        );
+        return Ok(Some(path.to_path_buf()));
+    }
+    Ok(DEFAULT_PATHS.iter().map(PathBuf::from).find(|p| p.exists()))
+}
+
+/// Reads, parses and validates the config at `path`.
+pub fn load(path: &Path) -> Result<Loaded> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config {}", path.display()))?;
+    let config = parse(&text).map_err(|e| ConfigError {
+        path: path.display().to_string(),
+        message: e,
+    })?;
+    let base_dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    // `.github/dr.yml` describes the repository, so its relative paths start at the repo root.
+    let base_dir = if base_dir.file_name().is_some_and(|n| n == ".github") {
+        base_dir.parent().map(Path::to_path_buf).unwrap_or(base_dir)
+    } else {
+        base_dir
+    };
+    Ok(Loaded {
+        config,
+        path: path.to_path_buf(),
+        base_dir,
+    })
+}
+
+/// Parses and validates config text. The error is one line a user can act on.
+pub fn parse(text: &str) -> Result<Config, String> {
+    let de = serde_norway::Deserializer::from_str(text);
+    let config: Config = serde_path_to_error::deserialize(de)
+        .map_err(|e| describe_yaml_error(&e.path().to_string(), e.inner(), text))?;
+    validate(&config, text)?;
+    Ok(config)
+}
+
+/// Turns serde's message into one that names the key, the line and the nearest valid key.
+fn describe_yaml_error(path: &str, err: &serde_norway::Error, text: &str) -> String {
+    let raw = err.to_string();
+    // serde_norway prefixes the path of the failing node ("targets[0]: ..."); the full path
+    // comes from serde_path_to_error instead.
+    let message = match raw.split_once(": ") {
+        Some((node, rest)) if !node.contains(' ') => rest,
+        _ => raw.as_str(),
+    };
+    let message = strip_location(message);
+    let mut node = (!path.is_empty() && path != ".").then(|| path.to_string());
+    let mut line = err
+        .location()
+        .map(|l| format!(" at line {} column {}", l.line(), l.column()));
+    // For a bad value serde reports the enclosing mapping; find the key whose value is the
+    // one the message quotes, below where the mapping starts.
+    if let (Some(loc), Some(value)) = (err.location(), quoted(message))
+        && !message.starts_with("unknown field")
+        && let Some((n, key)) = key_line_with(text, value, loc.line())
+    {
+        node = Some(match node {
+            Some(parent) if !parent.ends_with(&format!(".{key}")) => {
+                format!("{parent}.{key}")
+            }
+            Some(same) => same,
+            None => key,
+        });
+        line = Some(format!(" at line {n}"));
+    }
+    let node = node.as_deref();
+    let location = line.unwrap_or_default();
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (unknown, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let parent = node.and_then(|n| n.rsplit_once('.').map(|(p, _)| p));
+        let place = parent.map(|n| format!(" in `{n}`")).unwrap_or_default();
+        let hint = nearest(unknown, &candidates)
+            .map(|k| format!(", did you mean `{k}`?"))
+            .unwrap_or_else(|| format!(" (valid keys: {})", candidates.join(", ")));
+        return format!("unknown key `{unknown}`{place}{location}{hint}");
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let (unknown, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let key = node
+            .map(|n| format!("`{n}`"))
+            .unwrap_or_else(|| "value".to_string());
+        let hint = nearest(unknown, &candidates)
+            .map(|k| format!(", did you mean `{k}`?"))
+            .unwrap_or_default();
+        return format!(
+            "{key}{location}: `{unknown}` is not one of {}{hint}",
+            candidates.join(", ")
+        );
+    }
+    match node {
+        Some(node) => format!("`{node}`{location}: {message}"),
+        None => format!("{message}{location}"),
+    }
+}
+
+/// The first `` `quoted` `` part of a message.
+fn quoted(message: &str) -> Option<&str> {
+    let (_, rest) = message.split_once('`')?;
+    rest.split_once('`')
+        .map(|(q, _)| q)
+        .filter(|q| !q.is_empty())
+}
+
+/// The first `key: value` line at or after line `from` (1-based) holding `value`: its line
+/// number and key.
+fn key_line_with(text: &str, value: &str, from: usize) -> Option<(usize, String)> {
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find_map(|(i, l)| {
+            let (key, rest) = l.trim_start().trim_start_matches("- ").split_once(':')?;
+            rest.contains(value)
+                .then(|| (i + 1, key.trim().to_string()))
+        })
+}
+
+fn strip_location(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    }
+}
+
+/// The candidate closest to `word`, when it is close enough to be a likely typo.
+fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(word, c), *c))
+        .filter(|(score, _)| *score >= 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Rules the types cannot express. Errors name the key and, where it can be found, its line.
+fn validate(config: &Config, text: &str) -> Result<(), String> {
+    let at = |key: &str, needle: &str| -> String {
+        match line_of(text, needle) {
+            Some(line) => format!("`{key}` at line {line}"),
+            None => format!("`{key}`"),
+        }
+    };
+    if config.version != 1 {
+        return Err(format!(
+            "{}: version {} is not supported (this dr-action reads version 1)",
+            at("version", "version:"),
+            config.version
+        ));
+    }
+    match (&config.storage.bucket, &config.storage.local) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "{}: give either `bucket` or `local`, not both",
+                at("storage", "storage:")
+            ));
+        }
+        (None, None) => {
+            return Err(format!(
+                "{}: needs `bucket` (S3) or `local` (a folder)",
+                at("storage", "storage:")
+            ));
+        }
+        (Some(bucket), None) if bucket.trim().is_empty() => {
+            return Err(format!("{}: is empty", at("storage.bucket", "bucket:")));
+        }
+        _ => {}
+    }
+    if let Some(key) = &config.storage.kms_key_arn {
+        if key.contains(":alias/") || key.starts_with("alias/") {
+            return Err(format!(
+                "{}: `{key}` is an alias; S3 reports the key ARN, so give the key's ARN \
+                 (arn:aws:kms:REGION:ACCOUNT:key/ID)",
+                at("storage.kms-key-arn", "kms-key-arn:")
+            ));
+        }
+        if !key.starts_with("arn:aws") || !key.contains(":key/") {
+            return Err(format!(
+                "{}: `{key}` is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)",
+                at("storage.kms-key-arn", "kms-key-arn:")
+            ));
+        }
+    }
+    if config.targets.is_empty() {
+        return Err(format!(
+            "{}: list at least one target",
+            at("targets", "targets:")
+        ));
+    }
+    let mut names = BTreeSet::new();
+    for (i, target) in config.targets.iter().enumerate() {
+        let key = |k: &str| format!("targets[{i}].{k}");
+        let name_needle = format!("name: {}", target.name);
+        if target.name.trim().is_empty() {
+            return Err(format!("{}: is empty", at(&key("name"), "name:")));
+        }
+        if !names.insert(target.name.as_str()) {
+            return Err(format!(
+                "{}: target name `{}` is used twice",
+                at(&key("name"), &name_needle),
+                target.name
+            ));
+        }
+        if let Err(e) = globset::Glob::new(&target.pattern) {
+            return Err(format!(
+                "{}: `{}` is not a valid glob: {e}",
+                at(&key("match"), &format!("match: \"{}\"", target.pattern)),
+                target.pattern
+            ));
+        }
+        if target.prefix.split('/').any(|seg| seg == "..") || target.prefix.starts_with('/') {
+            return Err(format!(
+                "{}: `{}` must be a relative key prefix without `..`",
+                at(&key("prefix"), "prefix:"),
+                target.prefix
+            ));
+        }
+        if let Some(restore) = &target.restore {
+            validate_restore(restore, &key("restore"), &|k, n| at(k, n))?;
+        }
+    }
+    Ok(())
+}
+
+fn validate_restore(
+    restore: &Restore,
+    key: &str,
+    at: &dyn Fn(&str, &str) -> String,
+) -> Result<(), String> {
+    match restore.engine {
+        RestoreEngine::Postgres if restore.database_url_env.is_none() => {
+            return Err(format!(
+                "{}: engine `postgres` needs `database-url-env` (the variable holding the server URL)",
+                at(&format!("{key}.engine"), "engine: postgres")
+            ));
+        }
+        RestoreEngine::Command if restore.command.as_ref().is_none_or(Vec::is_empty) => {
+            return Err(format!(
+                "{}: engine `command` needs `command: [program, args...]`",
+                at(&format!("{key}.engine"), "engine: command")
+            ));
+        }
+        _ => {}
+    }
+    for (j, v) in restore.validate.iter().enumerate() {
+        let vkey = format!("{key}.validate[{j}]");
+        match (&v.sql, &v.command) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(format!(
+                    "{}: give exactly one of `sql` or `command`",
+                    at(&vkey, "validate:")
+                ));
+            }
+            (None, Some(cmd)) if cmd.is_empty() => {
+                return Err(format!("{}: `command` is empty", at(&vkey, "command:")));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The 1-based line of the first line containing `needle` (after leading spaces and `- `).
+fn line_of(text: &str, needle: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| l.trim_start().trim_start_matches("- ").starts_with(needle))
+        .map(|i| i + 1)
+}
+
+/// The JSON Schema of `dr.yml`, generated from the types above.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Config)).expect("a schema serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"version: 1
+storage:
+  local: ./backups
+targets:
+  - name: orders-db
+    prefix: pwm/orders/
+    match: "*.dump.gz"
+    format: pg-dump
+    rpo: 24h
+    min-size: 1KiB
+    retention: { daily: 30, weekly: 12, monthly: 12 }
+"#;
+
+    #[test]
+    fn a_good_config_parses_with_defaults() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.targets[0].rpo.secs(), 86_400);
+        assert_eq!(c.targets[0].checksum, ChecksumMode::Sidecar);
+        assert_eq!(c.targets[0].min_size.as_ref().unwrap().bytes, 1024);
+        assert_eq!(c.kpi.max_age.weekly.secs(), 8 * 86_400);
+        assert_eq!(c.badge.label, "Backup & DR");
+    }
+
+    #[test]
+    fn unknown_top_level_key_names_key_line_and_suggestion() {
+        let text = GOOD.replace("targets:", "targts:");
+        let err = parse(&text).unwrap_err();
+        assert!(err.starts_with("unknown key `targts` at line 4"), "{err}");
+        assert!(err.ends_with("did you mean `targets`?"), "{err}");
+    }
+
+    #[test]
+    fn unknown_nested_key_names_its_path() {
+        let text = GOOD.replace("    rpo: 24h", "    rpoo: 24h");
+        let err = parse(&text).unwrap_err();
+        assert!(err.contains("unknown key `rpoo`"), "{err}");
+        assert!(err.contains("targets[0]"), "{err}");
+        assert!(err.contains("line 9"), "{err}");
+        assert!(err.contains("did you mean `rpo`?"), "{err}");
+    }
+
+    #[test]
+    fn bad_duration_names_key_and_line() {
+        let text = GOOD.replace("rpo: 24h", "rpo: 24 hourz");
+        let err = parse(&text).unwrap_err();
+        assert!(err.contains("targets[0].rpo"), "{err}");
+        assert!(err.contains("line 9"), "{err}");
+        assert!(err.contains("invalid duration `24 hourz`"), "{err}");
+    }
+
+    #[test]
+    fn bad_enum_value_lists_the_choices() {
+        let text = GOOD.replace("format: pg-dump", "format: pgdump");
+        let err = parse(&text).unwrap_err();
+        assert!(err.contains("targets[0].format"), "{err}");
+        assert!(err.contains("did you mean `pg-dump`?"), "{err}");
+    }
+
+    #[test]
+    fn malformed_yaml_says_where() {
+        let err = parse("version: 1\nstorage: [unclosed\n").unwrap_err();
+        assert!(err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn semantic_errors_name_key_and_line() {
+        let text = GOOD.replace("  local: ./backups", "  local: ./backups\n  bucket: b");
+        let err = parse(&text).unwrap_err();
+        assert!(err.contains("`storage` at line 2"), "{err}");
+        let text = GOOD.replace("\"*.dump.gz\"", "\"[unclosed\"");
+        let err = parse(&text).unwrap_err();
+        assert!(err.contains("targets[0].match` at line 7"), "{err}");
+    }
+
+    #[test]
+    fn kms_alias_is_refused_with_a_reason() {
+        let text = GOOD.replace(
+            "  local: ./backups",
+            "  local: ./backups\n  kms-key-arn: arn:aws:kms:eu-west-1:1:alias/backups",
+        );
+        assert!(parse(&text).unwrap_err().contains("is an alias"));
+    }
+
+    #[test]
+    fn duplicate_target_names_are_refused() {
+        let extra = "  - name: orders-db\n    format: sql\n    rpo: 1h\n";
+        let err = parse(&format!("{GOOD}{extra}")).unwrap_err();
+        assert!(err.contains("used twice"), "{err}");
+    }
+
+    #[test]
+    fn schema_names_every_top_level_key() {
+        let schema = schema();
+        let props = schema["properties"].as_object().unwrap();
+        for key in [
+            "version", "aws", "storage", "targets", "notify", "badge", "kpi",
+        ] {
+            assert!(props.contains_key(key), "{key} missing");
+        }
+    }
+}
+
+#[cfg(test)]
+mod schema_file {
+    /// The committed schema (for editors) is the generated one. To refresh it:
+    /// `cargo run -- config schema > schema/dr.schema.json`.
+    #[test]
+    fn committed_schema_matches_the_types() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/dr.schema.json");
+        let committed: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(
+            committed,
+            super::schema(),
+            "schema/dr.schema.json is out of date: run `cargo run -- config schema > schema/dr.schema.json`"
+        );
+    }
+}

@@ -1,0 +1,32 @@
+//! dr-action: proves on a schedule that backups are real.
+//!
+//! Data flows one way: [`config`] → [`store`] → [`checks`] → [`report`] → [`kpi`] → [`badge`].
+//! The pure parts (KPI rule, badge layout, retention slots) take values and return values; the
+//! I/O sits at the edges, in [`store`] and [`commands`], which build their clients once and pass
+//! them in. Nothing in the library prints: only `main.rs` writes to the terminal.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+/// Writing files atomically (temporary file + rename), the only way this tool writes.
+pub mod atomic;
+/// SVG, PNG and shields-endpoint badges from a KPI.
+pub mod badge;
+/// The dry-run checks that turn a target and a store into a target report.
+pub mod checks;
+/// The command-line model (clap types; doc comments are the `--help` text).
+pub mod cli;
+/// One function per subcommand: loads what it needs, calls the library, writes the outputs.
+pub mod commands;
+/// The `dr.yml` model: strict loading, validation, JSON Schema.
+pub mod config;
+/// The embedded default: a local store of sample backups, checked end to end.
+pub mod demo;
+/// Errors a caller branches on, and the exit codes they map to.
+pub mod error;
+/// The KPI rule of seed 000: pure functions from reports to a status.
+pub mod kpi;
+/// The report JSON written by `check` and read by `kpi` and `notify`.
+pub mod report;
+/// Where backups live: the `BackupStore` trait and its implementations.
+pub mod store;
+/// Short human forms of durations and sizes used in check details.
+pub mod units;

@@ -1,0 +1,338 @@
+//! The report JSON `check` writes (SPEC §6) and the loose view of it `kpi` reads: any JSON
+//! object with a boolean `ok` is a report, so other tools can feed the KPI.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::checks::CheckResult;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Which schedule a report belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    Weekly,
+    Monthly,
+    Quarterly,
+}
+
+impl Schedule {
+    pub const ALL: [Schedule; 3] = [Schedule::Weekly, Schedule::Monthly, Schedule::Quarterly];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Schedule::Weekly => "weekly",
+            Schedule::Monthly => "monthly",
+            Schedule::Quarterly => "quarterly",
+        }
+    }
+
+    /// The mode a schedule runs in unless `--mode` says otherwise.
+    pub fn default_mode(self) -> Mode {
+        match self {
+            Schedule::Weekly | Schedule::Monthly => Mode::DryRun,
+            Schedule::Quarterly => Mode::FullRestore,
+        }
+    }
+
+    /// The seed's report file names.
+    pub fn default_report_name(self) -> &'static str {
+        match self {
+            Schedule::Weekly => "dr_dryrun_weekly.json",
+            Schedule::Monthly => "dr_dryrun_result.json",
+            Schedule::Quarterly => "dr_fullrestore_summary.json",
+        }
+    }
+}
+
+impl std::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    DryRun,
+    FullRestore,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::DryRun => "dry-run",
+            Mode::FullRestore => "full-restore",
+        }
+    }
+}
+
+/// Where the run happened, when it ran in GitHub Actions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub repository: String,
+    pub run_id: String,
+    pub url: String,
+}
+
+/// The newest backup of a target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Latest {
+    pub key: String,
+    pub size: u64,
+    #[serde(with = "rfc3339")]
+    pub last_modified: DateTime<Utc>,
+    pub age_seconds: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetReport {
+    pub name: String,
+    pub ok: bool,
+    pub latest: Option<Latest>,
+    pub checks: Vec<CheckResult>,
+    #[serde(default)]
+    pub metrics: serde_json::Map<String, serde_json::Value>,
+}
+
+impl TargetReport {
+    pub fn new(name: &str, latest: Option<Latest>, checks: Vec<CheckResult>) -> Self {
+        let ok = !checks.is_empty() && checks.iter().all(|c| c.ok);
+        TargetReport {
+            name: name.to_string(),
+            ok,
+            latest,
+            checks,
+            metrics: serde_json::Map::new(),
+        }
+    }
+
+    pub fn failed_checks(&self) -> impl Iterator<Item = &CheckResult> {
+        self.checks.iter().filter(|c| !c.ok)
+    }
+}
+
+/// What `check` writes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: u32,
+    pub kind: Mode,
+    pub schedule: Schedule,
+    pub ok: bool,
+    pub chaos: bool,
+    #[serde(with = "rfc3339")]
+    pub started_at: DateTime<Utc>,
+    #[serde(with = "rfc3339")]
+    pub finished_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunInfo>,
+    pub targets: Vec<TargetReport>,
+}
+
+impl Report {
+    /// A report is ok when it checked at least one target and every target is ok.
+    pub fn ok_of(targets: &[TargetReport]) -> bool {
+        !targets.is_empty() && targets.iter().all(|t| t.ok)
+    }
+
+    /// One line per failed check: `orders-db freshness: newest is 3d old (rpo 24h)`.
+    pub fn failure_lines(&self) -> Vec<String> {
+        self.targets
+            .iter()
+            .flat_map(|t| {
+                t.failed_checks()
+                    .map(move |c| format!("{} {}: {}", t.name, c.name, c.detail))
+            })
+            .collect()
+    }
+}
+
+/// The part of any report the KPI needs. Only `ok` is required.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportView {
+    pub ok: bool,
+    pub chaos: bool,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Failed checks, when the report lists targets in this tool's shape.
+    pub failures: Vec<String>,
+    /// Each target's metrics, when present (restore timings).
+    pub metrics: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A file that is not a report.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct NotAReport {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Reads a report file. `Ok(None)` when the file does not exist.
+pub fn read_view(path: &Path) -> Result<Option<ReportView>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading report {}", path.display())),
+    };
+    let view = parse_view(&text).map_err(|reason| NotAReport {
+        path: path.display().to_string(),
+        reason,
+    })?;
+    Ok(Some(view))
+}
+
+/// Parses any JSON object with a boolean `ok` into the view the KPI needs.
+pub fn parse_view(text: &str) -> Result<ReportView, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let obj = value
+        .as_object()
+        .ok_or("not a report: the JSON is not an object")?;
+    let ok = obj
+        .get("ok")
+        .and_then(serde_json::Value::as_bool)
+        .ok_or("not a report: no boolean top-level `ok`")?;
+    let finished_at = match obj.get("finished_at") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(
+            v.as_str()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or("`finished_at` is not an RFC 3339 time")?,
+        ),
+    };
+    let chaos = obj
+        .get("chaos")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    let mut failures = Vec::new();
+    let mut metrics = serde_json::Map::new();
+    for target in obj
+        .get("targets")
+        .and_then(|t| t.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let name = target.get("name").and_then(|n| n.as_str()).unwrap_or("?");
+        for check in target
+            .get("checks")
+            .and_then(|c| c.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if check.get("ok").and_then(serde_json::Value::as_bool) == Some(false) {
+                let cname = check.get("name").and_then(|n| n.as_str()).unwrap_or("?");
+                let detail = check.get("detail").and_then(|d| d.as_str()).unwrap_or("");
+                failures.push(format!("{name} {cname}: {detail}"));
+            }
+        }
+        if let Some(m) = target.get("metrics").and_then(|m| m.as_object())
+            && !m.is_empty()
+        {
+            metrics.insert(name.to_string(), serde_json::Value::Object(m.clone()));
+        }
+    }
+    Ok(ReportView {
+        ok,
+        chaos,
+        finished_at,
+        failures,
+        metrics,
+    })
+}
+
+/// RFC 3339 in UTC with a `Z` and whole seconds, as in the spec's examples.
+pub mod rfc3339 {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn format(t: &DateTime<Utc>) -> String {
+        t.to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(
+            t: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_some(&format(t)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            let text = Option::<String>::deserialize(d)?;
+            text.map(|t| {
+                DateTime::parse_from_rfc3339(&t)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(serde::de::Error::custom)
+            })
+            .transpose()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_object_with_boolean_ok_is_a_report() {
+        let v = parse_view(r#"{"ok": true}"#).unwrap();
+        assert!(v.ok);
+        assert_eq!(v.finished_at, None);
+        let v = parse_view(r#"{"ok": false, "finished_at": "2026-11-22T03:00:04Z"}"#).unwrap();
+        assert!(!v.ok);
+        assert_eq!(
+            rfc3339::format(&v.finished_at.unwrap()),
+            "2026-11-22T03:00:04Z"
+        );
+    }
+
+    #[test]
+    fn things_that_are_not_reports_say_why() {
+        assert!(parse_view("not json").unwrap_err().starts_with("not JSON"));
+        assert!(parse_view("[1]").unwrap_err().contains("not an object"));
+        assert!(
+            parse_view(r#"{"ok": "yes"}"#)
+                .unwrap_err()
+                .contains("boolean")
+        );
+        assert!(
+            parse_view(r#"{"ok": true, "finished_at": 5}"#)
+                .unwrap_err()
+                .contains("RFC 3339")
+        );
+    }
+
+    #[test]
+    fn failed_checks_and_metrics_are_collected() {
+        let text = r#"{"ok": false, "targets": [{"name": "db", "ok": false,
+            "checks": [{"name": "freshness", "ok": false, "detail": "too old"},
+                       {"name": "size", "ok": true, "detail": "fine"}],
+            "metrics": {"total_seconds": 12}}]}"#;
+        let v = parse_view(text).unwrap();
+        assert_eq!(v.failures, ["db freshness: too old"]);
+        assert_eq!(v.metrics["db"]["total_seconds"], 12);
+    }
+}
