@@ -428,13 +428,23 @@ def log(msg: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    scratch = Path(tempfile.mkdtemp(prefix="run-action-"))
+    try:
+        return run_in(args, scratch)
+    finally:
+        if args.keep:
+            log(f"--- kept {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_in(args: argparse.Namespace, scratch: Path) -> int:
     action_dir = Path(args.action_dir).resolve()
     action = yaml.safe_load((action_dir / "action.yml").read_text(encoding="utf-8"))
     runs = action.get("runs") or {}
     if runs.get("using") != "composite":
         raise UsageError("only composite actions are supported")
 
-    scratch = Path(tempfile.mkdtemp(prefix="run-action-"))
     workdir = Path(args.workdir).resolve() if args.workdir else scratch / "workspace"
     workdir.mkdir(parents=True, exist_ok=True)
     runner_temp = scratch / "runner-temp"
@@ -599,10 +609,6 @@ def run(args: argparse.Namespace) -> int:
     if args.summary_out:
         Path(args.summary_out).write_text("".join(summaries), encoding="utf-8")
     print(json.dumps(outputs, indent=2, sort_keys=True))
-    if not args.keep:
-        shutil.rmtree(scratch, ignore_errors=True)
-    else:
-        log(f"--- kept {scratch}")
     return 0 if status["success"] else 1
 
 

@@ -167,6 +167,25 @@ expect "env: github-token input overrides" run_action token --prebuilt-bin "$stu
   --input command=plan --input github-token=tok-123
 expect "env: GITHUB_TOKEN from the input" log_line token "env:GITHUB_TOKEN=tok-123"
 
+# --- uses: ./ (no ref, no release): install.sh builds from the action's source ----------------------
+cargo_stub="$tmp/stub/cargo"
+cat >"$cargo_stub" <<'EOF'
+#!/usr/bin/env bash
+# Stub cargo: records its arguments and "installs" the stub dr-action into --root.
+set -euo pipefail
+printf '%s\n' "$*" >"$STUB_CARGO_LOG"
+while [ "$1" != --root ]; do shift; done
+mkdir -p "$2/bin"
+cp "$STUB_BIN" "$2/bin/dr-action"
+EOF
+chmod +x "$cargo_stub"
+expect "local action: action succeeds" run_action local --action-ref "" \
+  --env "DR_CARGO=$cargo_stub" --env "STUB_CARGO_LOG=$tmp/cargo.log" --env "STUB_BIN=$stub" \
+  --input command=run --input schedule=weekly
+expect "local action: built with cargo install --locked --path <action dir>" \
+  grep -q -- "^install --locked --path $root --root " "$tmp/cargo.log"
+expect "local action: the built binary ran" args_are local run --schedule weekly
+
 # --- failures fail the action ------------------------------------------------------------------------
 if run_action noschedule --prebuilt-bin "$stub" --input command=run; then
   not_ok "run without schedule: action fails"

