@@ -49,4 +49,9 @@ pub enum Command {
     Config(commands::config_cmd::ConfigCommand),
     /// Build a local store of sample backups and run the whole pipeline on it (no cloud).
     Demo(commands::demo::DemoArgs),
+    /// Print the configured targets as a GitHub Actions matrix (JSON), for fan-out.
+    Plan(commands::plan::PlanArgs),
+    /// Render the AWS policies of `policies/` for your bucket, key and repository.
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
 }

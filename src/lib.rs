@@ -24,6 +24,8 @@ pub mod demo;
 pub mod error;
 /// The KPI rule of seed 000: pure functions from reports to a status.
 pub mod kpi;
+/// The AWS policy templates and their validated rendering.
+pub mod policy;
 /// The report JSON written by `check` and read by `kpi` and `notify`.
 pub mod report;
 /// Where backups live: the `BackupStore` trait and its implementations.

@@ -65,3 +65,64 @@ fn the_schema_command_prints_the_committed_schema() {
     .unwrap();
     assert_eq!(printed, committed);
 }
+
+#[test]
+fn plan_prints_the_targets_as_a_matrix_and_writes_the_output() {
+    let dir = Dir::new();
+    dir.write("dr.yml", crate::fixtures::CONFIG);
+    dir.write("gh_output", "");
+    let run = dir
+        .command()
+        .args(["plan"])
+        .env("GITHUB_OUTPUT", dir.join("gh_output"))
+        .output()
+        .expect_code(0);
+    let matrix: serde_json::Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    assert_eq!(
+        matrix,
+        serde_json::json!({"include": [{"target": "db", "critical": true}]})
+    );
+    assert_eq!(
+        dir.read("gh_output"),
+        format!("matrix={}\n", run.stdout().trim())
+    );
+}
+
+#[test]
+fn policy_render_fills_and_validates_the_templates() {
+    let dir = Dir::new();
+    let args = [
+        "policy",
+        "render",
+        "--bucket",
+        "acme-backups",
+        "--prefix",
+        "pwm/",
+        "--kms-key-arn",
+        "arn:aws:kms:eu-west-1:123456789012:key/abcd-1234",
+        "--account",
+        "123456789012",
+        "--repo",
+        "acme/app",
+    ];
+    let run = dir.command().args(args).output().expect_code(0);
+    assert_eq!(run.stdout().lines().count(), 3, "{}", run.stdout());
+    let trust = dir.json("out/policies/oidc_trust_policy.json");
+    let cond = &trust["Statement"][0]["Condition"]["StringEquals"];
+    assert_eq!(
+        cond["token.actions.githubusercontent.com:sub"],
+        "repo:acme/app:ref:refs/heads/main"
+    );
+    assert_eq!(
+        cond["token.actions.githubusercontent.com:aud"],
+        "sts.amazonaws.com"
+    );
+    let mut bad = args.to_vec();
+    bad[5] = "pwm/*";
+    let run = dir.command().args(&bad).output().expect_code(2);
+    assert!(
+        run.stderr().contains("--prefix `pwm/*`"),
+        "{}",
+        run.stderr()
+    );
+}

@@ -13,6 +13,8 @@ pub mod check;
 pub mod config_cmd;
 pub mod demo;
 pub mod kpi;
+pub mod plan;
+pub mod policy;
 
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<Outcome> {
@@ -23,6 +25,8 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Badge(args) => badge::run(&global, args),
         Command::Config(cmd) => config_cmd::run(&global, cmd),
         Command::Demo(args) => block_on(demo::run(&global, args)),
+        Command::Plan(args) => plan::run(&global, args),
+        Command::Policy(cmd) => policy::run(&global, cmd),
     }
 }
 
@@ -50,4 +54,21 @@ pub fn optional_config(global: &Global) -> Result<Option<Loaded>> {
     config::locate(global.config.as_deref())?
         .map(|p| config::load(&p))
         .transpose()
+}
+
+/// Appends `name=value` lines to `$GITHUB_OUTPUT` when running in Actions (values are one line).
+pub fn write_github_output(pairs: &[(&str, &str)]) -> Result<()> {
+    let Some(path) = std::env::var_os("GITHUB_OUTPUT") else {
+        return Ok(());
+    };
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .context("opening $GITHUB_OUTPUT")?;
+    for (name, value) in pairs {
+        writeln!(f, "{name}={value}").context("writing $GITHUB_OUTPUT")?;
+    }
+    Ok(())
 }
