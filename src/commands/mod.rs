@@ -13,6 +13,9 @@ pub mod check;
 pub mod config_cmd;
 pub mod demo;
 pub mod kpi;
+pub mod notify;
+pub mod publish;
+pub mod run;
 
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<Outcome> {
@@ -23,6 +26,9 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Badge(args) => badge::run(&global, args),
         Command::Config(cmd) => config_cmd::run(&global, cmd),
         Command::Demo(args) => block_on(demo::run(&global, args)),
+        Command::Publish(args) => block_on(publish::run(&global, args)),
+        Command::Notify(args) => block_on(notify::run(&global, args)),
+        Command::Run(args) => block_on(run::run(&global, args)),
     }
 }
 
