@@ -2,6 +2,9 @@
 //! badge publish, the issue lifecycle, Slack delivery and its failures, and the run without a
 //! token. The checks run for real against a demo store built in each test's folder.
 
+use std::path::Path;
+use std::sync::OnceLock;
+
 use crate::fakes::{FakeGitHub, FakeSlack};
 use crate::util::{Dir, Run, TestCommand};
 
@@ -29,10 +32,41 @@ notify:
     )
 }
 
+/// The demo store, built once per test process (building syncs every file: slow on a busy
+/// disk), then copied into each test's folder with its modification times.
+fn demo_store() -> &'static Path {
+    static DEMO: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DEMO.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        dr_action::demo::build(&tmp.path().join("demo"), chrono::Utc::now()).unwrap();
+        tmp
+    })
+    .path()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+            let modified = entry.metadata().unwrap().modified().unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&dest)
+                .unwrap()
+                .set_modified(modified)
+                .unwrap();
+        }
+    }
+}
+
 /// A folder with the demo store, a passing and a failing config, and an event payload.
 fn setup() -> Dir {
     let dir = Dir::new();
-    dr_action::demo::build(&dir.join("demo"), chrono::Utc::now()).unwrap();
+    copy_tree(&demo_store().join("demo"), &dir.join("demo"));
     dir.write("good.yml", config("app-db/"));
     dir.write("bad.yml", config("gone/"));
     dir.write(
