@@ -122,8 +122,14 @@ pub async fn send(
     let mut attempts = 0;
     while attempts < policy.attempts {
         attempts += 1;
+        // No attempt may outlive the budget, however slow the server is to answer.
+        let remaining = policy
+            .budget
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_secs(1));
         let wait = match client
             .post(webhook.expose_secret())
+            .timeout(remaining)
             .json(payload)
             .send()
             .await

@@ -146,6 +146,9 @@ pub struct GitHubState {
     pub violations: Vec<String>,
     /// (method, path suffix, status): answered once, instead of the real thing.
     pub faults: VecDeque<(String, String, u16)>,
+    /// (method, path suffix, status): done for real, then answered with `status` once (a
+    /// gateway that timed out after the work was done).
+    pub faults_after: VecDeque<(String, String, u16)>,
     /// Before the next ref update, someone else pushes a commit (once).
     pub move_ref_before_update: bool,
     counter: u64,
@@ -290,13 +293,29 @@ impl FakeGitHub {
             requests: Vec::new(),
             violations: Vec::new(),
             faults: VecDeque::new(),
+            faults_after: VecDeque::new(),
             move_ref_before_update: false,
             counter: 0,
         };
         st.push("main", &[("README.md", b"# app\n")], "initial");
         let state = Arc::new(Mutex::new(st));
         let s = state.clone();
-        let url = serve(Arc::new(move |req| handle(&mut s.lock().unwrap(), req)));
+        let url = serve(Arc::new(move |req: Recorded| {
+            let mut st = s.lock().unwrap();
+            let (method, path) = (req.method.clone(), req.path.clone());
+            let answer = handle(&mut st, req);
+            match st
+                .faults_after
+                .iter()
+                .position(|(m, p, _)| *m == method && path.ends_with(p.as_str()))
+            {
+                Some(pos) => {
+                    let (_, _, status) = st.faults_after.remove(pos).unwrap();
+                    err(status, "injected fault after the work was done")
+                }
+                None => answer,
+            }
+        }));
         FakeGitHub { url, state }
     }
 

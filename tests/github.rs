@@ -340,6 +340,26 @@ fn a_github_502_is_retried() {
 }
 
 #[test]
+fn an_issue_created_despite_a_502_is_not_opened_twice() {
+    let dir = setup();
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    gh.lock()
+        .faults_after
+        .push_back(("POST".into(), "/repos/acme/app/issues".into(), 502));
+    run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(1);
+    no_violations(&gh);
+    let st = gh.lock();
+    assert_eq!(
+        st.count("POST", "/repos/acme/app/issues"),
+        1,
+        "retried blindly"
+    );
+    assert_eq!(st.issues.len(), 1);
+    assert!(output_of(&dir).contains("issue-url=https://github.example/acme/app/issues/1"));
+}
+
+#[test]
 fn a_forbidden_publish_names_the_permission_and_alerts_still_go_out() {
     let dir = setup();
     let gh = FakeGitHub::start(TOKEN);

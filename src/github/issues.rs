@@ -232,17 +232,26 @@ pub async fn sync_issue(
     let repo = gh.repo.path();
     match (report.ok, open) {
         (false, None) => {
-            let created: Issue = gh
-                .post(
-                    &format!("{repo}/issues"),
-                    &json!({
-                        "title": title_of(report),
-                        "body": issue_body(report, settings),
-                        "labels": labels,
-                    }),
-                    PERMISSION,
-                )
-                .await?;
+            let route = format!("{repo}/issues");
+            let body = json!({
+                "title": title_of(report),
+                "body": issue_body(report, settings),
+                "labels": labels,
+            });
+            // Creating is not idempotent: after a 5xx the issue may exist already, so look
+            // for it before trying again (never a second issue).
+            let created: Issue = match gh.post_once(&route, &body, PERMISSION).await {
+                Ok(issue) => issue,
+                Err(e) if e.is_uncertain() => {
+                    tracing::warn!("creating the issue failed ({e}); looking before retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    match find_open(gh, search_label, &marker).await? {
+                        Some(found) => found,
+                        None => gh.post(&route, &body, PERMISSION).await?,
+                    }
+                }
+                Err(e) => return Err(e),
+            };
             Ok(IssueAction::Opened {
                 number: created.number,
                 url: created.html_url,

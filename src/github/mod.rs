@@ -84,6 +84,15 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Whether the request may have been applied although it failed (5xx, no answer).
+    pub fn is_uncertain(&self) -> bool {
+        match self {
+            ApiError::Status { status, .. } => *status >= 500,
+            ApiError::Transport { .. } => true,
+            ApiError::Permission { .. } => false,
+        }
+    }
+
     /// The HTTP status GitHub answered, when it answered.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -130,7 +139,7 @@ impl GitHub {
         path: &str,
         permission: &'static str,
     ) -> Result<R, ApiError> {
-        self.send(&format!("GET {path}"), permission, || {
+        self.send(&format!("GET {path}"), permission, ATTEMPTS, || {
             self.octo.get::<R, _, ()>(path, None)
         })
         .await
@@ -143,7 +152,21 @@ impl GitHub {
         body: &B,
         permission: &'static str,
     ) -> Result<R, ApiError> {
-        self.send(&format!("POST {path}"), permission, || {
+        self.send(&format!("POST {path}"), permission, ATTEMPTS, || {
+            self.octo.post::<B, R>(path, Some(body))
+        })
+        .await
+    }
+
+    /// `POST` sent once: for requests that are not safe to repeat blindly (a 502 may still
+    /// have created the issue), so the caller can look before trying again.
+    pub async fn post_once<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        permission: &'static str,
+    ) -> Result<R, ApiError> {
+        self.send(&format!("POST {path}"), permission, 1, || {
             self.octo.post::<B, R>(path, Some(body))
         })
         .await
@@ -156,7 +179,7 @@ impl GitHub {
         body: &B,
         permission: &'static str,
     ) -> Result<R, ApiError> {
-        self.send(&format!("PATCH {path}"), permission, || {
+        self.send(&format!("PATCH {path}"), permission, ATTEMPTS, || {
             self.octo.patch::<R, _, B>(path, Some(body))
         })
         .await
@@ -197,11 +220,13 @@ impl GitHub {
             .to_string())
     }
 
-    /// Sends a request built by `call`, retrying 5xx and transport errors with backoff.
+    /// Sends a request built by `call` up to `attempts` times, retrying 5xx answers and
+    /// transport errors with backoff.
     async fn send<R, F, Fut>(
         &self,
         what: &str,
         permission: &'static str,
+        attempts: u32,
         call: F,
     ) -> Result<R, ApiError>
     where
@@ -209,19 +234,25 @@ impl GitHub {
         Fut: Future<Output = octocrab::Result<R>>,
     {
         let mut delay = self.backoff;
-        for attempt in 1..=ATTEMPTS {
-            let last = attempt == ATTEMPTS;
+        let mut attempt = 1;
+        loop {
+            let retry = attempt < attempts;
             match call().await {
                 Ok(r) => return Ok(r),
+                Err(octocrab::Error::GitHub { source, .. })
+                    if retry && source.status_code.is_server_error() =>
+                {
+                    tracing::warn!(
+                        status = source.status_code.as_u16(),
+                        what,
+                        "GitHub server error; retrying"
+                    );
+                }
                 Err(octocrab::Error::GitHub { source, .. }) => {
                     let status = source.status_code.as_u16();
-                    if source.status_code.is_server_error() && !last {
-                        tracing::warn!(status, what, "GitHub server error; retrying");
-                    } else {
-                        return Err(self.classify(what, status, &source.message, permission));
-                    }
+                    return Err(self.classify(what, status, &source.message, permission));
                 }
-                Err(e) if !last && is_transport(&e) => {
+                Err(e) if retry && is_transport(&e) => {
                     tracing::warn!(what, error = %e, "GitHub request failed; retrying");
                 }
                 Err(e) => {
@@ -234,8 +265,8 @@ impl GitHub {
             }
             tokio::time::sleep(delay).await;
             delay *= 2;
+            attempt += 1;
         }
-        unreachable!("the last attempt always returns")
     }
 
     fn classify(
