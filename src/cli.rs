@@ -47,6 +47,12 @@ pub enum Command {
     /// Validate a config, or print its JSON Schema.
     #[command(subcommand)]
     Config(commands::config_cmd::ConfigCommand),
+    /// Commit the badge, PNG, KPI state, history and trend to the repository in one commit.
+    Publish(commands::publish::PublishArgs),
+    /// Open, update or close the alert issue and send the Slack message for a report.
+    Notify(commands::notify::NotifyArgs),
+    /// The whole pipeline the action runs: check, KPI, badge, publish, notify, outputs.
+    Run(commands::run::RunArgs),
     /// Build a local store of sample backups and run the whole pipeline on it (no cloud).
     Demo(commands::demo::DemoArgs),
     /// Print the configured targets as a GitHub Actions matrix (JSON), for fan-out.

@@ -6,6 +6,8 @@
 //! them in. Nothing in the library prints: only `main.rs` writes to the terminal.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+/// The GitHub Actions runtime: outputs, job summary, annotations, masks.
+pub mod actions;
 /// Writing files atomically (temporary file + rename), the only way this tool writes.
 pub mod atomic;
 /// SVG, PNG and shields-endpoint badges from a KPI.
@@ -22,12 +24,16 @@ pub mod config;
 pub mod demo;
 /// Errors a caller branches on, and the exit codes they map to.
 pub mod error;
+/// The GitHub REST client: one-commit publishing and the alert issue.
+pub mod github;
 /// The KPI rule of seed 000: pure functions from reports to a status.
 pub mod kpi;
 /// The AWS policy templates and their validated rendering.
 pub mod policy;
 /// The report JSON written by `check` and read by `kpi` and `notify`.
 pub mod report;
+/// Slack incoming-webhook alerts (Block Kit), with bounded retries.
+pub mod slack;
 /// Where backups live: the `BackupStore` trait and its implementations.
 pub mod store;
 /// Short human forms of durations and sizes used in check details.

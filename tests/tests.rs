@@ -1,9 +1,10 @@
 //! Integration tests: the `dr-action` binary against real stores and servers on loopback.
 //! One test binary; each module covers one capability.
 
-// Fixtures fail loudly: a panic in a helper is a test failure with its message.
-#![allow(clippy::unwrap_used)]
+// Fixtures and fakes fail loudly: a panic in a helper is a test failure with its message.
+#![allow(clippy::unwrap_used, clippy::new_without_default)]
 
+mod fakes;
 mod fixtures;
 mod util;
 
@@ -11,4 +12,5 @@ mod badge;
 mod check;
 mod config;
 mod demo;
+mod github;
 mod kpi;

@@ -6,6 +6,7 @@
 pub mod layout;
 pub mod png;
 pub mod svg;
+pub mod trend;
 
 use serde::Serialize;
 

@@ -13,8 +13,11 @@ pub mod check;
 pub mod config_cmd;
 pub mod demo;
 pub mod kpi;
+pub mod notify;
 pub mod plan;
 pub mod policy;
+pub mod publish;
+pub mod run;
 
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<Outcome> {
@@ -27,6 +30,9 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Demo(args) => block_on(demo::run(&global, args)),
         Command::Plan(args) => plan::run(&global, args),
         Command::Policy(cmd) => policy::run(&global, cmd),
+        Command::Publish(args) => block_on(publish::run(&global, args)),
+        Command::Notify(args) => block_on(notify::run(&global, args)),
+        Command::Run(args) => block_on(run::run(&global, args)),
     }
 }
 

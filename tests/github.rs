@@ -1,0 +1,517 @@
+//! `run`, `publish` and `notify` against the stateful GitHub and Slack fakes: the one-commit
+//! badge publish, the issue lifecycle, Slack delivery and its failures, and the run without a
+//! token. The checks run for real against a demo store built in each test's folder.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use crate::fakes::{FakeGitHub, FakeSlack};
+use crate::util::{Dir, Run, TestCommand};
+
+const TOKEN: &str = "ghs_faketoken0123456789";
+
+/// A config checking the demo store; `prefix` decides whether the checks pass.
+fn config(prefix: &str) -> String {
+    format!(
+        r#"version: 1
+storage:
+  local: ./demo/backups
+targets:
+  - name: app-db
+    prefix: {prefix}
+    match: "*.sqlite.gz"
+    format: sqlite
+    checksum: sidecar
+    rpo: 26h
+    rto: 15m
+    min-size: 4KiB
+notify:
+  github-issue: {{ labels: [dr-failure], runbook: "https://wiki.example/dr-runbook" }}
+  slack: {{ webhook-env: SLACK_WEBHOOK_URL }}
+"#
+    )
+}
+
+/// The demo store, built once per test process (building syncs every file: slow on a busy
+/// disk), then copied into each test's folder with its modification times.
+fn demo_store() -> &'static Path {
+    static DEMO: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DEMO.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        dr_action::demo::build(&tmp.path().join("demo"), chrono::Utc::now()).unwrap();
+        tmp
+    })
+    .path()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+            let modified = entry.metadata().unwrap().modified().unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&dest)
+                .unwrap()
+                .set_modified(modified)
+                .unwrap();
+        }
+    }
+}
+
+/// A folder with the demo store, a passing and a failing config, and an event payload.
+fn setup() -> Dir {
+    let dir = Dir::new();
+    copy_tree(&demo_store().join("demo"), &dir.join("demo"));
+    dir.write("good.yml", config("app-db/"));
+    dir.write("bad.yml", config("gone/"));
+    dir.write(
+        "event.json",
+        r#"{"repository": {"full_name": "acme/app", "default_branch": "main"}}"#,
+    );
+    dir
+}
+
+/// `dr-action` as a scheduled workflow step on `main` would run it.
+fn in_actions(dir: &Dir, gh: &FakeGitHub, slack: &FakeSlack) -> TestCommand {
+    dir.command()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("GITHUB_API_URL", &gh.url)
+        .env("GITHUB_SERVER_URL", "https://github.example")
+        .env("GITHUB_REPOSITORY", "acme/app")
+        .env("GITHUB_RUN_ID", "4242")
+        .env("GITHUB_EVENT_NAME", "schedule")
+        .env("GITHUB_REF", "refs/heads/main")
+        .env("GITHUB_REF_NAME", "main")
+        .env("GITHUB_EVENT_PATH", dir.join("event.json"))
+        .env("GITHUB_OUTPUT", dir.join("github_output"))
+        .env("GITHUB_STEP_SUMMARY", dir.join("step_summary.md"))
+        .env("SLACK_WEBHOOK_URL", &slack.url)
+}
+
+fn run_weekly(cmd: TestCommand, config: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["run", "--config", config, "--schedule", "weekly"];
+    args.extend_from_slice(extra);
+    cmd.args(args).output()
+}
+
+fn no_violations(gh: &FakeGitHub) {
+    let st = gh.lock();
+    assert!(st.violations.is_empty(), "{:#?}", st.violations);
+}
+
+fn output_of(dir: &Dir) -> String {
+    std::fs::read_to_string(dir.join("github_output")).unwrap_or_default()
+}
+
+#[test]
+fn first_failure_opens_one_issue_commits_the_badge_and_alerts_slack() {
+    let dir = setup();
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    let run = run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(1);
+    no_violations(&gh);
+    let st = gh.lock();
+    // One issue, labelled, with the marker, the failed check, the run and the runbook.
+    let issues = st.open_issues();
+    assert_eq!(issues.len(), 1, "{issues:#?}");
+    let issue = &issues[0];
+    assert_eq!(issue.title, "DR check failed: weekly dry-run");
+    assert_eq!(issue.labels, ["dr-failure"]);
+    assert!(
+        issue.body.contains("<!-- dr-action:key=weekly:app-db -->"),
+        "{}",
+        issue.body
+    );
+    assert!(
+        issue.body.contains("| app-db | listing |"),
+        "{}",
+        issue.body
+    );
+    assert!(
+        issue
+            .body
+            .contains("https://github.example/acme/app/actions/runs/4242")
+    );
+    assert!(issue.body.contains("https://wiki.example/dr-runbook"));
+    let created = st.find("POST", "/repos/acme/app/issues");
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].body["labels"], serde_json::json!(["dr-failure"]));
+    // Every request carried the token and the API version (the fake checks; here we look).
+    for r in &st.requests {
+        assert_eq!(r.headers["authorization"], format!("Bearer {TOKEN}"));
+        assert_eq!(r.headers["x-github-api-version"], "2022-11-28");
+    }
+    // The state was looked for through the contents API of the default branch.
+    let reads = st.find("GET", "/contents/badges/backup_kpi.json");
+    assert_eq!(reads.len(), 1);
+    assert_eq!(reads[0].query, "ref=main");
+    // One commit with all five files, on top of the old head, never forced.
+    let commit = st.head_commit();
+    assert_eq!(commit.message, "chore(dr): backup status red [skip ci]");
+    for path in [
+        "badges/backup_status.svg",
+        "badges/backup_status.png",
+        "badges/backup_kpi.json",
+        "badges/dr_history.jsonl",
+        "badges/backup_trend.svg",
+        "README.md",
+    ] {
+        assert!(st.file(path).is_some(), "{path} missing from the commit");
+    }
+    assert_eq!(st.count("POST", "/git/commits"), 1);
+    assert_eq!(st.count("POST", "/git/blobs"), 5);
+    let update = st.find("PATCH", "/git/refs/heads/main");
+    assert_eq!(update.len(), 1);
+    assert_eq!(update[0].body["force"], false);
+    let tree = st.find("POST", "/git/trees");
+    assert!(tree[0].body["base_tree"].is_string());
+    let state: serde_json::Value =
+        serde_json::from_slice(&st.file("badges/backup_kpi.json").unwrap()).unwrap();
+    assert_eq!(state["status"], "red");
+    assert_eq!(state["weekly"]["ok"], false);
+    // Slack heard of it, with a button to the run.
+    let got = slack.received();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].headers["content-type"].starts_with("application/json"));
+    let text = got[0].body.to_string();
+    assert!(text.contains("DR check failed: weekly dry-run"), "{text}");
+    assert!(
+        text.contains("https://github.example/acme/app/actions/runs/4242"),
+        "{text}"
+    );
+    // Outputs and summary.
+    let out = output_of(&dir);
+    assert!(out.contains("status=red\n"), "{out}");
+    assert!(out.contains("ok=false\n"), "{out}");
+    assert!(out.contains("badge-changed=true\n"), "{out}");
+    assert!(
+        out.contains("issue-url=https://github.example/acme/app/issues/1\n"),
+        "{out}"
+    );
+    let summary = dir.read("step_summary.md");
+    assert!(summary.contains("| listing | ❌ failed |"), "{summary}");
+    assert!(summary.contains("issue opened"), "{summary}");
+    assert!(run.stdout().contains("::error::"), "{}", run.stdout());
+}
+
+#[test]
+fn a_second_failure_comments_and_a_recovery_closes_the_issue() {
+    let dir = setup();
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(1);
+    run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(1);
+    {
+        let st = gh.lock();
+        assert_eq!(st.issues.len(), 1, "never a second issue");
+        assert_eq!(st.open_issues()[0].comments.len(), 1);
+        assert!(st.open_issues()[0].comments[0].starts_with("Still failing"));
+        assert_eq!(st.count("POST", "/repos/acme/app/issues"), 1);
+    }
+    run_weekly(in_actions(&dir, &gh, &slack), "good.yml", &[]).expect_code(0);
+    no_violations(&gh);
+    let st = gh.lock();
+    assert!(st.open_issues().is_empty());
+    let issue = &st.issues[0];
+    assert_eq!(issue.state, "closed");
+    assert!(
+        issue.comments[1].starts_with("Recovered"),
+        "{:?}",
+        issue.comments
+    );
+    let close = st.find("PATCH", "/repos/acme/app/issues/1");
+    assert_eq!(close[0].body["state"], "closed");
+    // The state now says weekly ok; the history has three runs.
+    let state: serde_json::Value =
+        serde_json::from_slice(&st.file("badges/backup_kpi.json").unwrap()).unwrap();
+    assert_eq!(state["weekly"]["ok"], true);
+    let history = String::from_utf8(st.file("badges/dr_history.jsonl").unwrap()).unwrap();
+    assert_eq!(history.lines().count(), 3, "{history}");
+    // Two failure messages and one recovery on Slack.
+    let got = slack.received();
+    assert_eq!(got.len(), 3);
+    assert!(got[2].body.to_string().contains("recovered"));
+    assert!(output_of(&dir).contains("issue-url=https://github.example/acme/app/issues/1"));
+}
+
+#[test]
+fn a_chaos_drill_opens_a_drill_issue_and_leaves_badge_and_state_alone() {
+    let dir = setup();
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    // A real incident is open for the same schedule and targets: the drill must not touch it.
+    let real = gh.lock().add_issue(
+        "DR check failed: weekly dry-run",
+        "<!-- dr-action:key=weekly:app-db -->\nreal",
+        &["dr-failure"],
+    );
+    let head_before = gh.lock().head();
+    let run = run_weekly(in_actions(&dir, &gh, &slack), "good.yml", &["--chaos"]).expect_code(1);
+    no_violations(&gh);
+    let st = gh.lock();
+    assert_eq!(st.head(), head_before, "a chaos drill committed something");
+    assert_eq!(
+        st.count("POST", "/git/blobs") + st.count("PATCH", "/git/refs/heads/main"),
+        0
+    );
+    let drill = st.issues.iter().find(|i| i.number != real).unwrap();
+    assert_eq!(drill.title, "[chaos drill] DR check failed: weekly dry-run");
+    assert_eq!(drill.labels, ["chaos-drill"]);
+    assert!(
+        drill
+            .body
+            .contains("<!-- dr-action:key=chaos:weekly:app-db -->")
+    );
+    assert!(st.issues[real as usize - 1].comments.is_empty());
+    assert_eq!(st.issues[real as usize - 1].state, "open");
+    assert!(
+        !dir.join("badges").exists(),
+        "local badge files were written"
+    );
+    let text = slack.received()[0].body.to_string();
+    assert!(text.contains("chaos drill"), "{text}");
+    assert!(output_of(&dir).contains("badge-changed=false"));
+    assert!(run.stdout().contains("chaos drill"), "{}", run.stdout());
+}
+
+#[test]
+fn an_unchanged_badge_makes_no_commit() {
+    let dir = setup();
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    run_weekly(in_actions(&dir, &gh, &slack), "good.yml", &[]).expect_code(0);
+    let head = gh.lock().head();
+    let blobs = gh.lock().count("POST", "/git/blobs");
+    // The files on disk are what was just committed: publishing again changes nothing.
+    let run = in_actions(&dir, &gh, &slack)
+        .args(["publish", "--config", "good.yml"])
+        .output()
+        .expect_code(0);
+    assert!(
+        run.stdout().contains("nothing to publish"),
+        "{}",
+        run.stdout()
+    );
+    no_violations(&gh);
+    let st = gh.lock();
+    assert_eq!(st.head(), head);
+    assert_eq!(st.count("POST", "/git/blobs"), blobs);
+    assert_eq!(st.count("POST", "/git/commits"), 1);
+    assert!(output_of(&dir).ends_with("badge-changed=false\n"));
+}
+
+#[test]
+fn a_branch_that_moved_before_the_update_is_reread_and_the_commit_retried() {
+    let dir = setup();
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    gh.lock().move_ref_before_update = true;
+    run_weekly(in_actions(&dir, &gh, &slack), "good.yml", &[]).expect_code(0);
+    no_violations(&gh);
+    let st = gh.lock();
+    assert_eq!(st.count("PATCH", "/git/refs/heads/main"), 2);
+    assert_eq!(st.count("GET", "/git/ref/heads/main"), 2);
+    // Both the other push and the badge are on the branch: nothing was overwritten.
+    assert_eq!(st.file("other.txt").unwrap(), b"someone else\n");
+    assert!(st.file("badges/backup_status.svg").is_some());
+    let head = st.head_commit();
+    assert_eq!(st.commits[&head.parents[0]].message, "a concurrent push");
+}
+
+#[test]
+fn a_github_502_is_retried() {
+    let dir = setup();
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    gh.lock()
+        .faults
+        .push_back(("GET".into(), "/git/ref/heads/main".into(), 502));
+    run_weekly(in_actions(&dir, &gh, &slack), "good.yml", &[]).expect_code(0);
+    no_violations(&gh);
+    let st = gh.lock();
+    assert_eq!(st.count("GET", "/git/ref/heads/main"), 2);
+    assert!(st.file("badges/backup_status.svg").is_some());
+}
+
+#[test]
+fn an_issue_created_despite_a_502_is_not_opened_twice() {
+    let dir = setup();
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    gh.lock()
+        .faults_after
+        .push_back(("POST".into(), "/repos/acme/app/issues".into(), 502));
+    run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(1);
+    no_violations(&gh);
+    let st = gh.lock();
+    assert_eq!(
+        st.count("POST", "/repos/acme/app/issues"),
+        1,
+        "retried blindly"
+    );
+    assert_eq!(st.issues.len(), 1);
+    assert!(output_of(&dir).contains("issue-url=https://github.example/acme/app/issues/1"));
+}
+
+#[test]
+fn a_forbidden_publish_names_the_permission_and_alerts_still_go_out() {
+    let dir = setup();
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    gh.lock()
+        .faults
+        .push_back(("POST".into(), "/git/blobs".into(), 403));
+    let run = run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(2);
+    assert!(run.stdout().contains("contents: write"), "{}", run.stdout());
+    assert_eq!(gh.lock().open_issues().len(), 1);
+    assert_eq!(slack.received().len(), 1);
+}
+
+#[test]
+fn slack_429_with_retry_after_is_waited_for() {
+    let dir = setup();
+    let slack = FakeSlack::start(vec![(
+        429,
+        vec![("Retry-After".into(), "1".into())],
+        "rate_limited".into(),
+    )]);
+    dir.command()
+        .args(["check", "--config", "bad.yml", "--schedule", "weekly"])
+        .output()
+        .expect_code(1);
+    let run = dir
+        .command()
+        .env("SLACK_WEBHOOK_URL", &slack.url)
+        .args([
+            "notify",
+            "--config",
+            "bad.yml",
+            "--report",
+            "out/dr_dryrun_weekly.json",
+        ])
+        .output()
+        .expect_code(0);
+    let got = slack.received();
+    assert_eq!(got.len(), 2, "{}", run.stdout());
+    let waited = got[1].at - got[0].at;
+    assert!(
+        waited >= std::time::Duration::from_millis(950),
+        "{waited:?}"
+    );
+    assert_eq!(got[0].raw_body, got[1].raw_body);
+    assert!(run.stdout().contains("slack: message sent"));
+    assert!(
+        run.stdout()
+            .contains("skipped the alert issue: GITHUB_TOKEN is not set")
+    );
+}
+
+#[test]
+fn slack_400_invalid_payload_fails_at_once_without_showing_the_url() {
+    let dir = setup();
+    let slack = FakeSlack::start(vec![(400, vec![], "invalid_payload".into())]);
+    dir.command()
+        .args(["check", "--config", "bad.yml", "--schedule", "weekly"])
+        .output()
+        .expect_code(1);
+    let run = dir
+        .command()
+        .env("SLACK_WEBHOOK_URL", &slack.url)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", dir.join("step_summary.md"))
+        .args([
+            "notify",
+            "--config",
+            "bad.yml",
+            "--report",
+            "out/dr_dryrun_weekly.json",
+        ])
+        .output()
+        .expect_code(2);
+    assert_eq!(slack.received().len(), 1, "a 400 is not retried");
+    let all = format!(
+        "{}{}{}",
+        run.stdout(),
+        run.stderr(),
+        dir.read("step_summary.md")
+    );
+    assert!(all.contains("invalid_payload"), "{all}");
+    assert!(run.stdout().contains("::error::"), "{all}");
+    assert!(dir.read("step_summary.md").contains("alert not delivered"));
+    for secret in [slack.url.as_str(), "xoxSECRETtoken", "T0SECRET"] {
+        assert!(!all.contains(secret), "the webhook leaked: {all}");
+    }
+}
+
+#[test]
+fn slack_unreachable_gives_up_within_bounds_without_showing_the_url() {
+    let dir = setup();
+    // A port nobody listens on: connection refused on every attempt.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/services/T0SECRET/B0SECRET/xoxSECRETtoken");
+    dir.command()
+        .args(["check", "--config", "bad.yml", "--schedule", "weekly"])
+        .output()
+        .expect_code(1);
+    let started = std::time::Instant::now();
+    let run = dir
+        .command()
+        .env("SLACK_WEBHOOK_URL", &url)
+        .args([
+            "notify",
+            "--config",
+            "bad.yml",
+            "--report",
+            "out/dr_dryrun_weekly.json",
+        ])
+        .output()
+        .expect_code(2);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let all = format!("{}{}", run.stdout(), run.stderr());
+    assert!(all.contains("after 4 attempts"), "{all}");
+    assert!(!all.contains("xoxSECRETtoken"), "the webhook leaked: {all}");
+}
+
+#[test]
+fn without_a_token_the_checks_run_and_everything_is_written_locally() {
+    let dir = setup();
+    let run = dir
+        .command()
+        .args(["run", "--config", "good.yml", "--schedule", "weekly"])
+        .output()
+        .expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.contains("skipped publish: GITHUB_TOKEN is not set"),
+        "{out}"
+    );
+    assert!(
+        out.contains("skipped the alert issue: GITHUB_TOKEN is not set"),
+        "{out}"
+    );
+    assert_eq!(dir.json("out/dr_dryrun_weekly.json")["ok"], true);
+    assert_eq!(dir.json("out/backup_kpi.json")["weekly"]["ok"], true);
+    assert_eq!(dir.json("badges/backup_kpi.json")["weekly"]["ok"], true);
+    assert!(dir.read("badges/backup_status.svg").contains("<svg"));
+    assert!(dir.join("badges/backup_status.png").exists());
+    assert!(dir.read("badges/backup_trend.svg").contains("1 runs"));
+    assert_eq!(dir.read("badges/dr_history.jsonl").lines().count(), 1);
+    // A second local run keeps the state and appends to the history.
+    dir.command()
+        .args(["run", "--config", "good.yml", "--schedule", "monthly"])
+        .output()
+        .expect_code(0);
+    assert_eq!(dir.read("badges/dr_history.jsonl").lines().count(), 2);
+    let state = dir.json("badges/backup_kpi.json");
+    assert_eq!(state["status"], "green", "{state}");
+}
