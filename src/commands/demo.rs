@@ -82,17 +82,18 @@ pub async fn run(_global: &Global, args: DemoArgs) -> Result<Outcome> {
             .unwrap_or_default()
     ));
     lines.push(format!("config: {}", built.config.display()));
-    let kpi_text = kpi_path.display().to_string();
-    let weekly_report = out_dir
-        .join(Schedule::Weekly.default_report_name())
-        .display()
-        .to_string();
-    super::write_github_output(&[
-        ("status", kpi.status.as_str()),
-        ("ok", if all_ok { "true" } else { "false" }),
-        ("report", weekly_report.as_str()),
-        ("kpi", kpi_text.as_str()),
-        ("badge-changed", "false"),
+    crate::actions::Workflow::from_env().set_outputs(&[
+        ("status", kpi.status.as_str().to_string()),
+        ("ok", all_ok.to_string()),
+        (
+            "report",
+            out_dir
+                .join(Schedule::Weekly.default_report_name())
+                .display()
+                .to_string(),
+        ),
+        ("kpi", kpi_path.display().to_string()),
+        ("badge-changed", "false".to_string()),
     ])?;
     lines.push(format!("done in {:.1}s", started.elapsed().as_secs_f64()));
     Ok(Outcome::with_code(lines, all_ok))

@@ -61,20 +61,3 @@ pub fn optional_config(global: &Global) -> Result<Option<Loaded>> {
         .map(|p| config::load(&p))
         .transpose()
 }
-
-/// Appends `name=value` lines to `$GITHUB_OUTPUT` when running in Actions (values are one line).
-pub fn write_github_output(pairs: &[(&str, &str)]) -> Result<()> {
-    let Some(path) = std::env::var_os("GITHUB_OUTPUT") else {
-        return Ok(());
-    };
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&path)
-        .context("opening $GITHUB_OUTPUT")?;
-    for (name, value) in pairs {
-        writeln!(f, "{name}={value}").context("writing $GITHUB_OUTPUT")?;
-    }
-    Ok(())
-}

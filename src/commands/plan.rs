@@ -37,6 +37,6 @@ pub fn run(global: &Global, _args: PlanArgs) -> Result<Outcome> {
             .collect(),
     };
     let json = serde_json::to_string(&matrix)?;
-    crate::commands::write_github_output(&[("matrix", json.as_str())])?;
+    crate::actions::Workflow::from_env().set_outputs(&[("matrix", json.clone())])?;
     Ok(Outcome::ok(vec![json]))
 }
