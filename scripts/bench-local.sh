@@ -18,7 +18,8 @@ trap 'rm -rf "$work"' EXIT
 measure() {
   local t=() m=() i out
   for ((i = 0; i < runs; i++)); do
-    out=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -n1)
+    /usr/bin/time -o "$work/time" -f '%e %M' "$@" >/dev/null 2>&1 || true
+    out=$(tail -n1 "$work/time")
     t+=("${out% *}"); m+=("${out#* }")
   done
   printf '%s %s\n' "$(printf '%s\n' "${t[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")" \
