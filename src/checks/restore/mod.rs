@@ -1,0 +1,604 @@
+//! The full-restore check of SPEC §5 (quarterly): the newest backup — or the one `--backup`
+//! names — is read from the store once, as a stream. On the way, [`stream::open`] hashes the
+//! stored bytes and decompresses them; the decompressed bytes go straight into the restore
+//! engine ([`postgres`], [`sqlite`], [`files`] or [`command`]), then the validations of the
+//! config run against what was restored ([`validate`]). Nothing but the engine's own output is
+//! written to disk, and that only inside a temporary folder.
+//!
+//! The report says, per target: `listing`, `rpo`, `restore` (plus what an engine adds, such as
+//! `integrity` for SQLite), `checksum` (a mismatch fails even when the restore worked),
+//! `validate[N]` per validation, `cleanup` (the PostgreSQL scratch database) and `rto`; and the
+//! metrics `download_seconds`, `restore_seconds`, `validate_seconds`, `total_seconds` (the
+//! measured RTO), `bytes`, `backup_age_seconds`, `rto_met`, `rpo_met`.
+//!
+//! Only the [`BackupStore`] trait is used, so the local folder and S3 behave the same.
+
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+
+use super::CheckResult;
+use super::dry_run::{KeyFilter, read_sidecar, summarize_listing};
+use super::format::{Compression, Content};
+use super::stream;
+use crate::config::{ChecksumMode, Restore, RestoreEngine, Target};
+use crate::report::{Latest, TargetReport};
+use crate::store::{BackupStore, ObjectMeta, ObjectReader};
+use crate::units::{short_duration, short_size};
+
+pub mod command;
+pub mod files;
+pub mod postgres;
+pub mod sqlite;
+pub mod validate;
+
+/// How many decompressed bytes are looked at to tell a custom dump from tar, SQLite or SQL.
+const SNIFF_BYTES: usize = 4096;
+
+/// What the full-restore checks of one run share.
+pub struct RestoreContext<'a> {
+    pub store: &'a dyn BackupStore,
+    pub now: DateTime<Utc>,
+    /// Where relative commands (`./scripts/validate.sh`) are run from: the repository root.
+    pub base_dir: &'a Path,
+    /// A specific key to restore instead of the newest (`--backup`).
+    pub backup: Option<&'a str>,
+}
+
+/// What an engine leaves behind for the validations to look at.
+pub enum Restored {
+    /// A SQLite database file (inside the temporary folder).
+    Sqlite(std::path::PathBuf),
+    /// The folder a tar archive was unpacked into.
+    Files(std::path::PathBuf),
+    /// A scratch database on a PostgreSQL server.
+    Postgres(postgres::Scratch),
+    /// A command consumed the stream; nothing is left to query.
+    Command,
+}
+
+/// The engine's verdict: its checks (at least `restore`) and, when it worked, what it left.
+pub struct EngineOutcome {
+    pub checks: Vec<CheckResult>,
+    pub restored: Option<Restored>,
+    /// A scratch database created on the server, to drop whatever happened.
+    pub scratch: Option<postgres::Scratch>,
+}
+
+impl EngineOutcome {
+    pub fn failed(detail: impl Into<String>) -> Self {
+        EngineOutcome {
+            checks: vec![CheckResult::fail("restore", detail)],
+            restored: None,
+            scratch: None,
+        }
+    }
+}
+
+/// Restores one target's backup and validates it.
+pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_>) -> TargetReport {
+    let started = Instant::now();
+    let Some(restore) = &target.restore else {
+        let check = CheckResult::fail(
+            "restore",
+            "this target has no `restore:` section in the config; add one (engine: postgres, sqlite, files or command) to run a full restore",
+        );
+        return TargetReport::new(&target.name, None, vec![check]);
+    };
+    let backup = match pick_backup(target, prefix, ctx).await {
+        Ok(b) => b,
+        Err(listing) => {
+            let checks = vec![
+                listing,
+                CheckResult::fail("restore", "no backup to restore"),
+            ];
+            return TargetReport::new(&target.name, None, checks);
+        }
+    };
+    let (listing, newest) = backup;
+    let age = (ctx.now - newest.last_modified).num_seconds().max(0) as u64;
+    let latest = Latest {
+        key: newest.key.clone(),
+        size: newest.size,
+        last_modified: newest.last_modified,
+        age_seconds: age,
+    };
+    let rpo_met = age <= target.rpo.secs();
+    let mut checks = vec![listing, rpo_check(age, target)];
+
+    let expected = expected_checksum(ctx.store, &newest.key, target).await;
+    let run = restore_once(target, restore, &newest, ctx).await;
+    checks.extend(run.engine.checks);
+    checks.push(checksum_check(&expected, &run.read));
+
+    let validate_started = Instant::now();
+    let restored_ok = checks.iter().all(|c| c.ok);
+    for (i, validation) in restore.validate.iter().enumerate() {
+        let name = format!("validate[{i}]");
+        let check = match (&run.engine.restored, restored_ok) {
+            (Some(restored), true) => {
+                validate::run(&name, validation, restored, ctx.base_dir).await
+            }
+            _ => CheckResult::fail(&name, "not run: the restore did not succeed"),
+        };
+        checks.push(check);
+    }
+    let validate_seconds = validate_started.elapsed();
+    // The measured RTO: from the first listing request until the data is restored and
+    // validated. Dropping the scratch database afterwards is housekeeping, not recovery.
+    let total = started.elapsed();
+    if let Some(scratch) = &run.engine.scratch {
+        checks.push(postgres::drop_scratch(scratch).await);
+    }
+    let rto_met = target.rto.as_ref().map(|rto| total <= rto.duration);
+    checks.push(rto_check(total, target));
+
+    let mut report = TargetReport::new(&target.name, Some(latest), checks);
+    let metrics = &mut report.metrics;
+    metrics.insert("download_seconds".into(), seconds(run.download));
+    metrics.insert("restore_seconds".into(), seconds(run.restore));
+    metrics.insert("validate_seconds".into(), seconds(validate_seconds));
+    metrics.insert("total_seconds".into(), seconds(total));
+    metrics.insert("bytes".into(), run.read.stored_bytes.into());
+    metrics.insert("unpacked_bytes".into(), run.read.content_bytes.into());
+    metrics.insert("backup_age_seconds".into(), age.into());
+    metrics.insert(
+        "rto_seconds".into(),
+        target.rto.as_ref().map(|r| r.secs()).into(),
+    );
+    metrics.insert("rpo_seconds".into(), target.rpo.secs().into());
+    metrics.insert("rto_met".into(), rto_met.into());
+    metrics.insert("rpo_met".into(), rpo_met.into());
+    report
+}
+
+fn seconds(d: Duration) -> serde_json::Value {
+    ((d.as_secs_f64() * 1000.0).round() / 1000.0).into()
+}
+
+/// The backup to restore: the one `--backup` names, or the newest matching key.
+async fn pick_backup(
+    target: &Target,
+    prefix: &str,
+    ctx: &RestoreContext<'_>,
+) -> Result<(CheckResult, ObjectMeta), CheckResult> {
+    const NAME: &str = "listing";
+    let where_ = format!("{} under `{prefix}`", ctx.store.describe());
+    if let Some(key) = ctx.backup {
+        if !key.starts_with(prefix) {
+            return Err(CheckResult::fail(
+                NAME,
+                format!("--backup {key} is not under the target's prefix `{prefix}`"),
+            ));
+        }
+        return match ctx.store.head(key).await {
+            Ok(Some(head)) => {
+                let meta = ObjectMeta {
+                    key: key.to_string(),
+                    size: head.size,
+                    last_modified: head.last_modified.unwrap_or(ctx.now),
+                };
+                Ok((
+                    CheckResult::pass(NAME, format!("restoring {key}, as --backup asks")),
+                    meta,
+                ))
+            }
+            Ok(None) => Err(CheckResult::fail(
+                NAME,
+                format!("--backup {key} does not exist in {}", ctx.store.describe()),
+            )),
+            Err(e) => Err(CheckResult::fail(NAME, format!("HEAD {key} failed: {e}"))),
+        };
+    }
+    let filter = KeyFilter::new(&target.pattern)
+        .map_err(|e| CheckResult::fail(NAME, format!("bad match glob: {e}")))?;
+    let summary = summarize_listing(ctx.store, prefix, &filter, None)
+        .await
+        .map_err(|e| CheckResult::fail(NAME, format!("cannot list {where_}: {e}")))?;
+    match summary.newest.into_iter().next() {
+        Some(newest) => Ok((
+            CheckResult::pass(
+                NAME,
+                format!(
+                    "{} backups match `{}` under `{prefix}`; restoring the newest, {}",
+                    summary.matched, target.pattern, newest.key
+                ),
+            ),
+            newest,
+        )),
+        None => Err(CheckResult::fail(
+            NAME,
+            format!(
+                "no key matching `{}` in {where_} ({} other objects)",
+                target.pattern, summary.scanned
+            ),
+        )),
+    }
+}
+
+fn rpo_check(age: u64, target: &Target) -> CheckResult {
+    let ok = age <= target.rpo.secs();
+    let detail = if ok {
+        format!(
+            "the restored backup is {} old (rpo {})",
+            short_duration(age),
+            target.rpo
+        )
+    } else {
+        format!(
+            "the restored backup is {} old, older than the rpo of {}",
+            short_duration(age),
+            target.rpo
+        )
+    };
+    CheckResult::new("rpo", ok, detail)
+}
+
+fn rto_check(total: Duration, target: &Target) -> CheckResult {
+    let took = human_seconds(total);
+    match &target.rto {
+        None => CheckResult::pass(
+            "rto",
+            format!("restored and validated in {took} (no rto configured)"),
+        ),
+        Some(rto) if total <= rto.duration => CheckResult::pass(
+            "rto",
+            format!("restored and validated in {took}, within the rto of {rto}"),
+        ),
+        Some(rto) => CheckResult::fail(
+            "rto",
+            format!("restore exceeded rto {rto}: restoring and validating took {took}"),
+        ),
+    }
+}
+
+/// `1.234s` under a minute, `3m 12s`-style above.
+fn human_seconds(d: Duration) -> String {
+    if d.as_secs() < 10 {
+        format!("{:.2}s", d.as_secs_f64())
+    } else if d.as_secs() < 60 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        let s = d.as_secs();
+        if s < 3600 {
+            format!("{}m {}s", s / 60, s % 60)
+        } else {
+            short_duration(s)
+        }
+    }
+}
+
+/// The SHA-256 the object must have, from where the config says: `Ok(None)` when it names
+/// none, `Err` when it names one that cannot be had.
+async fn expected_checksum(
+    store: &dyn BackupStore,
+    key: &str,
+    target: &Target,
+) -> Result<Option<(String, &'static str)>, String> {
+    match target.checksum {
+        ChecksumMode::None => Ok(None),
+        ChecksumMode::Sidecar => read_sidecar(store, key)
+            .await
+            .map(|h| Some((h, "the sidecar"))),
+        ChecksumMode::S3 => match store.head(key).await {
+            Ok(Some(head)) => match head.sha256 {
+                Some(h) => Ok(Some((h, "the stored SHA-256"))),
+                None => Err(format!(
+                    "{key} has no stored SHA-256 (upload it with a SHA-256 checksum, or use checksum: sidecar)"
+                )),
+            },
+            Ok(None) => Err(format!("{key} vanished after listing")),
+            Err(e) => Err(format!("HEAD {key} failed: {e}")),
+        },
+    }
+}
+
+fn checksum_check(
+    expected: &Result<Option<(String, &str)>, String>,
+    read: &ReadSummary,
+) -> CheckResult {
+    const NAME: &str = "checksum";
+    let (want, source) = match expected {
+        Err(e) => return CheckResult::fail(NAME, e.clone()),
+        Ok(None) => return CheckResult::pass(NAME, "not configured (checksum: none)"),
+        Ok(Some((h, s))) => (h, *s),
+    };
+    if !read.stored_eof {
+        return CheckResult::fail(
+            NAME,
+            format!(
+                "not verified: the object could not be read to its end ({} read{})",
+                short_size(read.stored_bytes),
+                read.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    if &read.sha256 == want {
+        CheckResult::pass(
+            NAME,
+            format!(
+                "sha256 {} of the {} streamed matches {source}",
+                &read.sha256[..12],
+                short_size(read.stored_bytes)
+            ),
+        )
+    } else {
+        CheckResult::fail(
+            NAME,
+            format!(
+                "sha256 of the object is {}, {source} says {want}",
+                read.sha256
+            ),
+        )
+    }
+}
+
+/// What reading the object showed, once the engine is done with it.
+#[derive(Debug, Default)]
+struct ReadSummary {
+    stored_bytes: u64,
+    /// Whether the store's stream was read to its end (so the hash covers the object).
+    stored_eof: bool,
+    sha256: String,
+    content_bytes: u64,
+    /// Why reading or decompressing stopped early, if it did.
+    error: Option<String>,
+}
+
+struct RestoreRun {
+    engine: EngineOutcome,
+    read: ReadSummary,
+    download: Duration,
+    restore: Duration,
+    /// The temporary folder the engine wrote into; deleted when the run is dropped, after
+    /// the validations.
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// GETs the object once and feeds it through the engine; then reads whatever the engine left
+/// unread, so the hash covers the whole object.
+async fn restore_once(
+    target: &Target,
+    restore: &Restore,
+    backup: &ObjectMeta,
+    ctx: &RestoreContext<'_>,
+) -> RestoreRun {
+    let started = Instant::now();
+    let failed = |detail: String, read: ReadSummary| RestoreRun {
+        engine: EngineOutcome::failed(detail),
+        read,
+        download: started.elapsed(),
+        restore: started.elapsed(),
+        _dir: None,
+    };
+    let reader = match ctx.store.read(&backup.key).await {
+        Ok(r) => r,
+        Err(e) => {
+            let detail = format!("reading {} failed: {e}", backup.key);
+            let read = ReadSummary {
+                error: Some(detail.clone()),
+                ..ReadSummary::default()
+            };
+            return failed(detail, read);
+        }
+    };
+    let stored = Progress::default();
+    let watched: ObjectReader = Box::pin(Watched::new(reader, stored.clone()));
+    let (watched, head) = match sniff(watched, 8).await {
+        Ok(x) => x,
+        Err(e) => {
+            let detail = format!("reading {} failed: {e}", backup.key);
+            return failed(detail, stored.summary());
+        }
+    };
+    let compression = Compression::detect(&head);
+    let (content, tally) = stream::open(watched, compression);
+    let unpacked = Progress::default();
+    let content: ObjectReader = Box::pin(Watched::new(content, unpacked.clone()));
+    let (mut content, head) = match sniff(content, SNIFF_BYTES).await {
+        Ok(x) => x,
+        Err(_) => {
+            // Watched has the error; the summary carries it into the details.
+            let read = summarize(&stored, &unpacked, &tally);
+            let detail = stream_broke(&read, compression);
+            return failed(detail, read);
+        }
+    };
+    let kind = Content::detect(&head);
+    tracing::info!(
+        target = %target.name,
+        key = %backup.key,
+        compression = compression.name(),
+        content = kind.name(),
+        "restoring"
+    );
+    let scratch_dir = match tempfile::Builder::new().prefix("dr-restore-").tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            let read = summarize(&stored, &unpacked, &tally);
+            return failed(format!("creating a temporary folder failed: {e}"), read);
+        }
+    };
+    let mut engine = match restore.engine {
+        RestoreEngine::Sqlite => sqlite::restore(&mut content, kind, scratch_dir.path()).await,
+        RestoreEngine::Files => {
+            let cap = restore
+                .max_unpacked
+                .as_ref()
+                .map(|s| s.bytes)
+                .unwrap_or_else(|| backup.size.saturating_mul(10));
+            let (outcome, rest) =
+                files::restore(content, kind, scratch_dir.path().join("files"), cap).await;
+            content = rest;
+            outcome
+        }
+        RestoreEngine::Command => {
+            command::restore(restore.command.as_deref(), ctx.base_dir, &mut content).await
+        }
+        RestoreEngine::Postgres => postgres::restore(restore, kind, &mut content).await,
+    };
+    drain(&mut content).await;
+    let restore_took = started.elapsed();
+    let read = summarize(&stored, &unpacked, &tally);
+    if read.error.is_some() {
+        // Whatever the engine made of it, a stream that broke is not a restore.
+        let detail = stream_broke(&read, compression);
+        match engine.checks.iter_mut().find(|c| c.name == "restore") {
+            Some(c) => {
+                c.ok = false;
+                c.detail = format!("{detail}; the engine said: {}", c.detail);
+            }
+            None => engine
+                .checks
+                .insert(0, CheckResult::fail("restore", detail)),
+        }
+        engine.restored = None;
+    }
+    let download = stored.eof_after(started).unwrap_or(restore_took);
+    RestoreRun {
+        engine,
+        read,
+        download,
+        restore: restore_took,
+        _dir: Some(scratch_dir),
+    }
+}
+
+fn stream_broke(read: &ReadSummary, compression: Compression) -> String {
+    format!(
+        "the backup stream broke after {} of {} content: {}",
+        short_size(read.content_bytes),
+        compression.name(),
+        read.error.as_deref().unwrap_or("unknown error")
+    )
+}
+
+fn summarize(stored: &Progress, unpacked: &Progress, tally: &stream::Tally) -> ReadSummary {
+    let s = stored.snapshot();
+    let u = unpacked.snapshot();
+    ReadSummary {
+        stored_bytes: tally.bytes(),
+        stored_eof: s.eof_at.is_some() && s.error.is_none(),
+        sha256: tally.sha256_hex(),
+        content_bytes: u.bytes,
+        error: s.error.or(u.error),
+    }
+}
+
+/// Reads up to `n` bytes from the start of `reader` and returns a reader that yields them
+/// again, followed by the rest: a peek that costs no second request.
+pub async fn sniff(mut reader: ObjectReader, n: usize) -> std::io::Result<(ObjectReader, Vec<u8>)> {
+    let mut head = vec![0u8; n];
+    let mut filled = 0;
+    while filled < n {
+        let got = reader.read(&mut head[filled..]).await?;
+        if got == 0 {
+            break;
+        }
+        filled += got;
+    }
+    head.truncate(filled);
+    let again: ObjectReader = Box::pin(std::io::Cursor::new(head.clone()).chain(reader));
+    Ok((again, head))
+}
+
+/// Reads what the engine left unread (trailing padding, or everything when it stopped early),
+/// stopping at the first error.
+pub async fn drain(reader: &mut ObjectReader) {
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = reader.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+/// What a [`Watched`] reader has seen.
+#[derive(Clone, Debug, Default)]
+struct ProgressInner {
+    bytes: u64,
+    eof_at: Option<Instant>,
+    error: Option<String>,
+}
+
+#[derive(Clone, Default)]
+struct Progress(Arc<Mutex<ProgressInner>>);
+
+impl Progress {
+    fn snapshot(&self) -> ProgressInner {
+        self.0.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    fn summary(&self) -> ReadSummary {
+        let p = self.snapshot();
+        ReadSummary {
+            stored_bytes: p.bytes,
+            error: p.error,
+            ..ReadSummary::default()
+        }
+    }
+
+    fn eof_after(&self, start: Instant) -> Option<Duration> {
+        self.snapshot().eof_at.map(|t| t.duration_since(start))
+    }
+}
+
+/// Passes bytes through, counting them and noting when the stream ended or why it broke.
+struct Watched {
+    inner: ObjectReader,
+    progress: Progress,
+}
+
+impl Watched {
+    fn new(inner: ObjectReader, progress: Progress) -> Self {
+        Watched { inner, progress }
+    }
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let asked = buf.remaining() > 0;
+        let poll = self.inner.as_mut().poll_read(cx, buf);
+        if let Poll::Ready(result) = &poll
+            && let Ok(mut p) = self.progress.0.lock()
+        {
+            match result {
+                Ok(()) => {
+                    let n = buf.filled().len() - before;
+                    p.bytes += n as u64;
+                    if n == 0 && asked && p.eof_at.is_none() {
+                        p.eof_at = Some(Instant::now());
+                    }
+                }
+                Err(e) => {
+                    if p.error.is_none() {
+                        p.error = Some(stream::describe_io(e));
+                    }
+                }
+            }
+        }
+        poll
+    }
+}
+
+/// The last `max` bytes of a process's stderr, as one trimmed line for a detail.
+pub fn tail(bytes: &[u8], max: usize) -> String {
+    let start = bytes.len().saturating_sub(max);
+    let text = String::from_utf8_lossy(&bytes[start..]);
+    let text = text.trim();
+    let cut = if start > 0 { "…" } else { "" };
+    format!("{cut}{}", text.replace('\n', " | "))
+}
