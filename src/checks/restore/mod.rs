@@ -157,6 +157,12 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     report
 }
 
+/// 10× the compressed size, but at least 1 MiB: tar's own headers and padding make a tiny
+/// archive unpack to more than 10× its gzip'd size, and 1 MiB harms no one.
+pub fn default_unpack_cap(compressed: u64) -> u64 {
+    compressed.saturating_mul(10).max(1 << 20)
+}
+
 fn seconds(d: Duration) -> serde_json::Value {
     ((d.as_secs_f64() * 1000.0).round() / 1000.0).into()
 }
@@ -434,7 +440,7 @@ async fn restore_once(
                 .max_unpacked
                 .as_ref()
                 .map(|s| s.bytes)
-                .unwrap_or_else(|| backup.size.saturating_mul(10));
+                .unwrap_or_else(|| default_unpack_cap(backup.size));
             let (outcome, rest) =
                 files::restore(content, kind, scratch_dir.path().join("files"), cap).await;
             content = rest;
