@@ -6,4 +6,6 @@
 
 mod util;
 
+mod postgres;
 mod restore;
+mod restore_pg;
