@@ -22,7 +22,6 @@ pub const PASSWORD_IN_URL: &str = "pw%23dr%20s3cr%2Ft";
 pub struct Cluster {
     pub bin: PathBuf,
     pub port: u16,
-    pub dir: PathBuf,
 }
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
@@ -178,7 +177,7 @@ impl Cluster {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("starting the watchdog: {e}"))?;
-        Ok(Cluster { bin, port, dir })
+        Ok(Cluster { bin, port })
     }
 
     /// The server's URL (with the password) for `DR_RESTORE_DATABASE_URL`.
