@@ -236,6 +236,9 @@ fn restore_pg_an_unreachable_server_is_a_failed_check() {
     let detail = failed(&t, "restore");
     assert!(detail.contains(&format!("on 127.0.0.1:{port}")), "{detail}");
     assert!(detail.contains("Connection refused"), "{detail}");
+    // The scratch database comes first: nothing was downloaded for a restore that could not start.
+    assert!(failed(&t, "checksum").contains("was not read"), "{t:#}");
+    assert_eq!(t["metrics"]["bytes"], 0);
 
     // No URL at all says which variable to set.
     let (run, t) = run_quarterly(&dir, &[("PATH", pg.path_env())]);

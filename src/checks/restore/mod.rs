@@ -117,14 +117,11 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     checks.push(checksum_check(&expected, &run.read));
 
     let validate_started = Instant::now();
-    let restored_ok = checks.iter().all(|c| c.ok);
     for (i, validation) in restore.validate.iter().enumerate() {
         let name = format!("validate[{i}]");
-        let check = match (&run.engine.restored, restored_ok) {
-            (Some(restored), true) => {
-                validate::run(&name, validation, restored, ctx.base_dir).await
-            }
-            _ => CheckResult::fail(&name, "not run: the restore did not succeed"),
+        let check = match &run.engine.restored {
+            Some(restored) => validate::run(&name, validation, restored, ctx.base_dir).await,
+            None => CheckResult::fail(&name, "not run: the restore did not succeed"),
         };
         checks.push(check);
     }
@@ -314,6 +311,12 @@ fn checksum_check(
         Ok(None) => return CheckResult::pass(NAME, "not configured (checksum: none)"),
         Ok(Some((h, s))) => (h, *s),
     };
+    if !read.stored_eof && read.stored_bytes == 0 && read.error.is_none() {
+        return CheckResult::fail(
+            NAME,
+            "not verified: the backup was not read, because the restore could not start",
+        );
+    }
     if !read.stored_eof {
         return CheckResult::fail(
             NAME,
@@ -385,6 +388,24 @@ async fn restore_once(
         restore: started.elapsed(),
         _dir: None,
     };
+    // PostgreSQL first: a server that cannot be reached fails before anything is downloaded.
+    let mut scratch = None;
+    if restore.engine == RestoreEngine::Postgres {
+        match postgres::create_scratch(restore).await {
+            Ok(s) => scratch = Some(s),
+            Err(e) => return failed(e, ReadSummary::default()),
+        }
+    }
+    let failed = |detail: String, read: ReadSummary| RestoreRun {
+        engine: EngineOutcome {
+            scratch: scratch.clone(),
+            ..EngineOutcome::failed(detail)
+        },
+        read,
+        download: started.elapsed(),
+        restore: started.elapsed(),
+        _dir: None,
+    };
     let reader = match ctx.store.read(&backup.key).await {
         Ok(r) => r,
         Err(e) => {
@@ -449,7 +470,10 @@ async fn restore_once(
         RestoreEngine::Command => {
             command::restore(restore.command.as_deref(), ctx.base_dir, &mut content).await
         }
-        RestoreEngine::Postgres => postgres::restore(restore, kind, &mut content).await,
+        RestoreEngine::Postgres => match scratch.clone() {
+            Some(scratch) => postgres::restore(scratch, kind, &mut content).await,
+            None => EngineOutcome::failed("no scratch database"),
+        },
     };
     drain(&mut content).await;
     let restore_took = started.elapsed();

@@ -259,77 +259,71 @@ pub fn scratch_name() -> String {
     format!("dr_restore_{}", Utc::now().format("%Y%m%d%H%M%S"))
 }
 
-pub async fn restore(
-    restore: &Restore,
-    kind: Content,
-    content: &mut ObjectReader,
-) -> EngineOutcome {
-    let Some(var) = restore.database_url_env.as_deref() else {
-        return EngineOutcome::failed(
-            "engine: postgres needs `restore.database-url-env`: the variable holding the server's URL",
-        );
-    };
+/// Creates the scratch database, before the backup is read: a server that cannot be reached
+/// fails the restore without downloading anything.
+pub async fn create_scratch(restore: &Restore) -> Result<Scratch, String> {
+    let var = restore.database_url_env.as_deref().ok_or(
+        "engine: postgres needs `restore.database-url-env`: the variable holding the server's URL",
+    )?;
     let url = match std::env::var(var) {
         Ok(u) if !u.trim().is_empty() => u,
         _ => {
-            return EngineOutcome::failed(format!(
+            return Err(format!(
                 "the variable {var} (restore.database-url-env) is not set; it must hold the server's URL, e.g. postgres://user:password@host:5432/postgres"
             ));
         }
     };
-    let server = match Server::from_url(&url) {
-        Ok(s) => s,
-        Err(e) => return EngineOutcome::failed(format!("{var}: {e}")),
-    };
-    let tool = match kind {
-        Content::PgCustom | Content::Tar => "pg_restore",
-        Content::Text => "psql",
-        other => {
-            return EngineOutcome::failed(format!(
-                "engine: postgres restores pg_dump output (custom, tar or plain SQL), but the backup holds {}",
-                other.name()
-            ));
-        }
-    };
+    let server = Server::from_url(&url).map_err(|e| format!("{var}: {e}"))?;
     let name = scratch_name();
     let create = format!("CREATE DATABASE \"{name}\" TEMPLATE template0");
     match server
         .psql(&server.maintenance_db, &["-c", &create], None)
         .await
     {
-        Ok(ran) if ran.status.success() => {}
-        Ok(ran) => {
-            return EngineOutcome::failed(format!(
-                "cannot create the scratch database {name} on {}: {}",
-                server.shown,
-                redact(&ran.describe(), &server.secrets)
-            ));
-        }
-        Err(e) => {
-            return EngineOutcome::failed(format!(
-                "cannot create the scratch database {name} on {}: {e}",
-                server.shown
-            ));
-        }
+        Ok(ran) if ran.status.success() => Ok(Scratch { server, name }),
+        Ok(ran) => Err(format!(
+            "cannot create the scratch database {name} on {}: {}",
+            server.shown,
+            redact(&ran.describe(), &server.secrets)
+        )),
+        Err(e) => Err(format!(
+            "cannot create the scratch database {name} on {}: {e}",
+            server.shown
+        )),
     }
-    let scratch = Scratch {
-        server: server.clone(),
-        name: name.clone(),
+}
+
+/// Restores the stream into the scratch database with the tool its format needs.
+pub async fn restore(scratch: Scratch, kind: Content, content: &mut ObjectReader) -> EngineOutcome {
+    let tool = match kind {
+        Content::PgCustom | Content::Tar => "pg_restore",
+        Content::Text => "psql",
+        other => {
+            return EngineOutcome {
+                scratch: Some(scratch),
+                ..EngineOutcome::failed(format!(
+                    "engine: postgres restores pg_dump output (custom, tar or plain SQL), but the backup holds {}",
+                    other.name()
+                ))
+            };
+        }
     };
+    let server = &scratch.server;
+    let name = &scratch.name;
     let ran = if tool == "pg_restore" {
-        let argv: Vec<String> = ["pg_restore", "--no-owner", "--no-acl", "-d", &name]
+        let argv: Vec<String> = ["pg_restore", "--no-owner", "--no-acl", "-d", name]
             .iter()
             .map(|s| s.to_string())
             .collect();
         let program = Program {
             argv: &argv,
             cwd: None,
-            env: server.env_for(&name),
+            env: server.env_for(name),
             env_remove: INHERITED_PG_VARS,
         };
         pipe_into(&program, Some(content)).await
     } else {
-        server.psql(&name, &[], Some(content)).await
+        server.psql(name, &[], Some(content)).await
     };
     let check = match ran {
         Ok(ran) if ran.status.success() => CheckResult::pass(
