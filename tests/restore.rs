@@ -393,3 +393,25 @@ fn restore_without_a_restore_section_fails_the_target() {
     run.expect_code(1);
     assert!(failed(&t, "restore").contains("no `restore:` section"));
 }
+
+#[test]
+fn restore_demo_runs_the_quarterly_restore_and_fills_all_three_kpi_slots() {
+    let dir = Dir::new();
+    let run = dir.command().args(["demo"]).output().expect_code(0);
+    assert!(
+        run.stdout().contains("quarterly full-restore: ok"),
+        "{}",
+        run.stdout()
+    );
+    let report = dir.json("dr-demo/out/dr_fullrestore_summary.json");
+    assert_eq!(report["ok"], true, "{report:#}");
+    let t = &report["targets"][0];
+    assert!(passed(t, "validate[0]").contains("select count(*) from orders"));
+    let kpi = dir.json("dr-demo/out/backup_kpi.json");
+    assert_eq!(kpi["status"], "green");
+    for slot in ["weekly", "monthly", "quarterly"] {
+        assert_eq!(kpi[slot]["present"], true, "{slot}: {kpi:#}");
+        assert_eq!(kpi[slot]["ok"], true, "{slot}: {kpi:#}");
+    }
+    assert!(kpi["quarterly"]["metrics"]["app-db"]["total_seconds"].is_number());
+}

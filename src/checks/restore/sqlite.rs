@@ -60,7 +60,6 @@ async fn copy_to_file(content: &mut ObjectReader, path: &PathBuf) -> std::io::Re
     let mut file = tokio::fs::File::create(path).await?;
     let n = tokio::io::copy(content, &mut file).await?;
     file.flush().await?;
-    file.sync_all().await?;
     Ok(n)
 }
 
