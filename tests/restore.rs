@@ -415,3 +415,28 @@ fn restore_demo_runs_the_quarterly_restore_and_fills_all_three_kpi_slots() {
     }
     assert!(kpi["quarterly"]["metrics"]["app-db"]["total_seconds"].is_number());
 }
+
+#[test]
+fn restore_zstd_and_uncompressed_backups_stream_too() {
+    let content = b"zstd or nothing\n".repeat(50_000);
+    for (key, stored) in [
+        (
+            "db/data.sql.zst",
+            zstd::encode_all(&content[..], 3).unwrap(),
+        ),
+        ("db/data.sql", content.clone()),
+    ] {
+        let dir = Dir::new();
+        put(&dir, key, &stored, None);
+        config(&dir, "sql", "data.sql*", COMMAND_RESTORE);
+        let (run, t) = quarterly(&dir, &[], &[]);
+        run.expect_code(0);
+        assert_eq!(
+            dir.read("count.txt").trim(),
+            content.len().to_string(),
+            "{key}"
+        );
+        assert_eq!(t["metrics"]["bytes"], stored.len() as u64, "{key}");
+        passed(&t, "checksum");
+    }
+}
