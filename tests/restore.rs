@@ -440,3 +440,21 @@ fn restore_zstd_and_uncompressed_backups_stream_too() {
         passed(&t, "checksum");
     }
 }
+
+#[test]
+fn restore_a_hung_restore_is_stopped_at_three_times_the_rto() {
+    let dir = Dir::new();
+    put(&dir, "db/data.sql.gz", &gzip(b"select 1;\n"), None);
+    let rest = "    rto: 1s\n    restore:\n      engine: command\n      command: [\"sh\", \"-c\", \"exec sleep 60\"]\n      validate:\n        - command: [\"true\"]\n";
+    config(&dir, "sql", "*.sql.gz", rest);
+    let started = std::time::Instant::now();
+    let (run, t) = quarterly(&dir, &[], &[]);
+    run.expect_code(1);
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    let detail = failed(&t, "restore");
+    assert!(detail.starts_with("stopped after 3."), "{detail}");
+    assert!(failed(&t, "checksum").contains("stopped before"));
+    assert!(failed(&t, "validate[0]").contains("not run"));
+    assert!(failed(&t, "rto").starts_with("restore exceeded rto 1s"));
+    assert_eq!(t["metrics"]["restore_seconds"], serde_json::Value::Null);
+}

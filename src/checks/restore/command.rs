@@ -176,6 +176,5 @@ pub async fn restore(
     EngineOutcome {
         checks: vec![check],
         restored,
-        scratch: None,
     }
 }

@@ -12,11 +12,14 @@
 //! links that are each harmless (`x -> .`, `a -> x/..`) can still point out.
 //!
 //! The `tar` crate is synchronous; it runs on a blocking thread reading the async stream
-//! through a small bridge.
+//! through a small bridge. A blocking thread cannot be cancelled, so when the restore is
+//! stopped (its deadline passed) a flag tells it to stop writing.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tar::EntryType;
 
@@ -57,12 +60,15 @@ pub async fn restore(
     }
     let handle = tokio::runtime::Handle::current();
     let target = dir.clone();
+    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
+    let flag = stop.0.clone();
     let joined = tokio::task::spawn_blocking(move || {
         let mut bridge = Bridge {
             reader: content,
             handle,
+            stop: flag.clone(),
         };
-        let result = unpack(&mut bridge, &target, cap);
+        let result = unpack_until(&mut bridge, &target, cap, &flag);
         (result, bridge.reader)
     })
     .await;
@@ -89,28 +95,50 @@ pub async fn restore(
                 ),
             )],
             restored: Some(Restored::Files(dir)),
-            scratch: None,
         },
         Err(e) => EngineOutcome::failed(e),
     };
     (outcome, rest)
 }
 
+/// Raises the flag when the restore's future is dropped (or ends).
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Reads an async stream from a blocking thread.
 struct Bridge {
     reader: ObjectReader,
     handle: tokio::runtime::Handle,
+    stop: Arc<AtomicBool>,
 }
 
 impl Read for Bridge {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         use tokio::io::AsyncReadExt;
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("the restore was stopped"));
+        }
         self.handle.block_on(self.reader.read(buf))
     }
 }
 
 /// Unpacks a tar stream into `root` (created), refusing anything that would land outside.
 pub fn unpack(reader: impl Read, root: &Path, cap: u64) -> Result<Unpacked, String> {
+    unpack_until(reader, root, cap, &AtomicBool::new(false))
+}
+
+/// [`unpack`], stopping before the next entry once `stop` is raised.
+fn unpack_until(
+    reader: impl Read,
+    root: &Path,
+    cap: u64,
+    stop: &AtomicBool,
+) -> Result<Unpacked, String> {
     std::fs::create_dir_all(root).map_err(|e| format!("creating the folder failed: {e}"))?;
     let mut archive = tar::Archive::new(reader);
     let mut done = Unpacked::default();
@@ -120,6 +148,9 @@ pub fn unpack(reader: impl Read, root: &Path, cap: u64) -> Result<Unpacked, Stri
         .entries()
         .map_err(|e| format!("reading the archive failed: {e}"))?;
     for entry in entries {
+        if stop.load(Ordering::Relaxed) {
+            return Err("the restore was stopped".to_string());
+        }
         let mut entry = entry.map_err(|e| format!("reading the archive failed: {e}"))?;
         let raw = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw).into_owned();

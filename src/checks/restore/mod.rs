@@ -66,8 +66,6 @@ pub enum Restored {
 pub struct EngineOutcome {
     pub checks: Vec<CheckResult>,
     pub restored: Option<Restored>,
-    /// A scratch database created on the server, to drop whatever happened.
-    pub scratch: Option<postgres::Scratch>,
 }
 
 impl EngineOutcome {
@@ -75,7 +73,6 @@ impl EngineOutcome {
         EngineOutcome {
             checks: vec![CheckResult::fail("restore", detail)],
             restored: None,
-            scratch: None,
         }
     }
 }
@@ -112,24 +109,86 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     let mut checks = vec![listing, rpo_check(age, target)];
 
     let expected = expected_checksum(ctx.store, &newest.key, target).await;
-    let run = restore_once(target, restore, &newest, ctx).await;
-    checks.extend(run.engine.checks);
-    checks.push(checksum_check(&expected, &run.read));
-
-    let validate_started = Instant::now();
-    for (i, validation) in restore.validate.iter().enumerate() {
-        let name = format!("validate[{i}]");
-        let check = match &run.engine.restored {
-            Some(restored) => validate::run(&name, validation, restored, ctx.base_dir).await,
-            None => CheckResult::fail(&name, "not run: the restore did not succeed"),
-        };
-        checks.push(check);
-    }
-    let validate_seconds = validate_started.elapsed();
+    // PostgreSQL first: a server that cannot be reached fails before anything is downloaded.
+    // The scratch database is held here, outside the deadline below, so it is dropped even
+    // when the restore is stopped.
+    let scratch = match restore.engine {
+        RestoreEngine::Postgres => match postgres::create_scratch(restore).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                checks.push(CheckResult::fail("restore", e));
+                None
+            }
+        },
+        _ => None,
+    };
+    let can_start = restore.engine != RestoreEngine::Postgres || scratch.is_some();
+    let work = async {
+        let run = restore_once(restore, &newest, scratch.clone(), ctx).await;
+        let validate_started = Instant::now();
+        let mut validations = Vec::new();
+        for (i, validation) in restore.validate.iter().enumerate() {
+            let name = format!("validate[{i}]");
+            validations.push(match &run.engine.restored {
+                Some(restored) => validate::run(&name, validation, restored, ctx.base_dir).await,
+                None => CheckResult::fail(&name, "not run: the restore did not succeed"),
+            });
+        }
+        (run, validations, validate_started.elapsed())
+    };
+    let finished = match (can_start, deadline(target)) {
+        (false, _) => None,
+        (true, None) => Some(work.await),
+        (true, Some(limit)) => tokio::time::timeout(limit.saturating_sub(started.elapsed()), work)
+            .await
+            .ok(),
+    };
     // The measured RTO: from the first listing request until the data is restored and
     // validated. Dropping the scratch database afterwards is housekeeping, not recovery.
     let total = started.elapsed();
-    if let Some(scratch) = &run.engine.scratch {
+    let timings = match finished {
+        Some((run, validations, validate_seconds)) => {
+            checks.extend(run.engine.checks);
+            checks.push(checksum_check(&expected, &run.read));
+            checks.extend(validations);
+            Timings {
+                download: Some(run.download),
+                restore: Some(run.restore),
+                validate: Some(validate_seconds),
+                stored_bytes: run.read.stored_bytes,
+                content_bytes: run.read.content_bytes,
+            }
+        }
+        None => {
+            if can_start {
+                // Dropping the future killed the engine's processes (kill_on_drop) and
+                // deleted its temporary folder.
+                checks.push(CheckResult::fail(
+                    "restore",
+                    format!(
+                        "stopped after {}: still not restored and validated at 3× the rto",
+                        human_seconds(total)
+                    ),
+                ));
+            }
+            checks.push(match (&expected, can_start) {
+                (Ok(Some(_)), true) => CheckResult::fail(
+                    "checksum",
+                    "not verified: the restore was stopped before the object was read to its end",
+                ),
+                _ => checksum_check(&expected, &ReadSummary::default()),
+            });
+            for i in 0..restore.validate.len() {
+                let name = format!("validate[{i}]");
+                checks.push(CheckResult::fail(
+                    &name,
+                    "not run: the restore did not succeed",
+                ));
+            }
+            Timings::default()
+        }
+    };
+    if let Some(scratch) = &scratch {
         checks.push(postgres::drop_scratch(scratch).await);
     }
     let rto_met = target.rto.as_ref().map(|rto| total <= rto.duration);
@@ -137,12 +196,12 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
 
     let mut report = TargetReport::new(&target.name, Some(latest), checks);
     let metrics = &mut report.metrics;
-    metrics.insert("download_seconds".into(), seconds(run.download));
-    metrics.insert("restore_seconds".into(), seconds(run.restore));
-    metrics.insert("validate_seconds".into(), seconds(validate_seconds));
-    metrics.insert("total_seconds".into(), seconds(total));
-    metrics.insert("bytes".into(), run.read.stored_bytes.into());
-    metrics.insert("unpacked_bytes".into(), run.read.content_bytes.into());
+    metrics.insert("download_seconds".into(), seconds(timings.download));
+    metrics.insert("restore_seconds".into(), seconds(timings.restore));
+    metrics.insert("validate_seconds".into(), seconds(timings.validate));
+    metrics.insert("total_seconds".into(), seconds(Some(total)));
+    metrics.insert("bytes".into(), timings.stored_bytes.into());
+    metrics.insert("unpacked_bytes".into(), timings.content_bytes.into());
     metrics.insert("backup_age_seconds".into(), age.into());
     metrics.insert(
         "rto_seconds".into(),
@@ -160,8 +219,29 @@ pub fn default_unpack_cap(compressed: u64) -> u64 {
     compressed.saturating_mul(10).max(1 << 20)
 }
 
-fn seconds(d: Duration) -> serde_json::Value {
-    ((d.as_secs_f64() * 1000.0).round() / 1000.0).into()
+/// How long a restore may run before it is stopped: 3× the RTO. Past the RTO the check has
+/// failed already; running on for a while still measures how long recovery really takes,
+/// and the cap keeps a hung restore from holding the job (and the report) forever.
+fn deadline(target: &Target) -> Option<Duration> {
+    target
+        .rto
+        .as_ref()
+        .map(|rto| rto.duration.saturating_mul(3))
+}
+
+/// The parts of the run the metrics quote; `None` for a stage that never finished.
+#[derive(Default)]
+struct Timings {
+    download: Option<Duration>,
+    restore: Option<Duration>,
+    validate: Option<Duration>,
+    stored_bytes: u64,
+    content_bytes: u64,
+}
+
+fn seconds(d: Option<Duration>) -> serde_json::Value {
+    d.map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0)
+        .into()
 }
 
 /// The backup to restore: the one `--backup` names, or the newest matching key.
@@ -375,32 +455,14 @@ struct RestoreRun {
 /// GETs the object once and feeds it through the engine; then reads whatever the engine left
 /// unread, so the hash covers the whole object.
 async fn restore_once(
-    target: &Target,
     restore: &Restore,
     backup: &ObjectMeta,
+    scratch: Option<postgres::Scratch>,
     ctx: &RestoreContext<'_>,
 ) -> RestoreRun {
     let started = Instant::now();
     let failed = |detail: String, read: ReadSummary| RestoreRun {
         engine: EngineOutcome::failed(detail),
-        read,
-        download: started.elapsed(),
-        restore: started.elapsed(),
-        _dir: None,
-    };
-    // PostgreSQL first: a server that cannot be reached fails before anything is downloaded.
-    let mut scratch = None;
-    if restore.engine == RestoreEngine::Postgres {
-        match postgres::create_scratch(restore).await {
-            Ok(s) => scratch = Some(s),
-            Err(e) => return failed(e, ReadSummary::default()),
-        }
-    }
-    let failed = |detail: String, read: ReadSummary| RestoreRun {
-        engine: EngineOutcome {
-            scratch: scratch.clone(),
-            ..EngineOutcome::failed(detail)
-        },
         read,
         download: started.elapsed(),
         restore: started.elapsed(),
@@ -441,7 +503,6 @@ async fn restore_once(
     };
     let kind = Content::detect(&head);
     tracing::info!(
-        target = %target.name,
         key = %backup.key,
         compression = compression.name(),
         content = kind.name(),
@@ -470,7 +531,7 @@ async fn restore_once(
         RestoreEngine::Command => {
             command::restore(restore.command.as_deref(), ctx.base_dir, &mut content).await
         }
-        RestoreEngine::Postgres => match scratch.clone() {
+        RestoreEngine::Postgres => match &scratch {
             Some(scratch) => postgres::restore(scratch, kind, &mut content).await,
             None => EngineOutcome::failed("no scratch database"),
         },

@@ -294,18 +294,19 @@ pub async fn create_scratch(restore: &Restore) -> Result<Scratch, String> {
 }
 
 /// Restores the stream into the scratch database with the tool its format needs.
-pub async fn restore(scratch: Scratch, kind: Content, content: &mut ObjectReader) -> EngineOutcome {
+pub async fn restore(
+    scratch: &Scratch,
+    kind: Content,
+    content: &mut ObjectReader,
+) -> EngineOutcome {
     let tool = match kind {
         Content::PgCustom | Content::Tar => "pg_restore",
         Content::Text => "psql",
         other => {
-            return EngineOutcome {
-                scratch: Some(scratch),
-                ..EngineOutcome::failed(format!(
-                    "engine: postgres restores pg_dump output (custom, tar or plain SQL), but the backup holds {}",
-                    other.name()
-                ))
-            };
+            return EngineOutcome::failed(format!(
+                "engine: postgres restores pg_dump output (custom, tar or plain SQL), but the backup holds {}",
+                other.name()
+            ));
         }
     };
     let server = &scratch.server;
@@ -349,7 +350,6 @@ pub async fn restore(scratch: Scratch, kind: Content, content: &mut ObjectReader
     EngineOutcome {
         checks: vec![check],
         restored,
-        scratch: Some(scratch),
     }
 }
 

@@ -52,7 +52,6 @@ pub async fn restore(content: &mut ObjectReader, kind: Content, dir: &Path) -> E
     EngineOutcome {
         checks: vec![restore, integrity],
         restored,
-        scratch: None,
     }
 }
 
