@@ -245,3 +245,36 @@ fn restore_pg_an_unreachable_server_is_a_failed_check() {
     run.expect_code(1);
     assert!(failed(&t, "restore").contains("DR_RESTORE_DATABASE_URL"));
 }
+
+#[test]
+fn restore_pg_validation_commands_reach_the_scratch_database_and_their_output_is_redacted() {
+    let db = shop();
+    let _turn = serial();
+    let dir = Dir::new();
+    put(
+        &dir,
+        "db/shop.dump.gz",
+        &gzip(&cluster().dump(db, "c")),
+        None,
+    );
+    let rest = r#"    restore:
+      engine: postgres
+      database-url-env: DR_RESTORE_DATABASE_URL
+      validate:
+        - command: ["sh", "-c", "psql \"$DR_RESTORE_DATABASE_URL\" -XAtc 'select count(*) from customers' | grep -qx 2"]
+        - command: ["sh", "-c", "echo \"leaking $DR_RESTORE_DATABASE_URL and $PGPASSWORD\" >&2; exit 1"]
+"#;
+    config(&dir, "pg-dump", "*.dump.gz", rest);
+    // run_quarterly asserts the password shows nowhere.
+    let (run, t) = run_quarterly(&dir, &env());
+    run.expect_code(1);
+    passed(&t, "validate[0]");
+    let detail = failed(&t, "validate[1]");
+    assert!(
+        detail.contains("leaking postgres://postgres:***@127.0.0.1:"),
+        "{detail}"
+    );
+    assert!(detail.contains("/dr_restore_"), "{detail}");
+    assert!(detail.ends_with("and ***"), "{detail}");
+    no_scratch_left();
+}

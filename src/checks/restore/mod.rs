@@ -693,3 +693,77 @@ pub fn tail(bytes: &[u8], max: usize) -> String {
     let cut = if start > 0 { "…" } else { "" };
     format!("{cut}{}", text.replace('\n', " | "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(rto: Option<&str>) -> Target {
+        let rto = rto.map(|r| format!("\nrto: {r}")).unwrap_or_default();
+        serde_norway::from_str(&format!("name: t\nformat: file\nrpo: 1d{rto}")).unwrap()
+    }
+
+    #[test]
+    fn the_rto_check_quotes_both_figures() {
+        let c = rto_check(Duration::from_secs(8040), &target(Some("2h")));
+        assert!(!c.ok);
+        assert_eq!(
+            c.detail,
+            "restore exceeded rto 2h: restoring and validating took 2h 14m"
+        );
+        let c = rto_check(Duration::from_millis(1500), &target(Some("15m")));
+        assert!(
+            c.ok && c.detail.contains("1.50s, within the rto of 15m"),
+            "{c:?}"
+        );
+        assert!(rto_check(Duration::from_secs(1), &target(None)).ok);
+    }
+
+    #[test]
+    fn the_checksum_compares_only_a_whole_read() {
+        let want = Ok(Some(("ab".repeat(32), "the sidecar")));
+        let whole = ReadSummary {
+            stored_bytes: 10,
+            stored_eof: true,
+            sha256: "ab".repeat(32),
+            ..ReadSummary::default()
+        };
+        assert!(checksum_check(&want, &whole).ok);
+        let other = ReadSummary {
+            sha256: "cd".repeat(32),
+            ..whole
+        };
+        let c = checksum_check(&want, &other);
+        assert!(!c.ok && c.detail.contains("the sidecar says abab"), "{c:?}");
+        let cut = ReadSummary {
+            stored_bytes: 10,
+            error: Some("connection reset".into()),
+            ..ReadSummary::default()
+        };
+        let c = checksum_check(&want, &cut);
+        assert!(!c.ok && c.detail.contains("connection reset"), "{c:?}");
+        assert!(checksum_check(&Ok(None), &cut).ok);
+    }
+
+    #[tokio::test]
+    async fn a_sniffed_stream_still_yields_every_byte() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let reader: ObjectReader = Box::pin(std::io::Cursor::new(data.clone()));
+        let progress = Progress::default();
+        let watched: ObjectReader = Box::pin(Watched::new(reader, progress.clone()));
+        let (mut again, head) = sniff(watched, 100).await.unwrap();
+        assert_eq!(head, &data[..100]);
+        let mut all = Vec::new();
+        again.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all, data);
+        let p = progress.snapshot();
+        assert_eq!(p.bytes, 10_000);
+        assert!(p.eof_at.is_some() && p.error.is_none());
+    }
+
+    #[test]
+    fn the_default_unpack_cap_is_ten_times_with_a_floor() {
+        assert_eq!(default_unpack_cap(1000), 1 << 20);
+        assert_eq!(default_unpack_cap(1 << 30), 10 << 30);
+    }
+}
