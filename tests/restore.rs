@@ -458,3 +458,17 @@ fn restore_a_hung_restore_is_stopped_at_three_times_the_rto() {
     assert!(failed(&t, "rto").starts_with("restore exceeded rto 1s"));
     assert_eq!(t["metrics"]["restore_seconds"], serde_json::Value::Null);
 }
+
+#[test]
+fn restore_a_key_whose_bytes_are_not_what_its_name_says_fails() {
+    let dir = Dir::new();
+    put(&dir, "db/data.sql.gz", b"select 1;\n", None);
+    config(&dir, "sql", "*.sql.gz", COMMAND_RESTORE);
+    let (run, t) = quarterly(&dir, &[], &[]);
+    run.expect_code(1);
+    let detail = failed(&t, "restore");
+    assert_eq!(
+        detail,
+        "db/data.sql.gz says gzip but its bytes are uncompressed"
+    );
+}

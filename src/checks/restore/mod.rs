@@ -9,7 +9,12 @@
 //! `integrity` for SQLite), `checksum` (a mismatch fails even when the restore worked),
 //! `validate[N]` per validation, `cleanup` (the PostgreSQL scratch database) and `rto`; and the
 //! metrics `download_seconds`, `restore_seconds`, `validate_seconds`, `total_seconds` (the
-//! measured RTO), `bytes`, `backup_age_seconds`, `rto_met`, `rpo_met`.
+//! measured RTO), `bytes`, `backup_age_seconds`, `rto_met`, `rpo_met` (plus `unpacked_bytes`,
+//! `rto_seconds`, `rpo_seconds`). The download runs alongside the restore, so
+//! `download_seconds` is when the last stored byte arrived and `restore_seconds` when the engine
+//! finished, both counted from the GET; `total_seconds` runs from the listing to the end of
+//! the validations. A restore still running at 3× the RTO is stopped, so a hung engine cannot
+//! hold the job (and the report) forever.
 //!
 //! Only the [`BackupStore`] trait is used, so the local folder and S3 behave the same.
 
@@ -489,6 +494,17 @@ async fn restore_once(
         }
     };
     let compression = Compression::detect(&head);
+    if let Some(promised) = Compression::from_key(&backup.key)
+        && promised != compression
+    {
+        let detail = format!(
+            "{} says {} but its bytes are {}",
+            backup.key,
+            promised.name(),
+            compression.name()
+        );
+        return failed(detail, stored.summary());
+    }
     let (content, tally) = stream::open(watched, compression);
     let unpacked = Progress::default();
     let content: ObjectReader = Box::pin(Watched::new(content, unpacked.clone()));
