@@ -225,11 +225,12 @@ impl Cluster {
 
     /// `pg_dump` of `db` in a format (`c`, `t` or `p`).
     pub fn dump(&self, db: &str, format: &str) -> Vec<u8> {
-        let out = self
-            .client("pg_dump", db)
-            .arg(format!("-F{format}"))
-            .output()
-            .unwrap();
+        self.dump_with(db, &[&format!("-F{format}")])
+    }
+
+    /// `pg_dump` of `db` with these arguments.
+    pub fn dump_with(&self, db: &str, args: &[&str]) -> Vec<u8> {
+        let out = self.client("pg_dump", db).args(args).output().unwrap();
         assert!(
             out.status.success(),
             "pg_dump: {}",

@@ -278,3 +278,26 @@ fn restore_pg_validation_commands_reach_the_scratch_database_and_their_output_is
     assert!(detail.ends_with("and ***"), "{detail}");
     no_scratch_left();
 }
+
+#[test]
+fn restore_pg_a_plain_dump_that_drops_and_creates_its_database_is_refused() {
+    let db = shop();
+    let _turn = serial();
+    let pg = cluster();
+    let dir = Dir::new();
+    // `-c -C` writes DROP DATABASE shop, CREATE DATABASE shop and \connect shop: run as is, it
+    // would drop the real database on this server.
+    let dump = pg.dump_with(db, &["-Fp", "-c", "-C"]);
+    assert!(String::from_utf8_lossy(&dump).contains("DROP DATABASE shop"));
+    put(&dir, "db/shop.dump.gz", &gzip(&dump), None);
+    config(&dir, "pg-dump", "*.dump.gz", PG_RESTORE);
+    let (run, t) = run_quarterly(&dir, &env());
+    run.expect_code(1);
+    let detail = failed(&t, "restore");
+    assert!(detail.contains("DROP DATABASE shop"), "{detail}");
+    assert!(detail.contains("without -C/--create"), "{detail}");
+    passed(&t, "cleanup");
+    no_scratch_left();
+    // The real database is untouched.
+    assert_eq!(pg.psql(db, "select count(*) from orders"), "3");
+}

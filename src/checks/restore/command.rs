@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
 use super::{EngineOutcome, Restored, tail};
@@ -54,7 +54,7 @@ impl Ran {
 /// Runs `program`, feeding it `input` (or nothing, with stdin closed).
 pub async fn pipe_into(
     program: &Program<'_>,
-    input: Option<&mut ObjectReader>,
+    input: Option<&mut (dyn AsyncRead + Unpin + Send + '_)>,
 ) -> Result<Ran, String> {
     let (exe, args) = program
         .argv

@@ -39,6 +39,7 @@ use crate::units::{short_duration, short_size};
 pub mod command;
 pub mod files;
 pub mod postgres;
+pub mod sql_guard;
 pub mod sqlite;
 pub mod validate;
 

@@ -3,12 +3,13 @@
 //! `template0`, as restores should be; a name that exists already makes CREATE fail, so an
 //! existing database is never restored into nor dropped). Custom and tar dumps (told apart by
 //! their bytes) go through `pg_restore --no-owner --no-acl`, plain SQL through
-//! `psql -v ON_ERROR_STOP=1`, both reading the stream on stdin. The scratch database is dropped
+//! `psql -v ON_ERROR_STOP=1` (behind [`SqlGuard`], which keeps a script in the scratch
+//! database), both reading the stream on stdin. The scratch database is dropped
 //! `WITH (FORCE)` afterwards, whatever happened.
 //!
 //! Every step, validation queries included, uses the real PostgreSQL client programs rather
 //! than a Rust driver: `pg_restore` and `psql` are needed anyway, so there is one client whose
-//! behaviour (authentication, TLS, `.pgpass`, service files) users already know, and no second
+//! behaviour (authentication, TLS, `.pgpass`) users already know, and no second
 //! protocol implementation to keep in step with it.
 //!
 //! The URL holds a password. It is never put on a command line (other users can read those in
@@ -18,7 +19,10 @@
 use chrono::Utc;
 use url::Url;
 
+use tokio::io::AsyncRead;
+
 use super::command::{Program, Ran, pipe_into};
+use super::sql_guard::SqlGuard;
 use super::validate::Cell;
 use super::{EngineOutcome, Restored};
 use crate::checks::CheckResult;
@@ -172,7 +176,7 @@ impl Server {
         &self,
         db: &str,
         args: &[&str],
-        input: Option<&mut ObjectReader>,
+        input: Option<&mut (dyn AsyncRead + Unpin + Send + '_)>,
     ) -> Result<Ran, String> {
         let mut argv = vec!["psql".to_string(), "-X".into(), "-q".into()];
         argv.extend(["-v".into(), "ON_ERROR_STOP=1".into()]);
@@ -324,7 +328,12 @@ pub async fn restore(
         };
         pipe_into(&program, Some(content)).await
     } else {
-        server.psql(name, &[], Some(content)).await
+        let (mut guarded, refusal) = SqlGuard::new(content);
+        let ran = server.psql(name, &[], Some(&mut guarded)).await;
+        if let Some(why) = refusal.get() {
+            return EngineOutcome::failed(why);
+        }
+        ran
     };
     let check = match ran {
         Ok(ran) if ran.status.success() => CheckResult::pass(
