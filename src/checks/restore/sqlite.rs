@@ -86,9 +86,18 @@ fn integrity_check(path: &Path) -> Result<(), String> {
     ))
 }
 
+/// Opens the restored file as the untrusted input it is: defensive mode (no writes to the
+/// schema's internals) and an untrusted schema (its views and triggers cannot call functions
+/// with side effects), as SQLite advises for databases from elsewhere.
 fn open(path: &Path) -> Result<rusqlite::Connection, String> {
-    rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
-        .map_err(|e| format!("opening the restored database failed: {e}"))
+    use rusqlite::config::DbConfig;
+    let db =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(|e| format!("opening the restored database failed: {e}"))?;
+    db.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+        .and_then(|_| db.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false))
+        .map_err(|e| format!("opening the restored database failed: {e}"))?;
+    Ok(db)
 }
 
 /// The first column of the first row of `sql`.
