@@ -339,7 +339,7 @@ pub async fn restore(
         Ok(ran) if ran.status.success() => CheckResult::pass(
             "restore",
             format!(
-                "{} of {} restored by {tool} into the scratch database {name} on {}",
+                "{} ({}) restored by {tool} into the scratch database {name} on {}",
                 kind.name(),
                 short_size(ran.fed),
                 server.shown
