@@ -12,9 +12,10 @@
 //! measured RTO), `bytes`, `backup_age_seconds`, `rto_met`, `rpo_met` (plus `unpacked_bytes`,
 //! `rto_seconds`, `rpo_seconds`). The download runs alongside the restore, so
 //! `download_seconds` is when the last stored byte arrived and `restore_seconds` when the engine
-//! finished, both counted from the GET; `total_seconds` runs from the listing to the end of
-//! the validations. A restore still running at 3× the RTO is stopped, so a hung engine cannot
-//! hold the job (and the report) forever.
+//! finished, both counted from the start of the restore (the scratch database's creation, or
+//! the GET); `total_seconds` runs from the listing to the end of the validations. A restore
+//! still running at 3× the RTO is stopped, so a hung engine cannot hold the job (and the
+//! report) forever.
 //!
 //! Only the [`BackupStore`] trait is used, so the local folder and S3 behave the same.
 
@@ -115,6 +116,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     let mut checks = vec![listing, rpo_check(age, target)];
 
     let expected = expected_checksum(ctx.store, &newest.key, target).await;
+    let restore_started = Instant::now();
     // PostgreSQL first: a server that cannot be reached fails before anything is downloaded.
     // The scratch database is held here, outside the deadline below, so it is dropped even
     // when the restore is stopped.
@@ -130,7 +132,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     };
     let can_start = restore.engine != RestoreEngine::Postgres || scratch.is_some();
     let work = async {
-        let run = restore_once(restore, &newest, scratch.clone(), ctx).await;
+        let run = restore_once(restore, &newest, scratch.clone(), ctx, restore_started).await;
         let validate_started = Instant::now();
         let mut validations = Vec::new();
         for (i, validation) in restore.validate.iter().enumerate() {
@@ -465,8 +467,8 @@ async fn restore_once(
     backup: &ObjectMeta,
     scratch: Option<postgres::Scratch>,
     ctx: &RestoreContext<'_>,
+    started: Instant,
 ) -> RestoreRun {
-    let started = Instant::now();
     let failed = |detail: String, read: ReadSummary| RestoreRun {
         engine: EngineOutcome::failed(detail),
         read,
