@@ -445,7 +445,8 @@ fn restore_zstd_and_uncompressed_backups_stream_too() {
 fn restore_a_hung_restore_is_stopped_at_three_times_the_rto() {
     let dir = Dir::new();
     put(&dir, "db/data.sql.gz", &gzip(b"select 1;\n"), None);
-    let rest = "    rto: 1s\n    restore:\n      engine: command\n      command: [\"sh\", \"-c\", \"exec sleep 60\"]\n      validate:\n        - command: [\"true\"]\n";
+    // Not `exec`: the sleep is the command's child, and must be stopped as well.
+    let rest = "    rto: 1s\n    restore:\n      engine: command\n      command: [\"sh\", \"-c\", \"sleep 61.75; true\"]\n      validate:\n        - command: [\"true\"]\n";
     config(&dir, "sql", "*.sql.gz", rest);
     let started = std::time::Instant::now();
     let (run, t) = quarterly(&dir, &[], &[]);
@@ -457,6 +458,12 @@ fn restore_a_hung_restore_is_stopped_at_three_times_the_rto() {
     assert!(failed(&t, "validate[0]").contains("not run"));
     assert!(failed(&t, "rto").starts_with("restore exceeded rto 1s"));
     assert_eq!(t["metrics"]["restore_seconds"], serde_json::Value::Null);
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .unwrap();
+    let ps = String::from_utf8_lossy(&ps.stdout);
+    assert!(!ps.contains("sleep 61.75"), "{ps}");
 }
 
 #[test]

@@ -51,6 +51,24 @@ impl Ran {
     }
 }
 
+/// Kills a process group when dropped before its leader was reaped: the future running a
+/// program was dropped (the restore's deadline passed). `kill_on_drop` only reaches the leader.
+struct KillGroupOnDrop(Option<u32>);
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(id) = self.0 {
+            // No signal API without `unsafe` (forbidden here); kill(1) does it.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{id}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 /// Runs `program`, feeding it `input` (or nothing, with stdin closed).
 pub async fn pipe_into(
     program: &Program<'_>,
@@ -77,9 +95,14 @@ pub async fn pipe_into(
         cmd.env_remove(key);
     }
     cmd.envs(program.env.iter().map(|(k, v)| (k, v)));
+    // Its own process group, so a restore stopped at its deadline takes down whatever the
+    // program started too (`sh -c 'sleep 1000'`), not only the program.
+    #[cfg(unix)]
+    cmd.process_group(0);
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run `{exe}`: {e}"))?;
+    let mut group = KillGroupOnDrop(child.id());
     let stdin = child.stdin.take();
     let mut stderr = child.stderr.take();
     let feed = async {
@@ -124,6 +147,8 @@ pub async fn pipe_into(
         .wait()
         .await
         .map_err(|e| format!("waiting for `{exe}` failed: {e}"))?;
+    // Reaped: the id may be reused from now on, so it must not be signalled.
+    group.0 = None;
     Ok(Ran {
         status,
         stderr: tail(&kept, STDERR_KEEP),
