@@ -96,7 +96,8 @@ pub async fn pipe_into(
     }
     cmd.envs(program.env.iter().map(|(k, v)| (k, v)));
     // Its own process group, so a restore stopped at its deadline takes down whatever the
-    // program started too (`sh -c 'sleep 1000'`), not only the program.
+    // program started too (`sh -c 'sleep 1000'`), not only the program. (A terminal's Ctrl-C
+    // then reaches dr-action alone; the program sees its stdin close when dr-action exits.)
     #[cfg(unix)]
     cmd.process_group(0);
     let mut child = cmd
