@@ -170,7 +170,8 @@ pub struct Restore {
     /// For `engine: command`: the command the decompressed stream is piped into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
-    /// For `engine: files`: the most bytes an archive may unpack to (default 10x compressed).
+    /// For `engine: files`: the most bytes an archive may unpack to (default 10x compressed, at
+    /// least 1 MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_unpacked: Option<Size>,
     /// Checks run on the restored data.

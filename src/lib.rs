@@ -12,7 +12,7 @@ pub mod actions;
 pub mod atomic;
 /// SVG, PNG and shields-endpoint badges from a KPI.
 pub mod badge;
-/// The dry-run checks that turn a target and a store into a target report.
+/// The dry-run and full-restore checks that turn a target and a store into a target report.
 pub mod checks;
 /// The command-line model (clap types; doc comments are the `--help` text).
 pub mod cli;

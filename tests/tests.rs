@@ -6,6 +6,7 @@
 
 mod fakes;
 mod fixtures;
+mod postgres;
 mod util;
 
 mod badge;
@@ -14,3 +15,5 @@ mod config;
 mod demo;
 mod github;
 mod kpi;
+mod restore;
+mod restore_pg;

@@ -409,7 +409,7 @@ pub fn parse_sidecar(text: &str) -> Option<String> {
     valid.then(|| token.to_ascii_lowercase())
 }
 
-async fn read_sidecar(store: &dyn BackupStore, key: &str) -> Result<String, String> {
+pub async fn read_sidecar(store: &dyn BackupStore, key: &str) -> Result<String, String> {
     let sidecar = format!("{key}.sha256");
     match store.head(&sidecar).await {
         Ok(Some(_)) => {}

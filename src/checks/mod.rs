@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod dry_run;
 pub mod format;
+pub mod restore;
 pub mod retention;
 pub mod stream;
 

@@ -135,7 +135,7 @@ pub async fn decompress_prefix(head: Vec<u8>, compression: Compression, limit: u
     out
 }
 
-fn describe_io(err: &std::io::Error) -> String {
+pub fn describe_io(err: &std::io::Error) -> String {
     match err.kind() {
         std::io::ErrorKind::UnexpectedEof => "the stream ends early (truncated)".to_string(),
         _ => err.to_string(),

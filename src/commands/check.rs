@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::require_config;
 use crate::checks::dry_run::{self, CheckContext};
+use crate::checks::restore::{self, RestoreContext};
 use crate::cli::Global;
 use crate::config::{Loaded, StorageKind, Target};
 use crate::error::Outcome;
@@ -36,6 +37,9 @@ pub struct CheckArgs {
     /// The report file (default: OUT_DIR/<the schedule's report name>).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Full restore: restore this key instead of the newest backup (one target).
+    #[arg(long, value_name = "KEY")]
+    pub backup: Option<String>,
 }
 
 /// What a caller asks `check` to do, independent of the command line.
@@ -46,6 +50,8 @@ pub struct CheckRequest {
     pub targets: Vec<String>,
     pub chaos: bool,
     pub out: PathBuf,
+    /// Full restore: the key to restore instead of the newest.
+    pub backup: Option<String>,
 }
 
 impl CheckRequest {
@@ -58,6 +64,7 @@ impl CheckRequest {
             out: args
                 .out
                 .unwrap_or_else(|| global.out_dir.join(args.schedule.default_report_name())),
+            backup: args.backup,
         }
     }
 }
@@ -140,10 +147,14 @@ pub fn open_store(loaded: &Loaded) -> Result<Box<dyn BackupStore>> {
 /// Runs the checks and returns the report (not yet written).
 pub async fn execute(loaded: &Loaded, request: &CheckRequest) -> Result<Report> {
     let targets = select_targets(loaded, &request.targets)?;
-    if request.mode == Mode::FullRestore {
-        anyhow::bail!(
-            "--schedule {} runs a full restore, which this build cannot do yet; use --mode dry-run",
-            request.schedule
+    if request.backup.is_some() {
+        anyhow::ensure!(
+            request.mode == Mode::FullRestore,
+            "--backup picks the backup a full restore uses; it needs --schedule quarterly or --mode full-restore"
+        );
+        anyhow::ensure!(
+            targets.len() == 1,
+            "--backup names one backup, so check one target: add --target NAME"
         );
     }
     let store = open_store(loaded)?;
@@ -159,6 +170,12 @@ pub async fn execute(loaded: &Loaded, request: &CheckRequest) -> Result<Report> 
         deep: request.schedule == Schedule::Monthly,
         kms_key_arn: loaded.config.storage.kms_key_arn.as_deref(),
     };
+    let restore_ctx = RestoreContext {
+        store: store.as_ref(),
+        now: started_at,
+        base_dir: &loaded.base_dir,
+        backup: request.backup.as_deref(),
+    };
     let chaos_prefix = chaos_prefix(&run_id);
     let mut reports = Vec::with_capacity(targets.len());
     for target in targets {
@@ -168,7 +185,10 @@ pub async fn execute(loaded: &Loaded, request: &CheckRequest) -> Result<Report> 
             target.prefix.as_str()
         };
         tracing::info!(target = %target.name, prefix, "checking");
-        reports.push(dry_run::check_target(target, prefix, &ctx).await);
+        reports.push(match request.mode {
+            Mode::DryRun => dry_run::check_target(target, prefix, &ctx).await,
+            Mode::FullRestore => restore::check_target(target, prefix, &restore_ctx).await,
+        });
     }
     Ok(Report {
         schema: SCHEMA_VERSION,

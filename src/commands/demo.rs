@@ -1,5 +1,6 @@
 //! `dr-action demo`: builds the sample store, then runs what a scheduled workflow would —
-//! weekly and monthly checks, the KPI, the badge — and says where each file went.
+//! weekly and monthly checks, the quarterly full restore (into SQLite), the KPI, the badge —
+//! and says where each file went.
 
 use std::path::PathBuf;
 
@@ -41,13 +42,14 @@ pub async fn run(_global: &Global, args: DemoArgs) -> Result<Outcome> {
         chaos: false,
     };
     let mut all_ok = true;
-    for schedule in [Schedule::Weekly, Schedule::Monthly] {
+    for schedule in Schedule::ALL {
         let request = CheckRequest {
             schedule,
             mode: schedule.default_mode(),
             targets: Vec::new(),
             chaos: false,
             out: out_dir.join(schedule.default_report_name()),
+            backup: None,
         };
         let report = execute(&loaded, &request).await?;
         crate::atomic::write_json(&request.out, &report)?;
@@ -56,7 +58,8 @@ pub async fn run(_global: &Global, args: DemoArgs) -> Result<Outcome> {
         let slot = slot_of_report(&report)?;
         match schedule {
             Schedule::Weekly => slots.weekly = slot,
-            _ => slots.monthly = slot,
+            Schedule::Monthly => slots.monthly = slot,
+            Schedule::Quarterly => slots.quarterly = slot,
         }
     }
     let kpi = kpi::compute(slots, MaxAges::default(), Utc::now());

@@ -170,6 +170,7 @@ pub async fn run(global: &Global, args: RunArgs) -> Result<Outcome> {
         targets: Vec::new(),
         chaos: args.chaos || chaos_from_env(),
         out: global.out_dir.join(args.schedule.default_report_name()),
+        backup: None,
     };
     let report = execute(&loaded, &request).await?;
     crate::atomic::write_json(&request.out, &report)?;

@@ -1,0 +1,788 @@
+//! The full-restore check of SPEC §5 (quarterly): the newest backup — or the one `--backup`
+//! names — is read from the store once, as a stream. On the way, [`stream::open`] hashes the
+//! stored bytes and decompresses them; the decompressed bytes go straight into the restore
+//! engine ([`postgres`], [`sqlite`], [`files`] or [`command`]), then the validations of the
+//! config run against what was restored ([`validate`]). Nothing but the engine's own output is
+//! written to disk, and that only inside a temporary folder.
+//!
+//! The report says, per target: `listing`, `rpo`, `restore` (plus what an engine adds, such as
+//! `integrity` for SQLite), `checksum` (a mismatch fails even when the restore worked),
+//! `validate[N]` per validation, `cleanup` (the PostgreSQL scratch database) and `rto`; and the
+//! metrics `download_seconds`, `restore_seconds`, `validate_seconds`, `total_seconds` (the
+//! measured RTO), `bytes`, `backup_age_seconds`, `rto_met`, `rpo_met` (plus `unpacked_bytes`,
+//! `rto_seconds`, `rpo_seconds`). The download runs alongside the restore, so
+//! `download_seconds` is when the last stored byte arrived and `restore_seconds` when the engine
+//! finished, both counted from the start of the restore (the scratch database's creation, or
+//! the GET); `total_seconds` runs from the listing to the end of the validations. A restore
+//! still running at 3× the RTO is stopped, so a hung engine cannot hold the job (and the
+//! report) forever.
+//!
+//! Only the [`BackupStore`] trait is used, so the local folder and S3 behave the same.
+
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+
+use super::CheckResult;
+use super::dry_run::{KeyFilter, read_sidecar, summarize_listing};
+use super::format::{Compression, Content};
+use super::stream;
+use crate::config::{ChecksumMode, Restore, RestoreEngine, Target};
+use crate::report::{Latest, TargetReport};
+use crate::store::{BackupStore, ObjectMeta, ObjectReader};
+use crate::units::{short_duration, short_size};
+
+pub mod command;
+pub mod files;
+pub mod postgres;
+pub mod sql_guard;
+pub mod sqlite;
+pub mod validate;
+
+/// How many decompressed bytes are looked at to tell a custom dump from tar, SQLite or SQL.
+const SNIFF_BYTES: usize = 4096;
+
+/// What the full-restore checks of one run share.
+pub struct RestoreContext<'a> {
+    pub store: &'a dyn BackupStore,
+    pub now: DateTime<Utc>,
+    /// Where relative commands (`./scripts/validate.sh`) are run from: the repository root.
+    pub base_dir: &'a Path,
+    /// A specific key to restore instead of the newest (`--backup`).
+    pub backup: Option<&'a str>,
+}
+
+/// What an engine leaves behind for the validations to look at.
+pub enum Restored {
+    /// A SQLite database file (inside the temporary folder).
+    Sqlite(std::path::PathBuf),
+    /// The folder a tar archive was unpacked into.
+    Files(std::path::PathBuf),
+    /// A scratch database on a PostgreSQL server.
+    Postgres(postgres::Scratch),
+    /// A command consumed the stream; nothing is left to query.
+    Command,
+}
+
+/// The engine's verdict: its checks (at least `restore`) and, when it worked, what it left.
+pub struct EngineOutcome {
+    pub checks: Vec<CheckResult>,
+    pub restored: Option<Restored>,
+}
+
+impl EngineOutcome {
+    pub fn failed(detail: impl Into<String>) -> Self {
+        EngineOutcome {
+            checks: vec![CheckResult::fail("restore", detail)],
+            restored: None,
+        }
+    }
+}
+
+/// Restores one target's backup and validates it.
+pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_>) -> TargetReport {
+    let started = Instant::now();
+    let Some(restore) = &target.restore else {
+        let check = CheckResult::fail(
+            "restore",
+            "this target has no `restore:` section in the config; add one (engine: postgres, sqlite, files or command) to run a full restore",
+        );
+        return TargetReport::new(&target.name, None, vec![check]);
+    };
+    let backup = match pick_backup(target, prefix, ctx).await {
+        Ok(b) => b,
+        Err(listing) => {
+            let checks = vec![
+                listing,
+                CheckResult::fail("restore", "no backup to restore"),
+            ];
+            return TargetReport::new(&target.name, None, checks);
+        }
+    };
+    let (listing, newest) = backup;
+    let age = (ctx.now - newest.last_modified).num_seconds().max(0) as u64;
+    let latest = Latest {
+        key: newest.key.clone(),
+        size: newest.size,
+        last_modified: newest.last_modified,
+        age_seconds: age,
+    };
+    let rpo_met = age <= target.rpo.secs();
+    let mut checks = vec![listing, rpo_check(age, target)];
+
+    let expected = expected_checksum(ctx.store, &newest.key, target).await;
+    let restore_started = Instant::now();
+    // PostgreSQL first: a server that cannot be reached fails before anything is downloaded.
+    // The scratch database is held here, outside the deadline below, so it is dropped even
+    // when the restore is stopped.
+    let scratch = match restore.engine {
+        RestoreEngine::Postgres => match postgres::create_scratch(restore).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                checks.push(CheckResult::fail("restore", e));
+                None
+            }
+        },
+        _ => None,
+    };
+    let can_start = restore.engine != RestoreEngine::Postgres || scratch.is_some();
+    let work = async {
+        let run = restore_once(restore, &newest, scratch.clone(), ctx, restore_started).await;
+        let validate_started = Instant::now();
+        let mut validations = Vec::new();
+        for (i, validation) in restore.validate.iter().enumerate() {
+            let name = format!("validate[{i}]");
+            validations.push(match &run.engine.restored {
+                Some(restored) => validate::run(&name, validation, restored, ctx.base_dir).await,
+                None => CheckResult::fail(&name, "not run: the restore did not succeed"),
+            });
+        }
+        (run, validations, validate_started.elapsed())
+    };
+    let finished = match (can_start, deadline(target)) {
+        (false, _) => None,
+        (true, None) => Some(work.await),
+        (true, Some(limit)) => tokio::time::timeout(limit.saturating_sub(started.elapsed()), work)
+            .await
+            .ok(),
+    };
+    // The measured RTO: from the first listing request until the data is restored and
+    // validated. Dropping the scratch database afterwards is housekeeping, not recovery.
+    let total = started.elapsed();
+    let timings = match finished {
+        Some((run, validations, validate_seconds)) => {
+            checks.extend(run.engine.checks);
+            checks.push(checksum_check(&expected, &run.read));
+            checks.extend(validations);
+            Timings {
+                download: Some(run.download),
+                restore: Some(run.restore),
+                validate: Some(validate_seconds),
+                stored_bytes: run.read.stored_bytes,
+                content_bytes: run.read.content_bytes,
+            }
+        }
+        None => {
+            if can_start {
+                // Dropping the future killed the engine's processes (kill_on_drop) and
+                // deleted its temporary folder.
+                checks.push(CheckResult::fail(
+                    "restore",
+                    format!(
+                        "stopped after {}: still not restored and validated at 3× the rto",
+                        human_seconds(total)
+                    ),
+                ));
+            }
+            checks.push(match (&expected, can_start) {
+                (Ok(Some(_)), true) => CheckResult::fail(
+                    "checksum",
+                    "not verified: the restore was stopped before the object was read to its end",
+                ),
+                _ => checksum_check(&expected, &ReadSummary::default()),
+            });
+            for i in 0..restore.validate.len() {
+                let name = format!("validate[{i}]");
+                checks.push(CheckResult::fail(
+                    &name,
+                    "not run: the restore did not succeed",
+                ));
+            }
+            Timings::default()
+        }
+    };
+    if let Some(scratch) = &scratch {
+        checks.push(postgres::drop_scratch(scratch).await);
+    }
+    let rto_met = target.rto.as_ref().map(|rto| total <= rto.duration);
+    checks.push(rto_check(total, target));
+
+    let mut report = TargetReport::new(&target.name, Some(latest), checks);
+    let metrics = &mut report.metrics;
+    metrics.insert("download_seconds".into(), seconds(timings.download));
+    metrics.insert("restore_seconds".into(), seconds(timings.restore));
+    metrics.insert("validate_seconds".into(), seconds(timings.validate));
+    metrics.insert("total_seconds".into(), seconds(Some(total)));
+    metrics.insert("bytes".into(), timings.stored_bytes.into());
+    metrics.insert("unpacked_bytes".into(), timings.content_bytes.into());
+    metrics.insert("backup_age_seconds".into(), age.into());
+    metrics.insert(
+        "rto_seconds".into(),
+        target.rto.as_ref().map(|r| r.secs()).into(),
+    );
+    metrics.insert("rpo_seconds".into(), target.rpo.secs().into());
+    metrics.insert("rto_met".into(), rto_met.into());
+    metrics.insert("rpo_met".into(), rpo_met.into());
+    report
+}
+
+/// 10× the compressed size, but at least 1 MiB: tar's own headers and padding make a tiny
+/// archive unpack to more than 10× its gzip'd size, and 1 MiB harms no one.
+pub fn default_unpack_cap(compressed: u64) -> u64 {
+    compressed.saturating_mul(10).max(1 << 20)
+}
+
+/// How long a restore may run before it is stopped: 3× the RTO. Past the RTO the check has
+/// failed already; running on for a while still measures how long recovery really takes,
+/// and the cap keeps a hung restore from holding the job (and the report) forever.
+fn deadline(target: &Target) -> Option<Duration> {
+    target
+        .rto
+        .as_ref()
+        .map(|rto| rto.duration.saturating_mul(3))
+}
+
+/// The parts of the run the metrics quote; `None` for a stage that never finished.
+#[derive(Default)]
+struct Timings {
+    download: Option<Duration>,
+    restore: Option<Duration>,
+    validate: Option<Duration>,
+    stored_bytes: u64,
+    content_bytes: u64,
+}
+
+fn seconds(d: Option<Duration>) -> serde_json::Value {
+    d.map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0)
+        .into()
+}
+
+/// The backup to restore: the one `--backup` names, or the newest matching key.
+async fn pick_backup(
+    target: &Target,
+    prefix: &str,
+    ctx: &RestoreContext<'_>,
+) -> Result<(CheckResult, ObjectMeta), CheckResult> {
+    const NAME: &str = "listing";
+    let where_ = format!("{} under `{prefix}`", ctx.store.describe());
+    if let Some(key) = ctx.backup {
+        if !key.starts_with(prefix) {
+            return Err(CheckResult::fail(
+                NAME,
+                format!("--backup {key} is not under the target's prefix `{prefix}`"),
+            ));
+        }
+        return match ctx.store.head(key).await {
+            Ok(Some(head)) => {
+                let meta = ObjectMeta {
+                    key: key.to_string(),
+                    size: head.size,
+                    last_modified: head.last_modified.unwrap_or(ctx.now),
+                };
+                Ok((
+                    CheckResult::pass(NAME, format!("restoring {key}, as --backup asks")),
+                    meta,
+                ))
+            }
+            Ok(None) => Err(CheckResult::fail(
+                NAME,
+                format!("--backup {key} does not exist in {}", ctx.store.describe()),
+            )),
+            Err(e) => Err(CheckResult::fail(NAME, format!("HEAD {key} failed: {e}"))),
+        };
+    }
+    let filter = KeyFilter::new(&target.pattern)
+        .map_err(|e| CheckResult::fail(NAME, format!("bad match glob: {e}")))?;
+    let summary = summarize_listing(ctx.store, prefix, &filter, None)
+        .await
+        .map_err(|e| CheckResult::fail(NAME, format!("cannot list {where_}: {e}")))?;
+    match summary.newest.into_iter().next() {
+        Some(newest) => Ok((
+            CheckResult::pass(
+                NAME,
+                format!(
+                    "{} backups match `{}` under `{prefix}`; restoring the newest, {}",
+                    summary.matched, target.pattern, newest.key
+                ),
+            ),
+            newest,
+        )),
+        None => Err(CheckResult::fail(
+            NAME,
+            format!(
+                "no key matching `{}` in {where_} ({} other objects)",
+                target.pattern, summary.scanned
+            ),
+        )),
+    }
+}
+
+fn rpo_check(age: u64, target: &Target) -> CheckResult {
+    let ok = age <= target.rpo.secs();
+    let detail = if ok {
+        format!(
+            "the restored backup is {} old (rpo {})",
+            short_duration(age),
+            target.rpo
+        )
+    } else {
+        format!(
+            "the restored backup is {} old, older than the rpo of {}",
+            short_duration(age),
+            target.rpo
+        )
+    };
+    CheckResult::new("rpo", ok, detail)
+}
+
+fn rto_check(total: Duration, target: &Target) -> CheckResult {
+    let took = human_seconds(total);
+    match &target.rto {
+        None => CheckResult::pass(
+            "rto",
+            format!("restored and validated in {took} (no rto configured)"),
+        ),
+        Some(rto) if total <= rto.duration => CheckResult::pass(
+            "rto",
+            format!("restored and validated in {took}, within the rto of {rto}"),
+        ),
+        Some(rto) => CheckResult::fail(
+            "rto",
+            format!("restore exceeded rto {rto}: restoring and validating took {took}"),
+        ),
+    }
+}
+
+/// `1.234s` under a minute, `3m 12s`-style above.
+fn human_seconds(d: Duration) -> String {
+    if d.as_secs() < 10 {
+        format!("{:.2}s", d.as_secs_f64())
+    } else if d.as_secs() < 60 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        let s = d.as_secs();
+        if s < 3600 {
+            format!("{}m {}s", s / 60, s % 60)
+        } else {
+            short_duration(s)
+        }
+    }
+}
+
+/// The SHA-256 the object must have, from where the config says: `Ok(None)` when it names
+/// none, `Err` when it names one that cannot be had.
+async fn expected_checksum(
+    store: &dyn BackupStore,
+    key: &str,
+    target: &Target,
+) -> Result<Option<(String, &'static str)>, String> {
+    match target.checksum {
+        ChecksumMode::None => Ok(None),
+        ChecksumMode::Sidecar => read_sidecar(store, key)
+            .await
+            .map(|h| Some((h, "the sidecar"))),
+        ChecksumMode::S3 => match store.head(key).await {
+            Ok(Some(head)) => match head.sha256 {
+                Some(h) => Ok(Some((h, "the stored SHA-256"))),
+                None => Err(format!(
+                    "{key} has no stored SHA-256 (upload it with a SHA-256 checksum, or use checksum: sidecar)"
+                )),
+            },
+            Ok(None) => Err(format!("{key} vanished after listing")),
+            Err(e) => Err(format!("HEAD {key} failed: {e}")),
+        },
+    }
+}
+
+fn checksum_check(
+    expected: &Result<Option<(String, &str)>, String>,
+    read: &ReadSummary,
+) -> CheckResult {
+    const NAME: &str = "checksum";
+    let (want, source) = match expected {
+        Err(e) => return CheckResult::fail(NAME, e.clone()),
+        Ok(None) => return CheckResult::pass(NAME, "not configured (checksum: none)"),
+        Ok(Some((h, s))) => (h, *s),
+    };
+    if !read.stored_eof && read.stored_bytes == 0 && read.error.is_none() {
+        return CheckResult::fail(
+            NAME,
+            "not verified: the backup was not read, because the restore could not start",
+        );
+    }
+    if !read.stored_eof {
+        return CheckResult::fail(
+            NAME,
+            format!(
+                "not verified: the object could not be read to its end ({} read{})",
+                short_size(read.stored_bytes),
+                read.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    if &read.sha256 == want {
+        CheckResult::pass(
+            NAME,
+            format!(
+                "sha256 {} of the {} streamed matches {source}",
+                &read.sha256[..12],
+                short_size(read.stored_bytes)
+            ),
+        )
+    } else {
+        CheckResult::fail(
+            NAME,
+            format!(
+                "sha256 of the object is {}, {source} says {want}",
+                read.sha256
+            ),
+        )
+    }
+}
+
+/// What reading the object showed, once the engine is done with it.
+#[derive(Debug, Default)]
+struct ReadSummary {
+    stored_bytes: u64,
+    /// Whether the store's stream was read to its end (so the hash covers the object).
+    stored_eof: bool,
+    sha256: String,
+    content_bytes: u64,
+    /// Why reading or decompressing stopped early, if it did.
+    error: Option<String>,
+}
+
+struct RestoreRun {
+    engine: EngineOutcome,
+    read: ReadSummary,
+    download: Duration,
+    restore: Duration,
+    /// The temporary folder the engine wrote into; deleted when the run is dropped, after
+    /// the validations.
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// GETs the object once and feeds it through the engine; then reads whatever the engine left
+/// unread, so the hash covers the whole object.
+async fn restore_once(
+    restore: &Restore,
+    backup: &ObjectMeta,
+    scratch: Option<postgres::Scratch>,
+    ctx: &RestoreContext<'_>,
+    started: Instant,
+) -> RestoreRun {
+    let failed = |detail: String, read: ReadSummary| RestoreRun {
+        engine: EngineOutcome::failed(detail),
+        read,
+        download: started.elapsed(),
+        restore: started.elapsed(),
+        _dir: None,
+    };
+    let reader = match ctx.store.read(&backup.key).await {
+        Ok(r) => r,
+        Err(e) => {
+            let detail = format!("reading {} failed: {e}", backup.key);
+            let read = ReadSummary {
+                error: Some(detail.clone()),
+                ..ReadSummary::default()
+            };
+            return failed(detail, read);
+        }
+    };
+    let stored = Progress::default();
+    let watched: ObjectReader = Box::pin(Watched::new(reader, stored.clone()));
+    let (watched, head) = match sniff(watched, 8).await {
+        Ok(x) => x,
+        Err(e) => {
+            let detail = format!("reading {} failed: {e}", backup.key);
+            return failed(detail, stored.summary());
+        }
+    };
+    let compression = Compression::detect(&head);
+    if let Some(promised) = Compression::from_key(&backup.key)
+        && promised != compression
+    {
+        let detail = format!(
+            "{} says {} but its bytes are {}",
+            backup.key,
+            promised.name(),
+            compression.name()
+        );
+        return failed(detail, stored.summary());
+    }
+    let (content, tally) = stream::open(watched, compression);
+    let unpacked = Progress::default();
+    let content: ObjectReader = Box::pin(Watched::new(content, unpacked.clone()));
+    let (mut content, head) = match sniff(content, SNIFF_BYTES).await {
+        Ok(x) => x,
+        Err(_) => {
+            // Watched has the error; the summary carries it into the details.
+            let read = summarize(&stored, &unpacked, &tally);
+            let detail = stream_broke(&read, compression);
+            return failed(detail, read);
+        }
+    };
+    let kind = Content::detect(&head);
+    tracing::info!(
+        key = %backup.key,
+        compression = compression.name(),
+        content = kind.name(),
+        "restoring"
+    );
+    let scratch_dir = match tempfile::Builder::new().prefix("dr-restore-").tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            let read = summarize(&stored, &unpacked, &tally);
+            return failed(format!("creating a temporary folder failed: {e}"), read);
+        }
+    };
+    let mut engine = match restore.engine {
+        RestoreEngine::Sqlite => sqlite::restore(&mut content, kind, scratch_dir.path()).await,
+        RestoreEngine::Files => {
+            let cap = restore
+                .max_unpacked
+                .as_ref()
+                .map(|s| s.bytes)
+                .unwrap_or_else(|| default_unpack_cap(backup.size));
+            let (outcome, rest) =
+                files::restore(content, kind, scratch_dir.path().join("files"), cap).await;
+            content = rest;
+            outcome
+        }
+        RestoreEngine::Command => {
+            command::restore(restore.command.as_deref(), ctx.base_dir, &mut content).await
+        }
+        RestoreEngine::Postgres => match &scratch {
+            Some(scratch) => postgres::restore(scratch, kind, &mut content).await,
+            None => EngineOutcome::failed("no scratch database"),
+        },
+    };
+    drain(&mut content).await;
+    let restore_took = started.elapsed();
+    let read = summarize(&stored, &unpacked, &tally);
+    if read.error.is_some() {
+        // Whatever the engine made of it, a stream that broke is not a restore.
+        let detail = stream_broke(&read, compression);
+        match engine.checks.iter_mut().find(|c| c.name == "restore") {
+            Some(c) => {
+                c.ok = false;
+                c.detail = format!("{detail}; the engine said: {}", c.detail);
+            }
+            None => engine
+                .checks
+                .insert(0, CheckResult::fail("restore", detail)),
+        }
+        engine.restored = None;
+    }
+    let download = stored.eof_after(started).unwrap_or(restore_took);
+    RestoreRun {
+        engine,
+        read,
+        download,
+        restore: restore_took,
+        _dir: Some(scratch_dir),
+    }
+}
+
+fn stream_broke(read: &ReadSummary, compression: Compression) -> String {
+    format!(
+        "the backup stream broke after {} of {} content: {}",
+        short_size(read.content_bytes),
+        compression.name(),
+        read.error.as_deref().unwrap_or("unknown error")
+    )
+}
+
+fn summarize(stored: &Progress, unpacked: &Progress, tally: &stream::Tally) -> ReadSummary {
+    let s = stored.snapshot();
+    let u = unpacked.snapshot();
+    ReadSummary {
+        stored_bytes: tally.bytes(),
+        stored_eof: s.eof_at.is_some() && s.error.is_none(),
+        sha256: tally.sha256_hex(),
+        content_bytes: u.bytes,
+        error: s.error.or(u.error),
+    }
+}
+
+/// Reads up to `n` bytes from the start of `reader` and returns a reader that yields them
+/// again, followed by the rest: a peek that costs no second request.
+pub async fn sniff(mut reader: ObjectReader, n: usize) -> std::io::Result<(ObjectReader, Vec<u8>)> {
+    let mut head = vec![0u8; n];
+    let mut filled = 0;
+    while filled < n {
+        let got = reader.read(&mut head[filled..]).await?;
+        if got == 0 {
+            break;
+        }
+        filled += got;
+    }
+    head.truncate(filled);
+    let again: ObjectReader = Box::pin(std::io::Cursor::new(head.clone()).chain(reader));
+    Ok((again, head))
+}
+
+/// Reads what the engine left unread (trailing padding, or everything when it stopped early),
+/// stopping at the first error.
+pub async fn drain(reader: &mut ObjectReader) {
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = reader.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+/// What a [`Watched`] reader has seen.
+#[derive(Clone, Debug, Default)]
+struct ProgressInner {
+    bytes: u64,
+    eof_at: Option<Instant>,
+    error: Option<String>,
+}
+
+#[derive(Clone, Default)]
+struct Progress(Arc<Mutex<ProgressInner>>);
+
+impl Progress {
+    fn snapshot(&self) -> ProgressInner {
+        self.0.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    fn summary(&self) -> ReadSummary {
+        let p = self.snapshot();
+        ReadSummary {
+            stored_bytes: p.bytes,
+            error: p.error,
+            ..ReadSummary::default()
+        }
+    }
+
+    fn eof_after(&self, start: Instant) -> Option<Duration> {
+        self.snapshot().eof_at.map(|t| t.duration_since(start))
+    }
+}
+
+/// Passes bytes through, counting them and noting when the stream ended or why it broke.
+struct Watched {
+    inner: ObjectReader,
+    progress: Progress,
+}
+
+impl Watched {
+    fn new(inner: ObjectReader, progress: Progress) -> Self {
+        Watched { inner, progress }
+    }
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let asked = buf.remaining() > 0;
+        let poll = self.inner.as_mut().poll_read(cx, buf);
+        if let Poll::Ready(result) = &poll
+            && let Ok(mut p) = self.progress.0.lock()
+        {
+            match result {
+                Ok(()) => {
+                    let n = buf.filled().len() - before;
+                    p.bytes += n as u64;
+                    if n == 0 && asked && p.eof_at.is_none() {
+                        p.eof_at = Some(Instant::now());
+                    }
+                }
+                Err(e) => {
+                    if p.error.is_none() {
+                        p.error = Some(stream::describe_io(e));
+                    }
+                }
+            }
+        }
+        poll
+    }
+}
+
+/// The last `max` bytes of a process's stderr, as one trimmed line for a detail.
+pub fn tail(bytes: &[u8], max: usize) -> String {
+    let start = bytes.len().saturating_sub(max);
+    let text = String::from_utf8_lossy(&bytes[start..]);
+    let text = text.trim();
+    let cut = if start > 0 { "…" } else { "" };
+    format!("{cut}{}", text.replace('\n', " | "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(rto: Option<&str>) -> Target {
+        let rto = rto.map(|r| format!("\nrto: {r}")).unwrap_or_default();
+        serde_norway::from_str(&format!("name: t\nformat: file\nrpo: 1d{rto}")).unwrap()
+    }
+
+    #[test]
+    fn the_rto_check_quotes_both_figures() {
+        let c = rto_check(Duration::from_secs(8040), &target(Some("2h")));
+        assert!(!c.ok);
+        assert_eq!(
+            c.detail,
+            "restore exceeded rto 2h: restoring and validating took 2h 14m"
+        );
+        let c = rto_check(Duration::from_millis(1500), &target(Some("15m")));
+        assert!(
+            c.ok && c.detail.contains("1.50s, within the rto of 15m"),
+            "{c:?}"
+        );
+        assert!(rto_check(Duration::from_secs(1), &target(None)).ok);
+    }
+
+    #[test]
+    fn the_checksum_compares_only_a_whole_read() {
+        let want = Ok(Some(("ab".repeat(32), "the sidecar")));
+        let whole = ReadSummary {
+            stored_bytes: 10,
+            stored_eof: true,
+            sha256: "ab".repeat(32),
+            ..ReadSummary::default()
+        };
+        assert!(checksum_check(&want, &whole).ok);
+        let other = ReadSummary {
+            sha256: "cd".repeat(32),
+            ..whole
+        };
+        let c = checksum_check(&want, &other);
+        assert!(!c.ok && c.detail.contains("the sidecar says abab"), "{c:?}");
+        let cut = ReadSummary {
+            stored_bytes: 10,
+            error: Some("connection reset".into()),
+            ..ReadSummary::default()
+        };
+        let c = checksum_check(&want, &cut);
+        assert!(!c.ok && c.detail.contains("connection reset"), "{c:?}");
+        assert!(checksum_check(&Ok(None), &cut).ok);
+    }
+
+    #[tokio::test]
+    async fn a_sniffed_stream_still_yields_every_byte() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let reader: ObjectReader = Box::pin(std::io::Cursor::new(data.clone()));
+        let progress = Progress::default();
+        let watched: ObjectReader = Box::pin(Watched::new(reader, progress.clone()));
+        let (mut again, head) = sniff(watched, 100).await.unwrap();
+        assert_eq!(head, &data[..100]);
+        let mut all = Vec::new();
+        again.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all, data);
+        let p = progress.snapshot();
+        assert_eq!(p.bytes, 10_000);
+        assert!(p.eof_at.is_some() && p.error.is_none());
+    }
+
+    #[test]
+    fn the_default_unpack_cap_is_ten_times_with_a_floor() {
+        assert_eq!(default_unpack_cap(1000), 1 << 20);
+        assert_eq!(default_unpack_cap(1 << 30), 10 << 30);
+    }
+}

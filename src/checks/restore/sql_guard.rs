@@ -1,0 +1,318 @@
+//! A plain SQL dump is a psql script, and a psql script can do more than fill one database:
+//! `pg_dump -C` writes `CREATE DATABASE orders` and `\connect orders` (the restore would leave
+//! the scratch database for a real one), `pg_dump -c -C` adds `DROP DATABASE orders`, and a
+//! tampered backup could hold `\! rm -rf ~` or `\o /some/file`. [`SqlGuard`] sits between the
+//! stream and `psql` and stops the stream before such a line reaches it: statements that act
+//! on a database other than the one connected to (`CREATE` / `DROP` / `ALTER DATABASE`) and
+//! the meta-commands that reach outside it (connect, shell, files, editor, environment).
+//!
+//! Lines are judged by their start, as they pass, with a bounded look-ahead; the data lines of
+//! a `COPY … FROM stdin;` block (up to `\.`) are data, not commands, and pass unjudged.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, ReadBuf};
+
+/// How much of a line's start is looked at.
+const HEAD_MAX: usize = 64;
+/// How much of a line's end is kept, to see `FROM stdin;` at the end of a `COPY` line.
+const TAIL_MAX: usize = 16;
+
+/// Statements (lower case, after leading blanks) a restore into a scratch database refuses.
+const STATEMENTS: &[&str] = &["create database", "drop database", "alter database"];
+
+/// psql meta-commands that act outside the connected database: other connections, the shell,
+/// files, the editor, the environment.
+const META_COMMANDS: &[&str] = &[
+    "c",
+    "connect",
+    "!",
+    "o",
+    "out",
+    "w",
+    "write",
+    "copy",
+    "i",
+    "include",
+    "ir",
+    "include_relative",
+    "cd",
+    "setenv",
+    "getenv",
+    "lo_export",
+    "lo_import",
+    "g",
+    "gx",
+    "gexec",
+    "s",
+    "e",
+    "edit",
+    "ef",
+    "ev",
+    "password",
+];
+
+/// Why the guard stopped the stream, readable after it is dropped.
+#[derive(Clone, Default)]
+pub struct Refusal(Arc<Mutex<Option<String>>>);
+
+impl Refusal {
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|r| r.clone())
+    }
+}
+
+pub struct SqlGuard<'a> {
+    inner: &'a mut (dyn AsyncRead + Unpin + Send),
+    chunk: Vec<u8>,
+    out: Vec<u8>,
+    out_pos: usize,
+    head: Vec<u8>,
+    tail: Vec<u8>,
+    /// Inside the current line, past its head.
+    passing: bool,
+    /// The current line began with `COPY `.
+    copy_line: bool,
+    in_copy: bool,
+    eof: bool,
+    refusal: Refusal,
+}
+
+impl<'a> SqlGuard<'a> {
+    pub fn new(inner: &'a mut (dyn AsyncRead + Unpin + Send)) -> (Self, Refusal) {
+        let refusal = Refusal::default();
+        let guard = SqlGuard {
+            inner,
+            chunk: vec![0u8; 64 * 1024],
+            out: Vec::new(),
+            out_pos: 0,
+            head: Vec::new(),
+            tail: Vec::new(),
+            passing: false,
+            copy_line: false,
+            in_copy: false,
+            eof: false,
+            refusal: refusal.clone(),
+        };
+        (guard, refusal)
+    }
+
+    fn refused(&self) -> Option<String> {
+        self.refusal.get()
+    }
+
+    /// Moves the bytes of `chunk[..n]` to `out`, judging each line's head.
+    fn process(&mut self, n: usize) {
+        for i in 0..n {
+            let b = self.chunk[i];
+            if self.passing {
+                self.out.push(b);
+                self.keep_tail(b);
+                if b == b'\n' {
+                    self.end_line();
+                }
+                continue;
+            }
+            self.head.push(b);
+            if b == b'\n' || self.head.len() >= HEAD_MAX {
+                if !self.judge_head() {
+                    return;
+                }
+                if b == b'\n' {
+                    self.end_line();
+                } else {
+                    self.passing = true;
+                }
+            }
+        }
+    }
+
+    fn keep_tail(&mut self, b: u8) {
+        self.tail.push(b);
+        if self.tail.len() > TAIL_MAX {
+            self.tail.remove(0);
+        }
+    }
+
+    /// Judges the head; passes it on when it is fine. `false` when the stream must stop.
+    fn judge_head(&mut self) -> bool {
+        let head = std::mem::take(&mut self.head);
+        if self.in_copy {
+            if head == b"\\.\n" || head == b"\\." || head == b"\\.\r\n" {
+                self.in_copy = false;
+            }
+        } else if let Some(why) = judge(&head) {
+            if let Ok(mut r) = self.refusal.0.lock() {
+                *r = Some(why);
+            }
+            return false;
+        } else {
+            self.copy_line = starts_with_ci(trim_start(&head), b"copy ");
+        }
+        for &b in &head {
+            self.keep_tail(b);
+        }
+        self.out.extend_from_slice(&head);
+        true
+    }
+
+    fn end_line(&mut self) {
+        if self.copy_line {
+            let tail = String::from_utf8_lossy(&self.tail).to_ascii_lowercase();
+            if tail.trim_end().ends_with("from stdin;") {
+                self.in_copy = true;
+            }
+        }
+        self.copy_line = false;
+        self.passing = false;
+        self.tail.clear();
+    }
+}
+
+fn trim_start(line: &[u8]) -> &[u8] {
+    let start = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(line.len());
+    &line[start..]
+}
+
+fn starts_with_ci(line: &[u8], prefix: &[u8]) -> bool {
+    line.len() >= prefix.len() && line[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// Why a line (its start) may not reach psql, if it may not.
+pub fn judge(head: &[u8]) -> Option<String> {
+    let line = trim_start(head);
+    let shown = || {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end();
+        text.chars().take(48).collect::<String>()
+    };
+    if let Some(rest) = line.strip_prefix(b"\\") {
+        let word: Vec<u8> = if rest.first() == Some(&b'!') {
+            b"!".to_vec()
+        } else {
+            rest.iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                .copied()
+                .collect()
+        };
+        let word = String::from_utf8_lossy(&word).to_ascii_lowercase();
+        if META_COMMANDS.contains(&word.as_str()) {
+            return Some(format!(
+                "the SQL dump holds the psql meta-command `{}`, which reaches outside the scratch database; a restore does not run it (plain dumps from pg_dump without -C have none)",
+                shown()
+            ));
+        }
+        return None;
+    }
+    let lower = String::from_utf8_lossy(line).to_ascii_lowercase();
+    let lower = lower.split_whitespace().collect::<Vec<_>>().join(" ");
+    STATEMENTS
+        .iter()
+        .find(|s| lower.starts_with(*s))
+        .map(|_| {
+            format!(
+                "the SQL dump runs `{}`, which acts on a database other than the scratch one; make plain dumps without -C/--create",
+                shown()
+            )
+        })
+}
+
+impl AsyncRead for SqlGuard<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        loop {
+            if this.out_pos < this.out.len() {
+                let n = (this.out.len() - this.out_pos).min(buf.remaining());
+                buf.put_slice(&this.out[this.out_pos..this.out_pos + n]);
+                this.out_pos += n;
+                if this.out_pos == this.out.len() {
+                    this.out.clear();
+                    this.out_pos = 0;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(why) = this.refused() {
+                return Poll::Ready(Err(std::io::Error::other(why)));
+            }
+            if this.eof {
+                if this.head.is_empty() {
+                    return Poll::Ready(Ok(()));
+                }
+                // The last line has no newline: judge it now (a refusal shows on the next turn).
+                this.judge_head();
+                continue;
+            }
+            let mut rb = ReadBuf::new(&mut this.chunk);
+            match Pin::new(&mut *this.inner).poll_read(cx, &mut rb) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => {
+                    let n = rb.filled().len();
+                    if n == 0 {
+                        this.eof = true;
+                    } else {
+                        this.process(n);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    async fn pass(script: &str) -> (String, Option<String>) {
+        let mut reader: Pin<Box<dyn AsyncRead + Send>> =
+            Box::pin(std::io::Cursor::new(script.as_bytes().to_vec()));
+        let (mut guard, refusal) = SqlGuard::new(&mut reader);
+        let mut out = Vec::new();
+        let _ = guard.read_to_end(&mut out).await;
+        (String::from_utf8(out).unwrap(), refusal.get())
+    }
+
+    #[tokio::test]
+    async fn a_pg_dump_script_passes_unchanged() {
+        let long = "x".repeat(500);
+        let script = format!(
+            "--\n-- PostgreSQL database dump\n--\n\\restrict abc\nSET statement_timeout = 0;\nCREATE TABLE public.t (a text);\nCOPY public.t (a) FROM stdin;\n\\N\n\\connect not a command in COPY data\ncreate database neither\n{long}\n\\.\nSELECT 1;\n\\unrestrict abc\nno newline at the end"
+        );
+        let (out, refused) = pass(&script).await;
+        assert_eq!(refused, None);
+        assert_eq!(out, script);
+    }
+
+    #[tokio::test]
+    async fn database_switches_and_shell_escapes_never_reach_psql() {
+        for (script, want) in [
+            (
+                "SELECT 1;\nCREATE DATABASE shop WITH TEMPLATE = template0;\n",
+                "CREATE DATABASE shop",
+            ),
+            (
+                "SELECT 1;\n  drop   database shop;\n",
+                "drop   database shop",
+            ),
+            ("\\connect shop\n", "`\\connect shop`"),
+            ("SELECT 1;\n\\! rm -rf ~\n", "`\\! rm -rf ~`"),
+            ("\\o /tmp/x\n", "`\\o /tmp/x`"),
+            ("COPY t TO stdout;\n\\! id\n", "`\\! id`"),
+        ] {
+            let (out, refused) = pass(script).await;
+            let refused = refused.unwrap_or_else(|| panic!("{script:?} passed"));
+            assert!(refused.contains(want), "{refused}");
+            assert!(!out.contains(want.trim_matches('`')), "{out:?}");
+        }
+    }
+}
