@@ -352,6 +352,39 @@ fn s3_checksum_mismatches_fail_weekly_without_download_and_monthly_by_hashing() 
         !ok && d.contains(&format!("the sidecar says {wrong}")),
         "{d}"
     );
+
+    // `checksum: s3`: the stored SHA-256 is the reference, sidecars are not read.
+    let text = config(
+        &moto.endpoint(),
+        "sum-backups",
+        None,
+        &[("stored", "stored/"), ("sidecar", "sidecar/")],
+        "",
+    )
+    .replace("checksum: sidecar", "checksum: s3");
+    dir.write("s3.yml", text);
+    for (schedule, out) in [("weekly", "w.json"), ("monthly", "m.json")] {
+        s3_command(&dir)
+            .args([
+                "check",
+                "--config",
+                "s3.yml",
+                "--schedule",
+                schedule,
+                "--out",
+                out,
+            ])
+            .output()
+            .expect_code(1);
+        let report = dir.json(out);
+        let (ok, d) = check(&report, "stored", "checksum");
+        assert!(ok, "{schedule}: {d}");
+        let (ok, d) = check(&report, "sidecar", "checksum");
+        assert!(
+            !ok && d.contains("has no stored SHA-256: the object was stored without"),
+            "{schedule}: {d}"
+        );
+    }
 }
 
 #[test]

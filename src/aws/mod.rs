@@ -36,6 +36,10 @@ pub struct AwsSettings {
     pub region: Option<String>,
     /// `aws.endpoint`, else `AWS_ENDPOINT_URL`.
     pub endpoint: Option<String>,
+    /// Path-style addressing: on whenever a custom endpoint is set (here or in
+    /// `AWS_ENDPOINT_URL_S3`), since MinIO, moto, R2 and most S3-compatible stores do not serve
+    /// bucket subdomains.
+    pub path_style: bool,
     /// `DR_AWS_ROLE_ARN`, else `aws.role-arn`.
     pub role_arn: Option<String>,
     /// `GITHUB_ACTIONS=true`.
@@ -77,6 +81,7 @@ impl AwsSettings {
         );
         AwsSettings {
             region,
+            path_style: endpoint.is_some() || env("AWS_ENDPOINT_URL_S3").is_some(),
             endpoint,
             role_arn,
             in_actions: env("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
@@ -107,6 +112,7 @@ pub enum AuthError {
 pub struct Connection {
     pub sdk: SdkConfig,
     pub endpoint: Option<String>,
+    pub path_style: bool,
     /// `::add-mask::` lines for every credential obtained (empty outside the OIDC flow).
     pub masks: Vec<String>,
 }
@@ -217,17 +223,15 @@ pub async fn connect(
     Ok(Connection {
         sdk: loader.load().await,
         endpoint: settings.endpoint.clone(),
+        path_style: settings.path_style,
         masks,
     })
 }
 
-/// The S3 client: path-style addressing whenever a custom endpoint is set (MinIO, moto, R2 and
-/// most S3-compatible stores do not serve bucket subdomains).
+/// The S3 client of the run.
 pub fn s3_client(conn: &Connection) -> aws_sdk_s3::Client {
-    let path_style = conn.endpoint.is_some()
-        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
     let config = aws_sdk_s3::config::Builder::from(&conn.sdk)
-        .force_path_style(path_style)
+        .force_path_style(conn.path_style)
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
@@ -279,10 +283,13 @@ mod tests {
         let s = AwsSettings::resolve(None, env);
         assert_eq!(s.region.as_deref(), Some("eu-central-1"));
         assert_eq!(s.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+        assert!(s.path_style);
         assert!(s.in_actions && s.oidc.is_some());
         assert_eq!(s.subject, "repo:acme/app:ref:refs/heads/main");
         let only_url = AwsSettings::resolve(None, env_of(&[("ACTIONS_ID_TOKEN_REQUEST_URL", "u")]));
-        assert!(only_url.oidc.is_none());
+        assert!(only_url.oidc.is_none() && !only_url.path_style);
+        let s3_only = AwsSettings::resolve(None, env_of(&[("AWS_ENDPOINT_URL_S3", "http://m")]));
+        assert!(s3_only.path_style && s3_only.endpoint.is_none());
     }
 
     #[test]
