@@ -574,7 +574,9 @@ fn serve(
             let _ = reader.read_exact(&mut body);
             let n = count.fetch_add(1, Ordering::SeqCst) + 1;
             let (status, text) = respond(n, &head);
-            log.lock().unwrap().push(head);
+            log.lock()
+                .unwrap()
+                .push(format!("{head}\r\n{}", String::from_utf8_lossy(&body)));
             let reply = format!(
                 "HTTP/1.1 {status} X\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
                 text.len()
@@ -825,6 +827,7 @@ fn oidc_retries_idp_errors_then_explains_an_access_denied_role() {
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_REPOSITORY", "acme/app")
         .env("GITHUB_REF", "refs/heads/main")
+        .env("GITHUB_RUN_ID", "31337")
         .env("DR_AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/env-role")
         .env(
             "ACTIONS_ID_TOKEN_REQUEST_URL",
@@ -840,11 +843,18 @@ fn oidc_retries_idp_errors_then_explains_an_access_denied_role() {
         err.contains("trust policy") && err.contains("repo:acme/app:ref:refs/heads/main"),
         "{err}"
     );
-    assert_eq!(
-        seen.lock().unwrap().len(),
-        3,
-        "two IDPCommunicationErrors retried"
-    );
+    let calls = seen.lock().unwrap();
+    assert_eq!(calls.len(), 3, "two IDPCommunicationErrors retried");
+    let body = calls[0].rsplit("\r\n").next().unwrap();
+    for part in [
+        "Action=AssumeRoleWithWebIdentity",
+        "RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fenv-role",
+        "RoleSessionName=dr-action-31337",
+        "WebIdentityToken=a.b.c",
+        "DurationSeconds=3600",
+    ] {
+        assert!(body.contains(part), "{part} in {body}");
+    }
     assert!(!run.stdout().contains("::add-mask::"));
 }
 
