@@ -888,3 +888,30 @@ fn oidc_without_the_id_token_permission_or_a_region_says_what_to_set() {
         run.stderr()
     );
 }
+
+#[test]
+fn s3_without_credentials_fails_the_check_and_says_where_to_get_them() {
+    let dir = Dir::new();
+    dir.write(
+        "dr.yml",
+        config("http://127.0.0.1:9", "backups", None, &[("db", "db/")], ""),
+    );
+    dir.command()
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["check", "--schedule", "weekly"])
+        .output()
+        .expect_code(1);
+    let (ok, d) = check(&dir.json(WEEKLY), "db", "listing");
+    assert!(
+        !ok && d
+            .contains("NoCredentials: ListObjectsV2 s3://backups/db/: no AWS credentials found")
+            && d.contains("permissions: id-token: write")
+            && !d.contains('\n'),
+        "{d}"
+    );
+}

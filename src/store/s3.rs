@@ -156,7 +156,14 @@ fn causes(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(err);
     while let Some(e) = next {
-        let text = e.to_string();
+        // One line: the credential chain lists what it tried one per line.
+        let text = e
+            .to_string()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
         if !text.is_empty() && !parts.iter().any(|p| p == &text) {
             parts.push(text);
         }
