@@ -100,6 +100,8 @@ pub fn chaos_prefix(run_id: &str) -> String {
 pub async fn run(global: &Global, args: CheckArgs) -> Result<Outcome> {
     let loaded = require_config(global)?;
     let request = CheckRequest::from_args(global, args);
+    // A mistyped --target is reported before any credentials are fetched.
+    select_targets(&loaded, &request.targets)?;
     let opened = open_store(&loaded).await?;
     let report = execute_on(opened.store.as_ref(), &loaded, &request).await?;
     crate::atomic::write_json(&request.out, &report)?;
