@@ -24,11 +24,11 @@ pub mod sts;
 pub const MAX_ATTEMPTS: u32 = 3;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Time to the first byte of an answer.
-const READ_TIMEOUT: Duration = Duration::from_secs(20);
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
-/// One request with all its retries. A streamed body is read after this ends, so a monthly
-/// full read of a large backup is not cut short.
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
+/// One request with all its retries. A streamed body is read after the operation returns, so a
+/// monthly full read of a large backup is not cut short by it.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where AWS is and who to be, from `dr.yml` and the environment.
 #[derive(Clone, Debug, Default)]
