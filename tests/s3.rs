@@ -915,3 +915,37 @@ fn s3_without_credentials_fails_the_check_and_says_where_to_get_them() {
         "{d}"
     );
 }
+
+#[test]
+fn s3_a_silent_endpoint_times_out_within_the_operation_timeout() {
+    // Accepts connections and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().collect();
+        drop(held);
+    });
+    let dir = Dir::new();
+    dir.write(
+        "dr.yml",
+        config(
+            &format!("http://127.0.0.1:{port}"),
+            "backups",
+            None,
+            &[("db", "db/")],
+            "",
+        ),
+    );
+    let started = Instant::now();
+    s3_command(&dir)
+        .args(["check", "--schedule", "weekly"])
+        .output()
+        .expect_code(1);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(40), "took {took:?}");
+    let (ok, d) = check(&dir.json(WEEKLY), "db", "listing");
+    assert!(
+        !ok && d.contains("Timeout: ListObjectsV2 s3://backups/db/ got no answer"),
+        "{d}"
+    );
+}
