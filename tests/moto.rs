@@ -56,7 +56,12 @@ impl Moto {
             .stdout(log.reopen().unwrap())
             .stderr(log.reopen().unwrap())
             .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "starting {}: {e} (run scripts/setup-tools.sh)",
+                    bin.display()
+                )
+            });
         let moto = Moto { child, port, log };
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
