@@ -26,6 +26,14 @@ measure() {
     "$(printf '%s\n' "${m[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")"
 }
 
+# One table row: the label, then the median seconds and max RSS of the command.
+row() {
+  local label=$1 t m
+  shift
+  read -r t m < <(measure "$@")
+  printf '%-40s %10s %14s\n' "$label" "$t" "$m"
+}
+
 # A store of N gzip backups (4 KiB of random content each) with sidecars, one an hour.
 make_store() {
   local dir=$1 n=$2
@@ -62,10 +70,10 @@ echo "runs per figure: $runs (median)"
 printf '%-40s %10s %14s\n' "what" "seconds" "max RSS (KiB)"
 for n in 1000 10000; do
   make_store "$work/s$n" "$n"
-  (cd "$work/s$n" && r=$(measure "$bin" check --schedule weekly) && printf '%-40s %10s %14s\n' "weekly check, $n backups" $r)
+  (cd "$work/s$n" && row "weekly check, $n backups" "$bin" check --schedule weekly)
 done
 s=$work/s1000
 (cd "$s" && "$bin" check --schedule weekly >/dev/null && "$bin" check --schedule monthly >/dev/null || true)
-(cd "$s" && r=$(measure "$bin" kpi) && printf '%-40s %10s %14s\n' "kpi" $r)
-(cd "$s" && r=$(measure "$bin" badge --png out/b.png) && printf '%-40s %10s %14s\n' "badge (svg + png)" $r)
-(cd "$s" && r=$(measure "$bin" badge) && printf '%-40s %10s %14s\n' "badge (svg only)" $r)
+(cd "$s" && row "kpi" "$bin" kpi)
+(cd "$s" && row "badge (svg + png)" "$bin" badge --png out/b.png)
+(cd "$s" && row "badge (svg only)" "$bin" badge)

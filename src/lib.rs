@@ -10,6 +10,8 @@
 pub mod actions;
 /// Writing files atomically (temporary file + rename), the only way this tool writes.
 pub mod atomic;
+/// AWS access: region, endpoint, retries and timeouts, and credentials through GitHub OIDC.
+pub mod aws;
 /// SVG, PNG and shields-endpoint badges from a KPI.
 pub mod badge;
 /// The dry-run and full-restore checks that turn a target and a store into a target report.

@@ -6,6 +6,7 @@
 
 mod fakes;
 mod fixtures;
+mod moto;
 mod postgres;
 mod util;
 
@@ -17,3 +18,4 @@ mod github;
 mod kpi;
 mod restore;
 mod restore_pg;
+mod s3;

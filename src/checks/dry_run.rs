@@ -178,17 +178,15 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
         _ => None,
     };
     checks.push(deepen_format(format_check, drained.as_ref()));
-    let stored_sha = head
-        .as_ref()
-        .ok()
-        .and_then(|h| h.as_ref())
-        .and_then(|h| h.sha256.clone());
+    let head = head.as_ref().ok().and_then(|h| h.as_ref());
+    let stored_sha = head.and_then(|h| h.sha256.clone());
+    let no_stored_sha = why_no_stored_sha256(ctx.store.kind(), head);
     checks.push(
         checksum(
             ctx.store,
             &newest.key,
             target.checksum,
-            stored_sha,
+            (stored_sha, &no_stored_sha),
             drained.as_ref(),
         )
         .await,
@@ -429,11 +427,22 @@ fn short_hash(h: &str) -> &str {
     &h[..h.len().min(12)]
 }
 
+/// Why a HEAD carries no whole-object SHA-256, for the checksum check's detail.
+fn why_no_stored_sha256(kind: StoreKind, head: Option<&ObjectHead>) -> String {
+    match (kind, head.and_then(|h| h.sha256_composite.as_deref())) {
+        (StoreKind::Local, _) => "this store keeps no checksum of its own".into(),
+        (StoreKind::S3, Some(c)) => format!(
+            "S3 keeps only a multipart composite checksum ({c}), a hash of the parts' hashes, not a SHA-256 of the whole object"
+        ),
+        (StoreKind::S3, None) => "the object was stored without a SHA-256 checksum".into(),
+    }
+}
+
 async fn checksum(
     store: &dyn BackupStore,
     key: &str,
     mode: ChecksumMode,
-    stored: Option<String>,
+    (stored, no_stored_why): (Option<String>, &str),
     drained: Option<&Result<stream::Drained, StoreError>>,
 ) -> CheckResult {
     const NAME: &str = "checksum";
@@ -449,7 +458,7 @@ async fn checksum(
                 return CheckResult::fail(
                     NAME,
                     format!(
-                        "{key} has no stored SHA-256 (upload it with a SHA-256 checksum, or use checksum: sidecar)"
+                        "{key} has no stored SHA-256: {no_stored_why} (upload it with a full-object SHA-256 checksum, or use checksum: sidecar)"
                     ),
                 );
             }
@@ -499,7 +508,7 @@ async fn checksum(
             _ => CheckResult::pass(
                 NAME,
                 format!(
-                    "sidecar present (sha256 {}); this store keeps no checksum of its own, so the monthly check hashes the content",
+                    "sidecar present (sha256 {}); {no_stored_why}, so the monthly check hashes the content",
                     short_hash(&expected)
                 ),
             ),

@@ -4,19 +4,22 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::Utc;
 use clap::Args;
 
 use super::require_config;
+use crate::aws::{self, AwsSettings};
+use crate::checks::CheckResult;
 use crate::checks::dry_run::{self, CheckContext};
 use crate::checks::restore::{self, RestoreContext};
 use crate::cli::Global;
 use crate::config::{Loaded, StorageKind, Target};
 use crate::error::Outcome;
-use crate::report::{Mode, Report, RunInfo, SCHEMA_VERSION, Schedule};
+use crate::report::{Mode, Report, RunInfo, SCHEMA_VERSION, Schedule, TargetReport};
 use crate::store::BackupStore;
 use crate::store::local::LocalStore;
+use crate::store::s3::S3Store;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -105,12 +108,13 @@ pub fn chaos_prefix(run_id: &str) -> String {
 pub async fn run(global: &Global, args: CheckArgs) -> Result<Outcome> {
     let loaded = require_config(global)?;
     let request = CheckRequest::from_args(global, args);
-    let report = execute(&loaded, &request).await?;
+    // A mistyped --target is reported (exit 2) before any credentials are fetched.
+    let (report, masks) = execute_with_masks(&loaded, &request).await?;
     crate::atomic::write_json(&request.out, &report)?;
-    Ok(Outcome::with_code(
-        summary_lines(&report, &request.out),
-        report.ok,
-    ))
+    // The masks come first, so the job log hides the credentials from here on.
+    let mut stdout = masks;
+    stdout.extend(summary_lines(&report, &request.out));
+    Ok(Outcome::with_code(stdout, report.ok))
 }
 
 /// Picks the targets to check; an unknown name is an error listing the known ones.
@@ -134,18 +138,96 @@ pub fn select_targets<'a>(loaded: &'a Loaded, names: &[String]) -> Result<Vec<&'
         .collect()
 }
 
-/// Builds the store the config names.
-pub fn open_store(loaded: &Loaded) -> Result<Box<dyn BackupStore>> {
+/// A store ready to check, and the `::add-mask::` lines for the credentials obtained to open it
+/// (print them before anything else).
+pub struct OpenedStore {
+    pub store: Box<dyn BackupStore>,
+    pub masks: Vec<String>,
+}
+
+/// Builds the store the config names. For a bucket this resolves AWS access (region, endpoint,
+/// credentials through GitHub OIDC inside Actions) and builds the one S3 client of the run.
+pub async fn open_store(loaded: &Loaded) -> Result<OpenedStore> {
     match loaded.storage() {
-        StorageKind::Local(path) => Ok(Box::new(LocalStore::new(path))),
-        StorageKind::Bucket(bucket) => anyhow::bail!(
-            "storage.bucket `{bucket}`: S3 stores are not supported by this build yet; use `storage.local`"
-        ),
+        StorageKind::Local(path) => Ok(OpenedStore {
+            store: Box::new(LocalStore::new(path)),
+            masks: Vec::new(),
+        }),
+        StorageKind::Bucket(bucket) => {
+            let settings =
+                AwsSettings::resolve(loaded.config.aws.as_ref(), |k| std::env::var(k).ok());
+            let http = reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(3))
+                .build()
+                .context("building the HTTP client")?;
+            let conn = aws::connect(&settings, &http)
+                .await
+                .with_context(|| format!("getting AWS access for bucket `{bucket}`"))?;
+            let client = aws::s3_client(&conn);
+            Ok(OpenedStore {
+                store: Box::new(S3Store::new(client, bucket, conn.endpoint.clone())),
+                masks: conn.masks,
+            })
+        }
     }
 }
 
-/// Runs the checks and returns the report (not yet written).
+/// Opens the store and runs the checks; returns the report and the `::add-mask::` lines of any
+/// credentials obtained, which the caller prints first. A store that cannot be opened (no
+/// region, the role refused, no `id-token: write`) fails every selected target's `access` check
+/// with the reason, so the report is still written and the alert path still runs: a broken role
+/// must be as loud as a broken backup.
+pub async fn execute_with_masks(
+    loaded: &Loaded,
+    request: &CheckRequest,
+) -> Result<(Report, Vec<String>)> {
+    let targets = select_targets(loaded, &request.targets)?;
+    match open_store(loaded).await {
+        Ok(opened) => {
+            let report = execute_on(opened.store.as_ref(), loaded, request).await?;
+            Ok((report, opened.masks))
+        }
+        Err(e) => {
+            tracing::error!("cannot open the store: {e:#}");
+            let detail = format!("cannot open the store: {e:#}");
+            let now = Utc::now();
+            let reports: Vec<TargetReport> = targets
+                .iter()
+                .map(|t| {
+                    TargetReport::new(
+                        &t.name,
+                        None,
+                        vec![CheckResult::fail("access", detail.clone())],
+                    )
+                })
+                .collect();
+            let report = Report {
+                schema: SCHEMA_VERSION,
+                kind: request.mode,
+                schedule: request.schedule,
+                ok: false,
+                chaos: request.chaos,
+                started_at: now,
+                finished_at: now,
+                run: run_info(),
+                targets: reports,
+            };
+            Ok((report, Vec::new()))
+        }
+    }
+}
+
+/// [`execute_with_masks`] for callers that never assume a role (the demo's local store).
 pub async fn execute(loaded: &Loaded, request: &CheckRequest) -> Result<Report> {
+    Ok(execute_with_masks(loaded, request).await?.0)
+}
+
+/// Runs the checks against `store` and returns the report (not yet written).
+pub async fn execute_on(
+    store: &dyn BackupStore,
+    loaded: &Loaded,
+    request: &CheckRequest,
+) -> Result<Report> {
     let targets = select_targets(loaded, &request.targets)?;
     if request.backup.is_some() {
         anyhow::ensure!(
@@ -157,7 +239,6 @@ pub async fn execute(loaded: &Loaded, request: &CheckRequest) -> Result<Report> 
             "--backup names one backup, so check one target: add --target NAME"
         );
     }
-    let store = open_store(loaded)?;
     let started_at = Utc::now();
     let run = run_info();
     let run_id = run
@@ -165,13 +246,13 @@ pub async fn execute(loaded: &Loaded, request: &CheckRequest) -> Result<Report> 
         .map(|r| r.run_id.clone())
         .unwrap_or_else(|| format!("local-{}", started_at.timestamp()));
     let ctx = CheckContext {
-        store: store.as_ref(),
+        store,
         now: started_at,
         deep: request.schedule == Schedule::Monthly,
         kms_key_arn: loaded.config.storage.kms_key_arn.as_deref(),
     };
     let restore_ctx = RestoreContext {
-        store: store.as_ref(),
+        store,
         now: started_at,
         base_dir: &loaded.base_dir,
         backup: request.backup.as_deref(),

@@ -17,7 +17,7 @@ use anyhow::Result;
 use chrono::Utc;
 use clap::Args;
 
-use super::check::{CheckRequest, chaos_from_env, execute, summary_lines};
+use super::check::{CheckRequest, chaos_from_env, execute_with_masks, summary_lines};
 use super::notify::deliver;
 use super::publish::{
     HISTORY_PATH, STATE_PATH, TREND_PATH, default_branch, default_files, describe, github_client,
@@ -172,9 +172,11 @@ pub async fn run(global: &Global, args: RunArgs) -> Result<Outcome> {
         out: global.out_dir.join(args.schedule.default_report_name()),
         backup: None,
     };
-    let report = execute(&loaded, &request).await?;
+    let (report, masks) = execute_with_masks(&loaded, &request).await?;
     crate::atomic::write_json(&request.out, &report)?;
-    let mut lines = wf.group("checks", summary_lines(&report, &request.out));
+    // The masks come first, so the job log hides the credentials from here on.
+    let mut lines = masks;
+    lines.extend(wf.group("checks", summary_lines(&report, &request.out)));
     let mut notes: Vec<String> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
 

@@ -10,6 +10,7 @@ use futures::stream::BoxStream;
 use tokio::io::AsyncRead;
 
 pub mod local;
+pub mod s3;
 
 /// One object as a listing reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +27,9 @@ pub struct ObjectHead {
     pub last_modified: Option<DateTime<Utc>>,
     /// The SHA-256 the store keeps for the whole object, as lowercase hex.
     pub sha256: Option<String>,
+    /// A multipart upload's composite checksum (`base64-N`, a hash of the parts' hashes): kept
+    /// so a check can say why there is no whole-object SHA-256 to compare.
+    pub sha256_composite: Option<String>,
     /// `ServerSideEncryption` (`aws:kms`, `AES256`).
     pub sse: Option<String>,
     /// `SSEKMSKeyId`: the key id or ARN the object is encrypted with.

@@ -1,0 +1,116 @@
+//! The GitHub Actions OIDC token: a JWT the runner issues to a job that has
+//! `permissions: id-token: write`, fetched from `ACTIONS_ID_TOKEN_REQUEST_URL` with the bearer
+//! `ACTIONS_ID_TOKEN_REQUEST_TOKEN` and the audience STS expects. [`super::sts`] trades it for
+//! AWS credentials. Both the request token and the JWT are secrets and stay wrapped.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// The audience AWS STS accepts for GitHub's OIDC provider.
+pub const AUDIENCE: &str = "sts.amazonaws.com";
+
+/// How many times a token request that got no answer or a 5xx is made in all.
+const ATTEMPTS: u32 = 3;
+
+/// Where to ask for the token, as the runner gives it.
+#[derive(Clone, Debug)]
+pub struct OidcRequest {
+    pub url: String,
+    pub token: SecretString,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    #[error("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {0}")]
+    BadUrl(String),
+    #[error("requesting the GitHub OIDC token failed after {ATTEMPTS} attempts: {0}")]
+    Unreachable(String),
+    #[error(
+        "the GitHub OIDC token endpoint answered HTTP {status}: {body} (does the job have `permissions: id-token: write`?)"
+    )]
+    Refused { status: u16, body: String },
+    #[error("the GitHub OIDC token endpoint answered without a token (`value`): {0}")]
+    NoToken(String),
+}
+
+/// The request URL with `audience` added to its query.
+pub fn token_url(base: &str, audience: &str) -> Result<reqwest::Url, OidcError> {
+    let mut url = reqwest::Url::parse(base).map_err(|e| OidcError::BadUrl(e.to_string()))?;
+    url.query_pairs_mut().append_pair("audience", audience);
+    Ok(url)
+}
+
+#[derive(serde::Deserialize)]
+struct TokenResponse {
+    value: Option<String>,
+}
+
+/// Fetches the job's OIDC token for `audience`, retrying briefly when the runner's service does
+/// not answer or answers 5xx.
+pub async fn fetch_token(
+    http: &reqwest::Client,
+    request: &OidcRequest,
+    audience: &str,
+) -> Result<SecretString, OidcError> {
+    let url = token_url(&request.url, audience)?;
+    let mut last = String::new();
+    for attempt in 1..=ATTEMPTS {
+        if attempt > 1 {
+            tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt - 1))).await;
+        }
+        let sent = http
+            .get(url.clone())
+            .bearer_auth(request.token.expose_secret())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                last = e.to_string();
+                continue;
+            }
+        };
+        let status = response.status();
+        if status.is_server_error() {
+            last = format!("HTTP {status}");
+            continue;
+        }
+        let body = response
+            .text()
+            .await
+            .map_err(|e| OidcError::Unreachable(e.to_string()))?;
+        if !status.is_success() {
+            return Err(OidcError::Refused {
+                status: status.as_u16(),
+                body: body.chars().take(300).collect(),
+            });
+        }
+        let parsed: TokenResponse = serde_json::from_str(&body)
+            .map_err(|e| OidcError::NoToken(format!("not JSON: {e}")))?;
+        return match parsed.value {
+            Some(v) if !v.is_empty() => Ok(SecretString::from(v)),
+            _ => Err(OidcError::NoToken("`value` is missing or empty".into())),
+        };
+    }
+    Err(OidcError::Unreachable(last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audience_joins_the_runners_query() {
+        let url = token_url("https://pipelines.example/token?api-version=2.0", AUDIENCE).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://pipelines.example/token?api-version=2.0&audience=sts.amazonaws.com"
+        );
+        let bare = token_url("http://127.0.0.1:9/t", AUDIENCE).unwrap();
+        assert_eq!(bare.query(), Some("audience=sts.amazonaws.com"));
+        assert!(token_url("not a url", AUDIENCE).is_err());
+    }
+}

@@ -1,0 +1,426 @@
+//! A bucket in S3 or an S3-compatible store, read through `aws_sdk_s3` with a client built once in
+//! the command layer (see [`crate::aws`]). The listing walks ListObjectsV2 one page (at most 1,000
+//! keys) at a time, so memory stays flat however many objects the prefix holds. HEAD asks for the
+//! stored checksum; S3 sends it as base64 and this store hands it on as hex, but only when it is a
+//! SHA-256 of the whole object (a multipart upload's composite checksum, `xxx-3`, is not).
+//!
+//! Every SDK error becomes a [`StoreError`] whose code is S3's own (`NoSuchBucket`,
+//! `AccessDenied`, `SlowDown`…) or, when no answer came, `Unreachable` / `Timeout`, and whose
+//! message says what to check.
+
+use std::collections::VecDeque;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use futures::stream::{self, BoxStream, StreamExt};
+
+use super::{BackupStore, ObjectHead, ObjectMeta, ObjectReader, StoreError, StoreKind};
+
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    /// The custom endpoint, when there is one, for messages.
+    endpoint: Option<String>,
+}
+
+impl S3Store {
+    pub fn new(client: Client, bucket: impl Into<String>, endpoint: Option<String>) -> Self {
+        S3Store {
+            client,
+            bucket: bucket.into(),
+            endpoint,
+        }
+    }
+
+    fn where_(&self) -> String {
+        match &self.endpoint {
+            Some(e) => format!("the S3 endpoint {e}"),
+            None => "S3".to_string(),
+        }
+    }
+
+    /// Turns an SDK error into a store error that names the operation, the object and what to do.
+    fn error<E>(&self, err: SdkError<E, HttpResponse>, op: Op, key: &str) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        let detail = causes(&err);
+        let code = match &err {
+            SdkError::TimeoutError(_) => "Timeout".to_string(),
+            SdkError::DispatchFailure(d) if d.is_timeout() => "Timeout".to_string(),
+            SdkError::DispatchFailure(_) if mentions_credentials(&detail) => {
+                "NoCredentials".to_string()
+            }
+            SdkError::DispatchFailure(_) => "Unreachable".to_string(),
+            SdkError::ConstructionFailure(_) if mentions_credentials(&detail) => {
+                "NoCredentials".to_string()
+            }
+            _ => err
+                .code()
+                .map(str::to_string)
+                .unwrap_or_else(|| code_of_status(status)),
+        };
+        let object = format!("s3://{}/{key}", self.bucket);
+        let message = match code.as_str() {
+            "NoSuchBucket" => format!(
+                "bucket `{}` does not exist at {}: check storage.bucket, aws.region and aws.endpoint",
+                self.bucket,
+                self.where_()
+            ),
+            "AccessDenied" => format!(
+                "{} {object} was refused: the credentials in use need {} on {}; check the role's policy, the bucket policy and the KMS key policy (policies/iam_role_policy.json)",
+                op.name(),
+                op.permission(),
+                op.resource(&self.bucket, key)
+            ),
+            "Unreachable" => format!(
+                "cannot connect to {} for {} {object}: {detail}; check aws.endpoint / AWS_ENDPOINT_URL and the network",
+                self.where_(),
+                op.name()
+            ),
+            "Timeout" => format!(
+                "{} {object} got no answer from {} in time: {detail}",
+                op.name(),
+                self.where_()
+            ),
+            "SlowDown" | "ServiceUnavailable" | "HTTP 503" => format!(
+                "{} {object}: {} kept answering 503 ({code}) after {} attempts; it is throttling, retry later or move the schedule",
+                op.name(),
+                self.where_(),
+                crate::aws::MAX_ATTEMPTS
+            ),
+            "SignatureDoesNotMatch" | "InvalidAccessKeyId" | "ExpiredToken" | "InvalidToken" => {
+                format!(
+                    "{} {object} was refused ({code}): the credentials are wrong or expired; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the assumed role, and aws.region",
+                    op.name()
+                )
+            }
+            "NoCredentials" => format!(
+                "{} {object}: no AWS credentials found: {detail}; in Actions set aws.role-arn (with `permissions: id-token: write`), elsewhere AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
+                op.name()
+            ),
+            _ => format!(
+                "{} {object} failed{}: {}",
+                op.name(),
+                status.map(|s| format!(" (HTTP {s})")).unwrap_or_default(),
+                err.message()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("no message from the server ({detail})"))
+            ),
+        };
+        StoreError::new(code, message)
+    }
+}
+
+/// The S3 operations this store makes, for messages.
+#[derive(Clone, Copy)]
+enum Op {
+    List,
+    Head,
+    Get,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::List => "ListObjectsV2",
+            Op::Head => "HeadObject",
+            Op::Get => "GetObject",
+        }
+    }
+
+    fn permission(self) -> &'static str {
+        match self {
+            Op::List => "s3:ListBucket",
+            Op::Head | Op::Get => "s3:GetObject (and kms:Decrypt on the object's key)",
+        }
+    }
+
+    fn resource(self, bucket: &str, key: &str) -> String {
+        match self {
+            Op::List => format!("arn:aws:s3:::{bucket} (prefix `{key}`)"),
+            Op::Head | Op::Get => format!("arn:aws:s3:::{bucket}/{key}"),
+        }
+    }
+}
+
+/// The error and its sources, each once, joined by `: ` (`dispatch failure: io error: … Connection
+/// refused`), without the debug dump `DisplayErrorContext` adds.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        // One line: the credential chain lists what it tried one per line.
+        let text = e
+            .to_string()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        if !text.is_empty() && !parts.iter().any(|p| p == &text) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+fn mentions_credentials(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    d.contains("credentials") || d.contains("identity")
+}
+
+/// A code for an error response without a body (HEAD) or without a code in it.
+fn code_of_status(status: Option<u16>) -> String {
+    match status {
+        Some(403) => "AccessDenied".into(),
+        Some(404) => "NotFound".into(),
+        Some(s) => format!("HTTP {s}"),
+        None => "Unknown".into(),
+    }
+}
+
+fn to_chrono(t: &aws_sdk_s3::primitives::DateTime) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.secs(), t.subsec_nanos()).unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+/// What HEAD's `x-amz-checksum-sha256` means: a whole-object SHA-256 (as hex), or a multipart
+/// composite (a hash of the parts' hashes, `base64-N`), which no sidecar can equal.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StoredSha256 {
+    FullObject(String),
+    Composite(String),
+}
+
+pub fn stored_sha256(value: &str, kind: Option<&ChecksumType>) -> Option<StoredSha256> {
+    let composite = matches!(kind, Some(ChecksumType::Composite))
+        || value
+            .rsplit_once('-')
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if composite {
+        return Some(StoredSha256::Composite(value.to_string()));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .ok()?;
+    (bytes.len() == 32).then(|| StoredSha256::FullObject(hex::encode(bytes)))
+}
+
+/// Where the listing is: the next page's token and what is left of the current page.
+struct Pages {
+    token: Option<String>,
+    page: VecDeque<ObjectMeta>,
+    done: bool,
+}
+
+#[async_trait]
+impl BackupStore for S3Store {
+    fn kind(&self) -> StoreKind {
+        StoreKind::S3
+    }
+
+    fn describe(&self) -> String {
+        match &self.endpoint {
+            Some(e) => format!("s3://{} at {e}", self.bucket),
+            None => format!("s3://{}", self.bucket),
+        }
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, Result<ObjectMeta, StoreError>> {
+        let start = Pages {
+            token: None,
+            page: VecDeque::new(),
+            done: false,
+        };
+        stream::unfold(start, move |mut pages| async move {
+            loop {
+                if let Some(obj) = pages.page.pop_front() {
+                    return Some((Ok(obj), pages));
+                }
+                if pages.done {
+                    return None;
+                }
+                let sent = self
+                    .client
+                    .list_objects_v2()
+                    .bucket(&self.bucket)
+                    .prefix(prefix)
+                    .set_continuation_token(pages.token.take())
+                    .send()
+                    .await;
+                let out = match sent {
+                    Ok(out) => out,
+                    Err(e) => {
+                        pages.done = true;
+                        return Some((Err(self.error(e, Op::List, prefix)), pages));
+                    }
+                };
+                pages.token = out.next_continuation_token;
+                pages.done = !out.is_truncated.unwrap_or(false) || pages.token.is_none();
+                pages.page = out
+                    .contents
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|o| {
+                        Some(ObjectMeta {
+                            size: o.size.unwrap_or(0).max(0) as u64,
+                            last_modified: o
+                                .last_modified
+                                .as_ref()
+                                .map(to_chrono)
+                                .unwrap_or(DateTime::UNIX_EPOCH),
+                            key: o.key?,
+                        })
+                    })
+                    .collect();
+            }
+        })
+        .boxed()
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectHead>, StoreError> {
+        let sent = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await;
+        let out = match sent {
+            Ok(out) => out,
+            Err(e) => {
+                let err = self.error(e, Op::Head, key);
+                return match err.code.as_str() {
+                    "NotFound" | "NoSuchKey" => Ok(None),
+                    _ => Err(err),
+                };
+            }
+        };
+        let stored = out
+            .checksum_sha256()
+            .and_then(|v| stored_sha256(v, out.checksum_type()));
+        let (sha256, sha256_composite) = match stored {
+            Some(StoredSha256::FullObject(h)) => (Some(h), None),
+            Some(StoredSha256::Composite(c)) => (None, Some(c)),
+            None => (None, None),
+        };
+        Ok(Some(ObjectHead {
+            size: out.content_length().unwrap_or(0).max(0) as u64,
+            last_modified: out.last_modified().map(to_chrono),
+            sha256,
+            sha256_composite,
+            sse: out.server_side_encryption().map(|s| s.as_str().to_string()),
+            kms_key_id: out.ssekms_key_id().map(str::to_string),
+        }))
+    }
+
+    async fn read_range(&self, key: &str, start: u64, len: u64) -> Result<Vec<u8>, StoreError> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let range = format!("bytes={start}-{}", start + len - 1);
+        let sent = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(range)
+            .send()
+            .await;
+        let out = match sent {
+            Ok(out) => out,
+            Err(e) => {
+                let err = self.error(e, Op::Get, key);
+                // A range starting at or past the end (an empty object) is no bytes, not an error.
+                return match err.code.as_str() {
+                    "InvalidRange" => Ok(Vec::new()),
+                    _ => Err(err),
+                };
+            }
+        };
+        let bytes = out.body.collect().await.map_err(|e| {
+            StoreError::new(
+                "ReadError",
+                format!(
+                    "GetObject s3://{}/{key}: the body broke off: {e}",
+                    self.bucket
+                ),
+            )
+        })?;
+        let mut bytes = bytes.to_vec();
+        // A server that ignores Range sends the whole object; keep only what was asked for.
+        bytes.truncate(len.min(usize::MAX as u64) as usize);
+        Ok(bytes)
+    }
+
+    async fn read(&self, key: &str) -> Result<ObjectReader, StoreError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| self.error(e, Op::Get, key))?;
+        Ok(Box::pin(out.body.into_async_read()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_object_sha256_is_handed_on_as_hex() {
+        // sha256("hello"), as S3 sends it.
+        let got = stored_sha256("LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=", None);
+        assert_eq!(
+            got,
+            Some(StoredSha256::FullObject(
+                "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824".into()
+            ))
+        );
+        let full = Some(&ChecksumType::FullObject);
+        assert!(matches!(
+            stored_sha256("LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=", full),
+            Some(StoredSha256::FullObject(_))
+        ));
+    }
+
+    #[test]
+    fn a_multipart_composite_checksum_is_not_a_sha256_of_the_object() {
+        let v = "/agOvXgumZFNCnEj5RXbpyBQJQ+0n9btF5GDNQ+SO9A=-3";
+        assert_eq!(
+            stored_sha256(v, None),
+            Some(StoredSha256::Composite(v.into()))
+        );
+        // Some servers drop the suffix but still say COMPOSITE.
+        let bare = "/agOvXgumZFNCnEj5RXbpyBQJQ+0n9btF5GDNQ+SO9A=";
+        assert_eq!(
+            stored_sha256(bare, Some(&ChecksumType::Composite)),
+            Some(StoredSha256::Composite(bare.into()))
+        );
+    }
+
+    #[test]
+    fn a_value_that_is_not_32_bytes_of_base64_is_ignored() {
+        assert_eq!(stored_sha256("not base64!", None), None);
+        assert_eq!(stored_sha256("aGVsbG8=", None), None);
+    }
+
+    #[test]
+    fn bodiless_errors_get_a_code_from_their_status() {
+        assert_eq!(code_of_status(Some(403)), "AccessDenied");
+        assert_eq!(code_of_status(Some(404)), "NotFound");
+        assert_eq!(code_of_status(Some(503)), "HTTP 503");
+        assert_eq!(code_of_status(None), "Unknown");
+    }
+}
