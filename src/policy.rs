@@ -1,6 +1,10 @@
 //! The AWS policies of `policies/`: templates with `${BUCKET}`-style placeholders, filled by
 //! `policy render` after each value is checked, so a typo cannot produce a policy that grants
-//! more than intended (a `*` in a prefix, a quote breaking out of a JSON string).
+//! more than intended (a `*` in a prefix, a quote breaking out of a JSON string). [`audit`]
+//! compares a live bucket with them.
+
+/// `policy audit`: the live bucket's settings and policy against the templates.
+pub mod audit;
 
 /// The templates, embedded so the binary renders them anywhere.
 pub const TEMPLATES: [(&str, &str); 3] = [
