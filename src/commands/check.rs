@@ -154,22 +154,30 @@ pub async fn open_store(loaded: &Loaded) -> Result<OpenedStore> {
             masks: Vec::new(),
         }),
         StorageKind::Bucket(bucket) => {
-            let settings =
-                AwsSettings::resolve(loaded.config.aws.as_ref(), |k| std::env::var(k).ok());
-            let http = reqwest::Client::builder()
-                .connect_timeout(std::time::Duration::from_secs(3))
-                .build()
-                .context("building the HTTP client")?;
-            let conn = aws::connect(&settings, &http)
-                .await
-                .with_context(|| format!("getting AWS access for bucket `{bucket}`"))?;
-            let client = aws::s3_client(&conn);
+            let (client, conn) = connect_s3(loaded, &bucket).await?;
             Ok(OpenedStore {
                 store: Box::new(S3Store::new(client, bucket, conn.endpoint.clone())),
                 masks: conn.masks,
             })
         }
     }
+}
+
+/// Resolves AWS access from the config and the environment (region, endpoint, credentials
+/// through GitHub OIDC inside Actions) and builds the S3 client of the run for `bucket`.
+pub async fn connect_s3(
+    loaded: &Loaded,
+    bucket: &str,
+) -> Result<(aws_sdk_s3::Client, aws::Connection)> {
+    let settings = AwsSettings::resolve(loaded.config.aws.as_ref(), |k| std::env::var(k).ok());
+    let http = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .build()
+        .context("building the HTTP client")?;
+    let conn = aws::connect(&settings, &http)
+        .await
+        .with_context(|| format!("getting AWS access for bucket `{bucket}`"))?;
+    Ok((aws::s3_client(&conn), conn))
 }
 
 /// Opens the store and runs the checks; returns the report and the `::add-mask::` lines of any

@@ -50,22 +50,7 @@ impl S3Store {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let status = err.raw_response().map(|r| r.status().as_u16());
-        let detail = causes(&err);
-        let code = match &err {
-            SdkError::TimeoutError(_) => "Timeout".to_string(),
-            SdkError::DispatchFailure(d) if d.is_timeout() => "Timeout".to_string(),
-            SdkError::DispatchFailure(_) if mentions_credentials(&detail) => {
-                "NoCredentials".to_string()
-            }
-            SdkError::DispatchFailure(_) => "Unreachable".to_string(),
-            SdkError::ConstructionFailure(_) if mentions_credentials(&detail) => {
-                "NoCredentials".to_string()
-            }
-            _ => err
-                .code()
-                .map(str::to_string)
-                .unwrap_or_else(|| code_of_status(status)),
-        };
+        let (code, detail) = error_code(&err);
         let object = format!("s3://{}/{key}", self.bucket);
         let message = match code.as_str() {
             "NoSuchBucket" => format!(
@@ -148,6 +133,32 @@ impl Op {
             Op::Head | Op::Get => format!("arn:aws:s3:::{bucket}/{key}"),
         }
     }
+}
+
+/// S3's code for a failed call — its own (`NoSuchBucket`, `AccessDenied`…) or, when no answer
+/// came, `Timeout` / `Unreachable` / `NoCredentials` — and the error's causes on one line.
+pub(crate) fn error_code<E>(err: &SdkError<E, HttpResponse>) -> (String, String)
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let detail = causes(err);
+    let code = match err {
+        SdkError::TimeoutError(_) => "Timeout".to_string(),
+        SdkError::DispatchFailure(d) if d.is_timeout() => "Timeout".to_string(),
+        SdkError::DispatchFailure(_) if mentions_credentials(&detail) => {
+            "NoCredentials".to_string()
+        }
+        SdkError::DispatchFailure(_) => "Unreachable".to_string(),
+        SdkError::ConstructionFailure(_) if mentions_credentials(&detail) => {
+            "NoCredentials".to_string()
+        }
+        _ => err
+            .code()
+            .map(str::to_string)
+            .unwrap_or_else(|| code_of_status(status)),
+    };
+    (code, detail)
 }
 
 /// The error and its sources, each once, joined by `: ` (`dispatch failure: io error: … Connection
