@@ -83,7 +83,7 @@ fn config(
 }
 
 /// The binary with static test credentials and no AWS files from the host.
-fn s3_command(dir: &Dir) -> TestCommand {
+pub fn s3_command(dir: &Dir) -> TestCommand {
     dir.command()
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -632,7 +632,7 @@ fn s3_a_persistent_503_slowdown_fails_the_check_after_bounded_retries() {
 
 /// An s3s-fs server in-process with signature checking for `dr-test` / `dr-secret`, refusing
 /// every operation after authentication.
-fn s3s_denying_server(root: &std::path::Path) -> u16 {
+pub fn s3s_denying_server(root: &std::path::Path) -> u16 {
     struct DenyAll;
     #[async_trait::async_trait]
     impl s3s::access::S3Access for DenyAll {

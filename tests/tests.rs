@@ -10,6 +10,7 @@ mod moto;
 mod postgres;
 mod util;
 
+mod audit;
 mod badge;
 mod check;
 mod config;

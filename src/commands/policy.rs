@@ -1,4 +1,5 @@
 //! `dr-action policy render`: fills the templates of `policies/` and writes them, validated.
+//! `dr-action policy audit` ([`audit`]): compares the live bucket with them.
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -7,10 +8,15 @@ use crate::cli::Global;
 use crate::error::Outcome;
 use crate::policy::{self, PolicyValues};
 
+pub mod audit;
+
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// Fill the policy templates for your bucket, key and repository, and validate them.
     Render(RenderArgs),
+    /// Read the live bucket (default encryption and key, versioning, public access block, bucket
+    /// policy) and report what falls short of `policies/`.
+    Audit(audit::AuditArgs),
 }
 
 #[derive(Debug, Args)]
@@ -37,6 +43,7 @@ pub struct RenderArgs {
 
 pub fn run(global: &Global, cmd: PolicyCommand) -> Result<Outcome> {
     match cmd {
+        PolicyCommand::Audit(a) => super::block_on(audit::run(global, a)),
         PolicyCommand::Render(a) => {
             let values = PolicyValues {
                 bucket: a.bucket,
