@@ -57,7 +57,8 @@ pub enum Command {
     Demo(commands::demo::DemoArgs),
     /// Print the configured targets as a GitHub Actions matrix (JSON), for fan-out.
     Plan(commands::plan::PlanArgs),
-    /// Render the AWS policies of `policies/` for your bucket, key and repository.
+    /// Render the AWS policies of `policies/` for your bucket, key and repository, or audit a
+    /// live bucket against them.
     #[command(subcommand)]
     Policy(commands::policy::PolicyCommand),
 }

@@ -30,7 +30,7 @@ pub mod error;
 pub mod github;
 /// The KPI rule of seed 000: pure functions from reports to a status.
 pub mod kpi;
-/// The AWS policy templates and their validated rendering.
+/// The AWS policy templates, their validated rendering, and the audit of a live bucket.
 pub mod policy;
 /// The report JSON written by `check` and read by `kpi` and `notify`.
 pub mod report;
