@@ -5,6 +5,7 @@
 
 /// `policy audit`: the live bucket's settings and policy against the templates.
 pub mod audit;
+mod statement;
 
 /// The templates, embedded so the binary renders them anywhere.
 pub const TEMPLATES: [(&str, &str); 3] = [
