@@ -300,6 +300,20 @@ fn audit_passes_on_a_compliant_bucket_with_the_rendered_policy() {
         format!("aws:kms with the expected key {}", keys.kms)
     );
     assert_eq!(detail(&report, "bucket-key"), "enabled");
+
+    // --bucket names the bucket, --out the file.
+    s3_command(&dir)
+        .args([
+            "policy",
+            "audit",
+            "--bucket",
+            BUCKET,
+            "--out",
+            "custom/audit.json",
+        ])
+        .output()
+        .expect_code(0);
+    assert_eq!(dir.json("custom/audit.json")["ok"], true);
 }
 
 #[test]
@@ -343,6 +357,32 @@ fn audit_lists_each_shortfall_of_a_non_compliant_bucket() {
     ] {
         assert!(out.contains(fix), "{fix}\n{out}");
     }
+}
+
+#[test]
+fn audit_of_a_bare_bucket_reports_each_missing_configuration_as_a_finding() {
+    let moto = Moto::start();
+    let dir = Dir::new();
+    compliant_bucket_but(&moto, &dir, |setup, _| {
+        *setup = Setup {
+            encryption: None,
+            versioning: None,
+            public_access_block: false,
+            policy: None,
+        };
+    });
+    audit(&dir).expect_code(1);
+    let report = dir.json(REPORT);
+    assert_eq!(failed(&report).len(), 6, "{report:#}");
+    assert!(
+        detail(&report, "encryption")
+            .starts_with("no default encryption configured: aws s3api put-bucket-encryption"),
+        "{report:#}"
+    );
+    assert_eq!(
+        detail(&report, "bucket-key"),
+        "not applicable: no default encryption"
+    );
 }
 
 #[test]
