@@ -19,3 +19,4 @@ mod kpi;
 mod restore;
 mod restore_pg;
 mod s3;
+mod s3_restore;
