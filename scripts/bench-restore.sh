@@ -176,11 +176,14 @@ YAML
   else
     fetch "$prefix" "$dir/usual"
   fi
+  fetched=$(since "$start")
   (cd "$dir/usual" && sha256sum --quiet -c bench.txt.gz.sha256)
   gunzip "$dir/usual/bench.txt.gz"
   wc -c < "$dir/usual/bench.txt" > /dev/null
   usual=$(since "$start")
 
+  # Where the usual way's time went: the copy or download, then hashing and unpacking.
+  notes="$notes, usual way's copy ${fetched}s"
   ratio=$(awk -v a="$ours" -v b="$usual" 'BEGIN { printf "%.2fx", a / b }')
   printf '%-6s %-8s %-10s %-11s %-12s %-8s %-7s %s\n' \
     "$store" "$(mib "$stored")M" "$(mib "$unpacked")M" "${ours}s" "${usual}s" \
