@@ -1,9 +1,10 @@
 //! `check --schedule quarterly` with the backup on S3 (a real moto server): the object is
-//! streamed from a GET — hashed and gunzip'd on the way — into the SQLite and PostgreSQL
-//! engines, and what goes wrong on the way is a failed check (a sidecar that disagrees, a
-//! truncated object). `checksum: s3` is verified against the SHA-256 S3 stored at upload.
-//! The store-independent faults (hostile tar, bombs, RTO) are covered by `restore` on a local
-//! store; the engines only ever see the `BackupStore` trait.
+//! streamed from one GET — hashed and gunzip'd on the way — into the SQLite engine and into
+//! PostgreSQL (real `pg_dump` custom, tar and plain dumps), and what goes wrong on the way is a
+//! failed check (a sidecar that disagrees, a truncated object). `checksum: s3` is verified
+//! against the SHA-256 S3 stored at upload. The store-independent faults (hostile tar, bombs,
+//! RTO) are covered by `restore` on a local store; the engines only ever see the `BackupStore`
+//! trait.
 
 use crate::moto::{Moto, Sse, put};
 use crate::postgres::{cluster, serial};
@@ -110,38 +111,44 @@ fn s3_restore_sqlite_from_a_kms_encrypted_object_validates_and_reports_the_metri
 }
 
 #[test]
-fn s3_restore_pg_custom_dump_restores_into_a_scratch_database_and_drops_it() {
+fn s3_restore_pg_dumps_restore_into_a_scratch_database_that_is_dropped() {
     let db = shop();
     let _turn = serial();
     let pg = cluster();
-    let stored = gzip(&pg.dump(db, "c"));
-    let key = "db/shop.dump.gz";
-    let moto = seeded(key, &stored, Sse::None, false, Some(""));
-    let dir = Dir::new();
-    config(&dir, "pg-dump", "*.dump.gz", "sidecar", PG_RESTORE);
-    let (run, t) = run_quarterly(
-        &dir,
-        &moto,
-        &[
-            ("DR_RESTORE_DATABASE_URL", pg.url()),
-            ("PATH", pg.path_env()),
-        ],
-    );
-    assert_no_password(&run, &dir);
-    let run = run.expect_code(0);
-    assert_eq!(t["ok"], true, "{t:#}\n{}", run.stderr());
-    let restore = passed(&t, "restore");
-    assert!(restore.contains("custom-format"), "{restore}");
-    assert!(restore.contains("by pg_restore"), "{restore}");
-    passed(&t, "checksum");
-    assert!(passed(&t, "validate[0]").contains("returned 3"));
-    passed(&t, "validate[1]");
-    passed(&t, "validate[2]");
-    assert!(passed(&t, "cleanup").contains("dropped the scratch database dr_restore_"));
-    assert_eq!(t["metrics"]["bytes"], stored.len() as u64);
-    assert_eq!(t["metrics"]["rto_met"], true);
-    no_scratch_left();
-    assert_eq!(gets_of(&moto, key), 1, "{}", moto.log());
+    for (format, content, tool) in [
+        ("c", "custom-format", "pg_restore"),
+        ("t", "tar archive", "pg_restore"),
+        ("p", "text", "psql"),
+    ] {
+        let stored = gzip(&pg.dump(db, format));
+        let key = "db/shop.dump.gz";
+        let moto = seeded(key, &stored, Sse::None, false, Some(""));
+        let dir = Dir::new();
+        config(&dir, "pg-dump", "*.dump.gz", "sidecar", PG_RESTORE);
+        let (run, t) = run_quarterly(
+            &dir,
+            &moto,
+            &[
+                ("DR_RESTORE_DATABASE_URL", pg.url()),
+                ("PATH", pg.path_env()),
+            ],
+        );
+        assert_no_password(&run, &dir);
+        let run = run.expect_code(0);
+        assert_eq!(t["ok"], true, "-F{format}: {t:#}\n{}", run.stderr());
+        let restore = passed(&t, "restore");
+        assert!(restore.contains(content), "{restore}");
+        assert!(restore.contains(&format!("by {tool}")), "{restore}");
+        passed(&t, "checksum");
+        assert!(passed(&t, "validate[0]").contains("returned 3"));
+        passed(&t, "validate[1]");
+        passed(&t, "validate[2]");
+        assert!(passed(&t, "cleanup").contains("dropped the scratch database dr_restore_"));
+        assert_eq!(t["metrics"]["bytes"], stored.len() as u64);
+        assert_eq!(t["metrics"]["rto_met"], true);
+        no_scratch_left();
+        assert_eq!(gets_of(&moto, key), 1, "{}", moto.log());
+    }
 }
 
 #[test]
