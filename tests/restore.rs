@@ -74,7 +74,7 @@ pub fn passed(target: &serde_json::Value, name: &str) -> String {
     c["detail"].as_str().unwrap().to_string()
 }
 
-fn sqlite_db(rows: u32) -> Vec<u8> {
+pub fn sqlite_db(rows: u32) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db.sqlite");
     let db = rusqlite::Connection::open(&path).unwrap();
@@ -88,7 +88,7 @@ fn sqlite_db(rows: u32) -> Vec<u8> {
     std::fs::read(&path).unwrap()
 }
 
-const SQLITE_RESTORE: &str = "    rto: 15m\n    restore:\n      engine: sqlite\n      validate:\n        - sql: \"select count(*) from orders\"\n          expect-min: 1\n        - command: [\"sh\", \"-c\", \"test -s \\\"$DR_RESTORE_SQLITE\\\"\"]\n";
+pub const SQLITE_RESTORE: &str = "    rto: 15m\n    restore:\n      engine: sqlite\n      validate:\n        - sql: \"select count(*) from orders\"\n          expect-min: 1\n        - command: [\"sh\", \"-c\", \"test -s \\\"$DR_RESTORE_SQLITE\\\"\"]\n";
 
 #[test]
 fn restore_sqlite_validates_and_reports_the_metrics() {

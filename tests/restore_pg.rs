@@ -11,7 +11,7 @@ use crate::restore::{config, failed, gzip, passed, put, quarterly};
 use crate::util::{Dir, Run};
 
 /// The database the dumps are made of.
-fn shop() -> &'static str {
+pub fn shop() -> &'static str {
     static MADE: OnceLock<()> = OnceLock::new();
     MADE.get_or_init(|| {
         let pg = cluster();
@@ -27,7 +27,7 @@ fn shop() -> &'static str {
     "shop"
 }
 
-const PG_RESTORE: &str = r#"    rto: 10m
+pub const PG_RESTORE: &str = r#"    rto: 10m
     restore:
       engine: postgres
       database-url-env: DR_RESTORE_DATABASE_URL
@@ -55,7 +55,7 @@ fn run_quarterly(dir: &Dir, env: &[(&str, String)]) -> (Run, serde_json::Value) 
 }
 
 /// Neither the password nor the URL shows in stdout, stderr or the report.
-fn assert_no_password(run: &Run, dir: &Dir) {
+pub fn assert_no_password(run: &Run, dir: &Dir) {
     let report = dir.read("out/dr_fullrestore_summary.json");
     for (what, text) in [
         ("stdout", run.stdout()),
@@ -68,7 +68,7 @@ fn assert_no_password(run: &Run, dir: &Dir) {
     }
 }
 
-fn no_scratch_left() {
+pub fn no_scratch_left() {
     assert_eq!(cluster().databases("dr_restore_"), Vec::<String>::new());
 }
 

@@ -20,3 +20,4 @@ mod kpi;
 mod restore;
 mod restore_pg;
 mod s3;
+mod s3_restore;
