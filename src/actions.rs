@@ -279,7 +279,7 @@ mod tests {
     use super::*;
     use crate::checks::CheckResult;
     use crate::kpi::{Inputs, MaxAges, Slot};
-    use crate::report::{Latest, Mode, RunInfo, Schedule, TargetReport};
+    use crate::report::{Latest, Mode, Schedule, TargetReport};
     use chrono::{TimeZone, Utc};
     use std::collections::HashMap;
 
@@ -395,21 +395,12 @@ mod tests {
         restored
             .metrics
             .insert("rto_met".into(), serde_json::json!(false));
-        let report = Report {
-            schema: 1,
-            kind: Mode::FullRestore,
-            schedule: Schedule::Quarterly,
-            ok: false,
-            chaos: false,
-            started_at: at,
-            finished_at: at,
-            run: Some(RunInfo {
-                repository: "acme/app".into(),
-                run_id: "123".into(),
-                url: "https://github.com/acme/app/actions/runs/123".into(),
-            }),
-            targets: vec![restored],
-        };
+        let report = crate::report::sample(
+            Mode::FullRestore,
+            Schedule::Quarterly,
+            false,
+            vec![restored],
+        );
         let mut q = Slot::from_view(
             &crate::report::parse_view(&serde_json::to_string(&report).unwrap()).unwrap(),
         );

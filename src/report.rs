@@ -292,6 +292,34 @@ pub mod rfc3339 {
     }
 }
 
+/// A report as a run in `acme/app` (run 123) writes it on 2026-11-22 at 03:00:04 UTC, for the
+/// unit tests of the modules that render reports (summary, issue body, Slack payload).
+#[cfg(test)]
+pub(crate) fn sample(
+    kind: Mode,
+    schedule: Schedule,
+    chaos: bool,
+    targets: Vec<TargetReport>,
+) -> Report {
+    use chrono::TimeZone;
+    let at = Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 4).unwrap();
+    Report {
+        schema: SCHEMA_VERSION,
+        kind,
+        schedule,
+        ok: Report::ok_of(&targets),
+        chaos,
+        started_at: at,
+        finished_at: at,
+        run: Some(RunInfo {
+            repository: "acme/app".into(),
+            run_id: "123".into(),
+            url: "https://github.com/acme/app/actions/runs/123".into(),
+        }),
+        targets,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

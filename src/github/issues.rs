@@ -298,40 +298,25 @@ pub async fn sync_issue(
 mod tests {
     use super::*;
     use crate::checks::CheckResult;
-    use crate::report::{Mode, RunInfo, Schedule, TargetReport};
-    use chrono::{TimeZone, Utc};
+    use crate::report::{Mode, Schedule, TargetReport};
 
     pub(crate) fn failing_report(chaos: bool) -> Report {
-        let at = Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 4).unwrap();
-        Report {
-            schema: 1,
-            kind: Mode::DryRun,
-            schedule: Schedule::Weekly,
-            ok: false,
-            chaos,
-            started_at: at,
-            finished_at: at,
-            run: Some(RunInfo {
-                repository: "acme/app".into(),
-                run_id: "123".into(),
-                url: "https://github.com/acme/app/actions/runs/123".into(),
-            }),
-            targets: vec![
-                TargetReport::new(
-                    "orders-db",
-                    None,
-                    vec![CheckResult::fail(
-                        "encryption",
-                        "ServerSideEncryption is AES256, expected aws:kms",
-                    )],
-                ),
-                TargetReport::new(
-                    "app-db",
-                    None,
-                    vec![CheckResult::pass("listing", "40 keys")],
-                ),
-            ],
-        }
+        let targets = vec![
+            TargetReport::new(
+                "orders-db",
+                None,
+                vec![CheckResult::fail(
+                    "encryption",
+                    "ServerSideEncryption is AES256, expected aws:kms",
+                )],
+            ),
+            TargetReport::new(
+                "app-db",
+                None,
+                vec![CheckResult::pass("listing", "40 keys")],
+            ),
+        ];
+        crate::report::sample(Mode::DryRun, Schedule::Weekly, chaos, targets)
     }
 
     #[test]
