@@ -29,72 +29,51 @@ fn fix_versioning_proxy(upstream: String) -> String {
     use http_body_util::{BodyExt, Full};
     use hyper::body::Bytes;
 
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let client = reqwest::Client::new();
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (client, upstream) = (client.clone(), upstream.clone());
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(
-                        move |req: hyper::Request<hyper::body::Incoming>| {
-                            let (client, upstream) = (client.clone(), upstream.clone());
-                            async move {
-                                let (parts, body) = req.into_parts();
-                                let body = body.collect().await?.to_bytes();
-                                let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-                                let versioning = parts.method == hyper::Method::GET
-                                    && parts.uri.query() == Some("versioning");
-                                let mut forward = client
-                                    .request(parts.method.clone(), format!("{upstream}{path}"));
-                                for (name, value) in &parts.headers {
-                                    if name != hyper::header::HOST {
-                                        forward = forward.header(name, value);
-                                    }
-                                }
-                                let answer = forward.body(body).send().await.unwrap();
-                                let status = answer.status();
-                                let headers = answer.headers().clone();
-                                let mut bytes = answer.bytes().await.unwrap().to_vec();
-                                if versioning {
-                                    let text = String::from_utf8(bytes).unwrap();
-                                    bytes = text
-                                        .replace(
-                                            "GetBucketVersioningResponse",
-                                            "VersioningConfiguration",
-                                        )
-                                        .into_bytes();
-                                }
-                                let mut resp = hyper::Response::builder().status(status);
-                                for (name, value) in &headers {
-                                    if name != hyper::header::CONTENT_LENGTH
-                                        && name != hyper::header::TRANSFER_ENCODING
-                                    {
-                                        resp = resp.header(name, value);
-                                    }
-                                }
-                                Ok::<_, hyper::Error>(
-                                    resp.body(Full::new(Bytes::from(bytes))).unwrap(),
-                                )
+    let client = reqwest::Client::new();
+    let addr = crate::util::spawn_loopback(move |stream| {
+        let (client, upstream) = (client.clone(), upstream.clone());
+        async move {
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let (client, upstream) = (client.clone(), upstream.clone());
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body.collect().await?.to_bytes();
+                        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                        let versioning = parts.method == hyper::Method::GET
+                            && parts.uri.query() == Some("versioning");
+                        let mut forward =
+                            client.request(parts.method.clone(), format!("{upstream}{path}"));
+                        for (name, value) in &parts.headers {
+                            if name != hyper::header::HOST {
+                                forward = forward.header(name, value);
                             }
-                        },
-                    );
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
+                        }
+                        let answer = forward.body(body).send().await.unwrap();
+                        let status = answer.status();
+                        let headers = answer.headers().clone();
+                        let mut bytes = answer.bytes().await.unwrap().to_vec();
+                        if versioning {
+                            let text = String::from_utf8(bytes).unwrap();
+                            bytes = text
+                                .replace("GetBucketVersioningResponse", "VersioningConfiguration")
+                                .into_bytes();
+                        }
+                        let mut resp = hyper::Response::builder().status(status);
+                        for (name, value) in &headers {
+                            if name != hyper::header::CONTENT_LENGTH
+                                && name != hyper::header::TRANSFER_ENCODING
+                            {
+                                resp = resp.header(name, value);
+                            }
+                        }
+                        Ok::<_, hyper::Error>(resp.body(Full::new(Bytes::from(bytes))).unwrap())
+                    }
                 });
-            }
-        });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        }
     });
     format!("http://{addr}")
 }

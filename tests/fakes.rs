@@ -37,32 +37,17 @@ type Handler = Arc<dyn Fn(Recorded) -> Answer + Send + Sync>;
 
 /// Serves `handler` on a loopback port from a thread of its own; returns the base URL.
 fn serve(handler: Handler) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
+    let addr = crate::util::spawn_loopback(move |stream| {
+        let handler = handler.clone();
+        async move {
+            let service = hyper::service::service_fn(move |req| {
                 let handler = handler.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let handler = handler.clone();
-                        async move { Ok::<_, hyper::Error>(respond(handler, req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+                async move { Ok::<_, hyper::Error>(respond(handler, req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        }
     });
     format!("http://{addr}")
 }

@@ -645,33 +645,17 @@ pub fn s3s_denying_server(root: &std::path::Path) -> u16 {
     builder.set_auth(s3s::auth::SimpleAuth::from_single("dr-test", "dr-secret"));
     builder.set_access(DenyAll);
     let service = builder.build();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    continue;
-                };
-                let service = service.clone();
-                tokio::spawn(async move {
-                    let builder = hyper_util::server::conn::auto::Builder::new(
-                        hyper_util::rt::TokioExecutor::new(),
-                    );
-                    let _ = builder
-                        .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
-                        .await;
-                });
-            }
-        });
-    });
-    port
+    crate::util::spawn_loopback(move |socket| {
+        let service = service.clone();
+        async move {
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let _ = builder
+                .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                .await;
+        }
+    })
+    .port()
 }
 
 #[test]
