@@ -3,8 +3,9 @@
 //!
 //! Delivery is bounded in attempts and in time ([`RETRY`], run by [`crate::retry`]): `429`
 //! waits for `Retry-After`, `5xx` and connection errors back off (1 s, 2 s, 4 s); any other
-//! `4xx` is final and quotes Slack's own error text (`invalid_payload`, `no_service`…). The webhook URL is a secret: it is held
-//! as a [`SecretString`] and stripped from every error (`reqwest::Error::without_url`).
+//! `4xx` is final and quotes Slack's own error text (`invalid_payload`, `no_service`…). The
+//! webhook URL is a secret: it is held as a [`SecretString`] and stripped from every error
+//! (`reqwest::Error::without_url`).
 
 use std::time::{Duration, Instant};
 

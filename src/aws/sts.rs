@@ -1,8 +1,9 @@
 //! `sts:AssumeRoleWithWebIdentity`: trades the job's OIDC token for an hour of credentials of the
 //! configured role. STS throttles, and its call to GitHub's OIDC provider sometimes fails
 //! (`IDPCommunicationError`); both pass, so those and 5xx answers are retried with exponential
-//! backoff, bounded in attempts and in total time ([`RETRY`], run by [`crate::retry`]). Anything else (a trust policy that refuses the
-//! repository, a token STS rejects) fails at once with what to check.
+//! backoff, bounded in attempts and in total time ([`RETRY`], run by [`crate::retry`]). Anything
+//! else (a trust policy that refuses the repository, a token STS rejects) fails at once with what
+//! to check.
 
 use std::time::{Duration, SystemTime};
 
@@ -96,8 +97,13 @@ struct Attempt {
 
 impl std::fmt::Display for Attempt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let code = self.code.as_deref().unwrap_or("no code");
-        write!(f, "{code} ({:?}): {}", self.status, self.message)
+        match (&self.code, self.status) {
+            (Some(code), Some(status)) => write!(f, "{code} (HTTP {status})")?,
+            (Some(code), None) => f.write_str(code)?,
+            (None, Some(status)) => write!(f, "HTTP {status}")?,
+            (None, None) => f.write_str("no answer")?,
+        }
+        write!(f, ": {}", self.message)
     }
 }
 
@@ -139,7 +145,7 @@ pub async fn assume_role_with_web_identity(
         code if is_retryable(code, a.status) => Verdict::Retry,
         _ => Verdict::GiveUp,
     };
-    let role = role_arn.to_string();
+    let role = || role_arn.to_string();
     let out = retry::run(policy, "AssumeRoleWithWebIdentity", attempt, verdict)
         .await
         .map_err(|failure| {
@@ -151,13 +157,13 @@ pub async fn assume_role_with_web_identity(
             } = failure.error;
             match code.as_deref() {
                 Some("AccessDenied") => StsError::AccessDenied {
-                    role: role.clone(),
+                    role: role(),
                     subject: subject.to_string(),
                     message,
                 },
                 Some(c @ ("InvalidIdentityToken" | "ExpiredToken")) => StsError::BadToken {
                     code: c.to_string(),
-                    role: role.clone(),
+                    role: role(),
                     message,
                 },
                 _ => StsError::Failed {
@@ -166,7 +172,7 @@ pub async fn assume_role_with_web_identity(
                         (false, Some(s)) => format!("HTTP {s}"),
                         (false, None) => "Unknown".into(),
                     }),
-                    role: role.clone(),
+                    role: role(),
                     attempts: failure.attempts,
                     message,
                 },
@@ -174,7 +180,7 @@ pub async fn assume_role_with_web_identity(
         })?;
     let creds = out
         .credentials
-        .ok_or(StsError::NoCredentials { role: role.clone() })?;
+        .ok_or_else(|| StsError::NoCredentials { role: role() })?;
     Ok(AssumedRole {
         access_key_id: creds.access_key_id,
         secret_access_key: SecretString::from(creds.secret_access_key),

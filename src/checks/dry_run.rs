@@ -1,7 +1,7 @@
-//! The dry-run checks: listing, freshness, size, encryption, format, checksum and
-//! retention. One pass over the listing keeps only what the checks need (the six newest objects
-//! and the days inside the retention window), so memory grows with the retention slots, not
-//! with the number of objects. Weekly reads only metadata and the first bytes; monthly (`deep`)
+//! The dry-run checks: listing, freshness, size, encryption, format, checksum and retention.
+//! One pass over the listing keeps only what the checks need (the six newest objects and the
+//! days inside the retention window), so memory grows with the retention slots, not with the
+//! number of objects. Weekly reads only metadata and the first bytes; monthly (`deep`)
 //! streams the newest backup once, hashing and decompressing it.
 
 use std::collections::BTreeSet;
