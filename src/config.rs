@@ -518,20 +518,13 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
         }
         _ => {}
     }
-    if let Some(key) = &config.storage.kms_key_arn {
-        if key.contains(":alias/") || key.starts_with("alias/") {
-            return Err(format!(
-                "{}: `{key}` is an alias; S3 reports the key ARN, so give the key's ARN \
-                 (arn:aws:kms:REGION:ACCOUNT:key/ID)",
-                at("storage.kms-key-arn", "kms-key-arn:")
-            ));
-        }
-        if !key.starts_with("arn:aws") || !key.contains(":key/") {
-            return Err(format!(
-                "{}: `{key}` is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)",
-                at("storage.kms-key-arn", "kms-key-arn:")
-            ));
-        }
+    if let Some(key) = &config.storage.kms_key_arn
+        && let Err(why) = crate::aws::arn::KmsKeyArn::parse_arn(key)
+    {
+        return Err(format!(
+            "{}: `{key}` {why}",
+            at("storage.kms-key-arn", "kms-key-arn:")
+        ));
     }
     if config.targets.is_empty() {
         return Err(format!(

@@ -34,6 +34,8 @@ pub mod kpi;
 pub mod policy;
 /// The report JSON written by `check` and read by `kpi` and `notify`.
 pub mod report;
+/// The one retry policy (attempts, doubling waits, a deadline) of GitHub, Slack, OIDC and STS.
+pub mod retry;
 /// Slack incoming-webhook alerts (Block Kit), with bounded retries.
 pub mod slack;
 /// Where backups live: the `BackupStore` trait and its implementations.

@@ -7,6 +7,8 @@
 pub mod audit;
 mod statement;
 
+use crate::aws::arn::KmsKeyArn;
+
 /// The templates, embedded so the binary renders them anywhere.
 pub const TEMPLATES: [(&str, &str); 3] = [
     (
@@ -86,7 +88,7 @@ impl PolicyValues {
                 "must be a non-empty key prefix without a leading `/`, wildcards, quotes or `$`",
             ));
         }
-        if !is_kms_key_arn(&self.kms_key_arn) {
+        if KmsKeyArn::parse_arn(&self.kms_key_arn).is_err() {
             return Err(bad(
                 "kms-key-arn",
                 &self.kms_key_arn,
@@ -128,18 +130,6 @@ impl PolicyValues {
             .replace("${REPO}", &self.repo)
             .replace("${BRANCH}", &self.branch)
     }
-}
-
-/// `arn:<partition>:kms:<region>:<12 digits>:key/<id>`.
-pub fn is_kms_key_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    matches!(parts.as_slice(), [a, partition, "kms", region, account, resource]
-        if *a == "arn"
-            && partition.starts_with("aws")
-            && !region.is_empty()
-            && account.len() == 12
-            && account.bytes().all(|c| c.is_ascii_digit())
-            && resource.strip_prefix("key/").is_some_and(|id| !id.is_empty() && id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')))
 }
 
 /// Fills every template: `(file name, pretty JSON)`. Fails on a bad value or a template that

@@ -483,6 +483,44 @@ fn slack_unreachable_gives_up_within_bounds_without_showing_the_url() {
 }
 
 #[test]
+fn slack_a_persistent_503_gives_up_after_exactly_four_posts() {
+    let dir = setup();
+    let busy = || (503, vec![], "service_unavailable".to_string());
+    let slack = FakeSlack::start(vec![busy(), busy(), busy(), busy(), busy()]);
+    dir.command()
+        .args(["check", "--config", "bad.yml", "--schedule", "weekly"])
+        .output()
+        .expect_code(1);
+    let run = dir
+        .command()
+        .env("SLACK_WEBHOOK_URL", &slack.url)
+        .args([
+            "notify",
+            "--config",
+            "bad.yml",
+            "--report",
+            "out/dr_dryrun_weekly.json",
+        ])
+        .output()
+        .expect_code(2);
+    let got = slack.received();
+    assert_eq!(got.len(), 4, "{}", run.stdout());
+    // The waits double: 1 s, 2 s, 4 s.
+    let waits: Vec<_> = got.windows(2).map(|w| w[1].at - w[0].at).collect();
+    for (wait, at_least) in waits.iter().zip([950, 1950, 3950]) {
+        assert!(
+            *wait >= std::time::Duration::from_millis(at_least),
+            "{waits:?}"
+        );
+    }
+    let all = format!("{}{}", run.stdout(), run.stderr());
+    assert!(
+        all.contains("after 4 attempts") && all.contains("503 service_unavailable"),
+        "{all}"
+    );
+}
+
+#[test]
 fn without_a_token_the_checks_run_and_everything_is_written_locally() {
     let dir = setup();
     let run = dir

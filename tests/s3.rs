@@ -854,6 +854,49 @@ fn oidc_retries_idp_errors_then_explains_an_access_denied_role() {
 }
 
 #[test]
+fn oidc_a_token_endpoint_answering_503_is_asked_three_times_then_explained() {
+    let (token_port, seen) = serve(|_, _| (503, "busy".into()));
+    // STS must not be called without a token.
+    let (sts_port, sts_seen) = serve(|_, _| (500, String::new()));
+    let dir = Dir::new();
+    let text = config(
+        &format!("http://127.0.0.1:{sts_port}"),
+        "b",
+        None,
+        &[("db", "db/")],
+        "",
+    )
+    .replace(
+        "  region: eu-west-1\n",
+        "  region: eu-west-1\n  role-arn: arn:aws:iam::123456789012:role/dr\n",
+    );
+    dir.write("dr.yml", text);
+    let started = Instant::now();
+    dir.command()
+        .env("GITHUB_ACTIONS", "true")
+        .env(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("http://127.0.0.1:{token_port}/t"),
+        )
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "x")
+        .args(["check", "--schedule", "weekly"])
+        .output()
+        .expect_code(1);
+    let report = dir.json("out/dr_dryrun_weekly.json");
+    let d = report["targets"][0]["checks"][0]["detail"]
+        .as_str()
+        .unwrap();
+    assert!(
+        d.contains("requesting the GitHub OIDC token failed after 3 attempts: HTTP 503"),
+        "{d}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 3, "one request and two retries");
+    assert!(sts_seen.lock().unwrap().is_empty());
+    // Waits of 0.5 s and 1 s between the three.
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+}
+
+#[test]
 fn oidc_without_the_id_token_permission_or_a_region_says_what_to_set() {
     let dir = Dir::new();
     let text = config("http://127.0.0.1:9", "b", None, &[("db", "db/")], "").replace(

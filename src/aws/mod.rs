@@ -17,6 +17,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
 use secrecy::{ExposeSecret, SecretString};
 
+pub mod arn;
 pub mod oidc;
 pub mod sts;
 
@@ -192,7 +193,7 @@ pub async fn connect(
                 &session,
                 &jwt,
                 &settings.subject,
-                &sts::RetryPolicy::default(),
+                &sts::RETRY,
             )
             .await?;
             masks = mask_lines([

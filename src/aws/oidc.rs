@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::retry::{self, RetryPolicy, Verdict};
+
 /// The audience AWS STS accepts for GitHub's OIDC provider.
 pub const AUDIENCE: &str = "sts.amazonaws.com";
 
-/// How many times a token request that got no answer or a 5xx is made in all.
-const ATTEMPTS: u32 = 3;
+/// A token request that got no answer or a 5xx is made 3 times in all, 0.5 s then 1 s apart.
+pub const RETRY: RetryPolicy = RetryPolicy::new(3, Duration::from_millis(500));
 
 /// Where to ask for the token, as the runner gives it.
 #[derive(Clone, Debug)]
@@ -24,7 +26,7 @@ pub struct OidcRequest {
 pub enum OidcError {
     #[error("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {0}")]
     BadUrl(String),
-    #[error("requesting the GitHub OIDC token failed after {ATTEMPTS} attempts: {0}")]
+    #[error("requesting the GitHub OIDC token failed after {n} attempts: {0}", n = RETRY.attempts)]
     Unreachable(String),
     #[error(
         "the GitHub OIDC token endpoint answered HTTP {status}: {body} (does the job have `permissions: id-token: write`?)"
@@ -46,56 +48,69 @@ struct TokenResponse {
     value: Option<String>,
 }
 
-/// Fetches the job's OIDC token for `audience`, retrying briefly when the runner's service does
-/// not answer or answers 5xx.
+/// Fetches the job's OIDC token for `audience`, retrying briefly ([`RETRY`]) when the runner's
+/// service does not answer or answers 5xx.
 pub async fn fetch_token(
     http: &reqwest::Client,
     request: &OidcRequest,
     audience: &str,
 ) -> Result<SecretString, OidcError> {
     let url = token_url(&request.url, audience)?;
-    let mut last = String::new();
-    for attempt in 1..=ATTEMPTS {
-        if attempt > 1 {
-            tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt - 1))).await;
+    /// Why an attempt failed: no answer or a 5xx (worth another try), or a final error.
+    enum Attempt {
+        Unanswered(String),
+        Final(OidcError),
+    }
+    impl std::fmt::Display for Attempt {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                Attempt::Unanswered(why) => f.write_str(why),
+                Attempt::Final(e) => e.fmt(f),
+            }
         }
-        let sent = http
+    }
+    let attempt = || async {
+        let response = http
             .get(url.clone())
             .bearer_auth(request.token.expose_secret())
             .header(reqwest::header::ACCEPT, "application/json")
             .timeout(Duration::from_secs(10))
             .send()
-            .await;
-        let response = match sent {
-            Ok(r) => r,
-            Err(e) => {
-                last = e.to_string();
-                continue;
-            }
-        };
+            .await
+            .map_err(|e| Attempt::Unanswered(e.to_string()))?;
         let status = response.status();
         if status.is_server_error() {
-            last = format!("HTTP {status}");
-            continue;
+            return Err(Attempt::Unanswered(format!("HTTP {status}")));
         }
         let body = response
             .text()
             .await
-            .map_err(|e| OidcError::Unreachable(e.to_string()))?;
+            .map_err(|e| Attempt::Final(OidcError::Unreachable(e.to_string())))?;
         if !status.is_success() {
-            return Err(OidcError::Refused {
+            return Err(Attempt::Final(OidcError::Refused {
                 status: status.as_u16(),
                 body: body.chars().take(300).collect(),
-            });
+            }));
         }
         let parsed: TokenResponse = serde_json::from_str(&body)
-            .map_err(|e| OidcError::NoToken(format!("not JSON: {e}")))?;
-        return match parsed.value {
+            .map_err(|e| Attempt::Final(OidcError::NoToken(format!("not JSON: {e}"))))?;
+        match parsed.value {
             Some(v) if !v.is_empty() => Ok(SecretString::from(v)),
-            _ => Err(OidcError::NoToken("`value` is missing or empty".into())),
-        };
-    }
-    Err(OidcError::Unreachable(last))
+            _ => Err(Attempt::Final(OidcError::NoToken(
+                "`value` is missing or empty".into(),
+            ))),
+        }
+    };
+    let verdict = |a: &Attempt| match a {
+        Attempt::Unanswered(_) => Verdict::Retry,
+        Attempt::Final(_) => Verdict::GiveUp,
+    };
+    retry::run(&RETRY, "the GitHub OIDC token request", attempt, verdict)
+        .await
+        .map_err(|failure| match failure.error {
+            Attempt::Unanswered(last) => OidcError::Unreachable(last),
+            Attempt::Final(e) => e,
+        })
 }
 
 #[cfg(test)]

@@ -1,48 +1,25 @@
 //! `sts:AssumeRoleWithWebIdentity`: trades the job's OIDC token for an hour of credentials of the
 //! configured role. STS throttles, and its call to GitHub's OIDC provider sometimes fails
 //! (`IDPCommunicationError`); both pass, so those and 5xx answers are retried with exponential
-//! backoff, bounded in attempts and in total time. Anything else (a trust policy that refuses the
-//! repository, a token STS rejects) fails at once with what to check.
+//! backoff, bounded in attempts and in total time ([`RETRY`], run by [`crate::retry`]). Anything
+//! else (a trust policy that refuses the repository, a token STS rejects) fails at once with what
+//! to check.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_sts::Client;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::retry::{self, RetryPolicy, Verdict};
+
 /// How long the assumed credentials last (the check, and a monthly full read, fit in it).
 pub const SESSION_SECONDS: i32 = 3600;
 
-/// How often and how long to retry.
-#[derive(Clone, Debug)]
-pub struct RetryPolicy {
-    pub attempts: u32,
-    pub first_backoff: Duration,
-    pub max_backoff: Duration,
-    /// No new attempt starts after this much time.
-    pub deadline: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 5,
-            first_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(8),
-            deadline: Duration::from_secs(60),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait before attempt `n` (2, 3, …): doubling from `first_backoff`, capped.
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let doublings = attempt.saturating_sub(2).min(16);
-        self.first_backoff
-            .saturating_mul(1 << doublings)
-            .min(self.max_backoff)
-    }
-}
+/// 5 attempts, waits doubling from 1 s up to 8 s, none ending later than 60 s after the first.
+pub const RETRY: RetryPolicy = RetryPolicy::new(5, Duration::from_secs(1))
+    .with_max_backoff(Duration::from_secs(8))
+    .with_deadline(Duration::from_secs(60));
 
 /// Credentials of the assumed role. The secret parts stay wrapped until the S3 client takes them.
 #[derive(Clone, Debug)]
@@ -110,8 +87,28 @@ pub fn session_name(run_id: Option<&str>) -> String {
     name
 }
 
-/// Assumes `role_arn` with the OIDC `token`. `subject` describes the repository for messages
-/// (`repo:OWNER/REPO:…`).
+/// One failed call, with what the message and the retry decision need.
+struct Attempt {
+    code: Option<String>,
+    status: Option<u16>,
+    message: String,
+    no_answer: bool,
+}
+
+impl std::fmt::Display for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.code, self.status) {
+            (Some(code), Some(status)) => write!(f, "{code} (HTTP {status})")?,
+            (Some(code), None) => f.write_str(code)?,
+            (None, Some(status)) => write!(f, "HTTP {status}")?,
+            (None, None) => f.write_str("no answer")?,
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Assumes `role_arn` with the OIDC `token`, retrying as `policy` says. `subject` describes the
+/// repository for messages (`repo:OWNER/REPO:…`).
 pub async fn assume_role_with_web_identity(
     client: &Client,
     role_arn: &str,
@@ -120,10 +117,7 @@ pub async fn assume_role_with_web_identity(
     subject: &str,
     policy: &RetryPolicy,
 ) -> Result<AssumedRole, StsError> {
-    let started = Instant::now();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+    let attempt = || async {
         let sent = client
             .assume_role_with_web_identity()
             .role_arn(role_arn)
@@ -132,73 +126,67 @@ pub async fn assume_role_with_web_identity(
             .duration_seconds(SESSION_SECONDS)
             .send()
             .await;
-        let err = match sent {
-            Ok(out) => {
-                let creds = out.credentials.ok_or_else(|| StsError::NoCredentials {
-                    role: role_arn.to_string(),
-                })?;
-                return Ok(AssumedRole {
-                    access_key_id: creds.access_key_id,
-                    secret_access_key: SecretString::from(creds.secret_access_key),
-                    session_token: SecretString::from(creds.session_token),
-                    expiration: SystemTime::try_from(creds.expiration).ok(),
-                });
-            }
-            Err(e) => e,
-        };
-        let status = err.raw_response().map(|r| r.status().as_u16());
-        let code = err.code().map(str::to_string);
-        let message = err
-            .message()
-            .map(str::to_string)
-            .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
-        let no_answer = matches!(
-            err,
-            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
-        );
-        let role = role_arn.to_string();
-        match code.as_deref() {
-            Some("AccessDenied") => {
-                return Err(StsError::AccessDenied {
-                    role,
+        sent.map_err(|err| Attempt {
+            status: err.raw_response().map(|r| r.status().as_u16()),
+            code: err.code().map(str::to_string),
+            message: err
+                .message()
+                .map(str::to_string)
+                .unwrap_or_else(|| DisplayErrorContext(&err).to_string()),
+            no_answer: matches!(
+                err,
+                SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
+            ),
+        })
+    };
+    // A refused role or token is final whatever the status; see the error mapping below.
+    let verdict = |a: &Attempt| match a.code.as_deref() {
+        Some("AccessDenied" | "InvalidIdentityToken" | "ExpiredToken") => Verdict::GiveUp,
+        code if is_retryable(code, a.status) => Verdict::Retry,
+        _ => Verdict::GiveUp,
+    };
+    let role = || role_arn.to_string();
+    let out = retry::run(policy, "AssumeRoleWithWebIdentity", attempt, verdict)
+        .await
+        .map_err(|failure| {
+            let Attempt {
+                code,
+                status,
+                message,
+                no_answer,
+            } = failure.error;
+            match code.as_deref() {
+                Some("AccessDenied") => StsError::AccessDenied {
+                    role: role(),
                     subject: subject.to_string(),
                     message,
-                });
-            }
-            Some(c @ ("InvalidIdentityToken" | "ExpiredToken")) => {
-                return Err(StsError::BadToken {
+                },
+                Some(c @ ("InvalidIdentityToken" | "ExpiredToken")) => StsError::BadToken {
                     code: c.to_string(),
-                    role,
+                    role: role(),
                     message,
-                });
+                },
+                _ => StsError::Failed {
+                    code: code.unwrap_or_else(|| match (no_answer, status) {
+                        (true, _) => "Unreachable".into(),
+                        (false, Some(s)) => format!("HTTP {s}"),
+                        (false, None) => "Unknown".into(),
+                    }),
+                    role: role(),
+                    attempts: failure.attempts,
+                    message,
+                },
             }
-            _ => {}
-        }
-        let wait = policy.backoff(attempt + 1);
-        let retry = is_retryable(code.as_deref(), status)
-            && attempt < policy.attempts
-            && started.elapsed() + wait < policy.deadline;
-        if !retry {
-            let code = code.unwrap_or_else(|| match (no_answer, status) {
-                (true, _) => "Unreachable".into(),
-                (false, Some(s)) => format!("HTTP {s}"),
-                (false, None) => "Unknown".into(),
-            });
-            return Err(StsError::Failed {
-                code,
-                role,
-                attempts: attempt,
-                message,
-            });
-        }
-        tracing::warn!(
-            attempt,
-            ?code,
-            ?status,
-            "AssumeRoleWithWebIdentity failed; retrying in {wait:?}"
-        );
-        tokio::time::sleep(wait).await;
-    }
+        })?;
+    let creds = out
+        .credentials
+        .ok_or_else(|| StsError::NoCredentials { role: role() })?;
+    Ok(AssumedRole {
+        access_key_id: creds.access_key_id,
+        secret_access_key: SecretString::from(creds.secret_access_key),
+        session_token: SecretString::from(creds.session_token),
+        expiration: SystemTime::try_from(creds.expiration).ok(),
+    })
 }
 
 #[cfg(test)]
@@ -219,9 +207,14 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let p = RetryPolicy::default();
-        let waits: Vec<u64> = (2..=7).map(|n| p.backoff(n).as_secs()).collect();
+        let waits: Vec<u64> = RETRY
+            .with_attempts(7)
+            .waits()
+            .map(|d| d.as_secs())
+            .collect();
         assert_eq!(waits, [1, 2, 4, 8, 8, 8]);
+        assert_eq!(RETRY.waits().count(), 4, "five attempts in all");
+        assert_eq!(RETRY.deadline, Some(Duration::from_secs(60)));
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! The dry-run checks of SPEC §5: listing, freshness, size, encryption, format, checksum and
-//! retention. One pass over the listing keeps only what the checks need (the six newest objects
-//! and the days inside the retention window), so memory grows with the retention slots, not
-//! with the number of objects. Weekly reads only metadata and the first bytes; monthly (`deep`)
+//! The dry-run checks: listing, freshness, size, encryption, format, checksum and retention.
+//! One pass over the listing keeps only what the checks need (the six newest objects and the
+//! days inside the retention window), so memory grows with the retention slots, not with the
+//! number of objects. Weekly reads only metadata and the first bytes; monthly (`deep`)
 //! streams the newest backup once, hashing and decompressing it.
 
 use std::collections::BTreeSet;
@@ -13,6 +13,7 @@ use super::CheckResult;
 use super::format::{self, Compression, Content};
 use super::retention;
 use super::stream;
+use crate::aws::arn::KmsKeyArn;
 use crate::config::{ChecksumMode, Retention, Target};
 use crate::report::{Latest, TargetReport};
 use crate::store::{BackupStore, ObjectHead, ObjectMeta, StoreError, StoreKind};
@@ -281,7 +282,7 @@ pub fn encryption(kind: StoreKind, head: &ObjectHead, want_key: Option<&str>) ->
     match (want_key, actual) {
         (None, Some(key)) => CheckResult::pass("encryption", format!("aws:kms with key {key}")),
         (None, None) => CheckResult::pass("encryption", "aws:kms"),
-        (Some(want), Some(key)) if same_kms_key(want, key) => CheckResult::pass(
+        (Some(want), Some(key)) if names_the_key(want, key) => CheckResult::pass(
             "encryption",
             format!("aws:kms with the expected key {want}"),
         ),
@@ -296,21 +297,10 @@ pub fn encryption(kind: StoreKind, head: &ObjectHead, want_key: Option<&str>) ->
     }
 }
 
-/// A key ARN and a bare key id name the same key when the id is the ARN's `key/ID` part.
-pub fn same_kms_key(want_arn: &str, actual: &str) -> bool {
-    if want_arn == actual {
-        return true;
-    }
-    let id_of = |s: &str| s.rsplit_once(":key/").map(|(_, id)| id.to_string());
-    match (id_of(want_arn), id_of(actual)) {
-        (Some(a), Some(b)) => a == b && arn_prefix(want_arn) == arn_prefix(actual),
-        (Some(a), None) => a == actual,
-        _ => false,
-    }
-}
-
-fn arn_prefix(arn: &str) -> Option<&str> {
-    arn.rsplit_once(":key/").map(|(p, _)| p)
+/// Whether the key S3 reports is the configured one (validated with the config, so a value
+/// that does not parse can only be a mismatch).
+fn names_the_key(want: &str, reported: &str) -> bool {
+    KmsKeyArn::parse(want).is_ok_and(|want| want.is_named_by(reported))
 }
 
 /// Reads the first bytes: compression, then content. Returns the compression when recognised.

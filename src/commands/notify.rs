@@ -92,14 +92,11 @@ pub async fn deliver(
                     .timeout(std::time::Duration::from_secs(10))
                     .build()
                 {
-                    Ok(client) => slack::send(
-                        &client,
-                        &SecretString::from(url),
-                        &payload,
-                        slack::RetryPolicy::default(),
-                    )
-                    .await
-                    .map_err(|e| e.to_string()),
+                    Ok(client) => {
+                        slack::send(&client, &SecretString::from(url), &payload, slack::RETRY)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
                     Err(e) => Err(format!("building the HTTP client: {}", e.without_url())),
                 };
                 match sent {

@@ -3,9 +3,9 @@
 //! [`publish`] commits files through the Git Data API; [`issues`] keeps the alert issue.
 //!
 //! Retries live here rather than in octocrab's middleware so that they back off and are
-//! bounded the same way everywhere: 5xx answers and transport errors are retried after
-//! 0.5 s, 1 s, 2 s; any other answer is final. 401 / 403 / 404 become an error naming the
-//! permission the workflow must grant, since that is nearly always the fix.
+//! bounded like every other call of the tool ([`crate::retry`]): 5xx answers and transport
+//! errors are retried after 0.5 s, 1 s, 2 s; any other answer is final. 401 / 403 / 404 become
+//! an error naming the permission the workflow must grant, since that is nearly always the fix.
 
 pub mod issues;
 pub mod publish;
@@ -19,11 +19,13 @@ use secrecy::SecretString;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::retry::{self, RetryPolicy, Verdict};
+
 /// The REST API version every request asks for.
 pub const API_VERSION: &str = "2022-11-28";
 
-/// How many times a request is sent at most when GitHub answers 5xx or the connection fails.
-const ATTEMPTS: u32 = 4;
+/// A request is sent at most 4 times when GitHub answers 5xx or the connection fails.
+pub const RETRY: RetryPolicy = RetryPolicy::new(4, Duration::from_millis(500));
 
 /// A repository, `owner/name`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,7 +108,6 @@ impl ApiError {
 pub struct GitHub {
     octo: Octocrab,
     pub repo: Repo,
-    backoff: Duration,
 }
 
 impl GitHub {
@@ -126,11 +127,7 @@ impl GitHub {
             .set_read_timeout(Some(Duration::from_secs(30)))
             .build()
             .context("building the GitHub client")?;
-        Ok(GitHub {
-            octo,
-            repo,
-            backoff: Duration::from_millis(500),
-        })
+        Ok(GitHub { octo, repo })
     }
 
     /// `GET`, decoding the JSON answer.
@@ -139,7 +136,7 @@ impl GitHub {
         path: &str,
         permission: &'static str,
     ) -> Result<R, ApiError> {
-        self.send(&format!("GET {path}"), permission, ATTEMPTS, || {
+        self.send(&format!("GET {path}"), permission, RETRY, || {
             self.octo.get::<R, _, ()>(path, None)
         })
         .await
@@ -152,7 +149,7 @@ impl GitHub {
         body: &B,
         permission: &'static str,
     ) -> Result<R, ApiError> {
-        self.send(&format!("POST {path}"), permission, ATTEMPTS, || {
+        self.send(&format!("POST {path}"), permission, RETRY, || {
             self.octo.post::<B, R>(path, Some(body))
         })
         .await
@@ -166,9 +163,12 @@ impl GitHub {
         body: &B,
         permission: &'static str,
     ) -> Result<R, ApiError> {
-        self.send(&format!("POST {path}"), permission, 1, || {
-            self.octo.post::<B, R>(path, Some(body))
-        })
+        self.send(
+            &format!("POST {path}"),
+            permission,
+            RETRY.with_attempts(1),
+            || self.octo.post::<B, R>(path, Some(body)),
+        )
         .await
     }
 
@@ -179,7 +179,7 @@ impl GitHub {
         body: &B,
         permission: &'static str,
     ) -> Result<R, ApiError> {
-        self.send(&format!("PATCH {path}"), permission, ATTEMPTS, || {
+        self.send(&format!("PATCH {path}"), permission, RETRY, || {
             self.octo.patch::<R, _, B>(path, Some(body))
         })
         .await
@@ -220,53 +220,40 @@ impl GitHub {
             .to_string())
     }
 
-    /// Sends a request built by `call` up to `attempts` times, retrying 5xx answers and
-    /// transport errors with backoff.
+    /// Sends a request built by `call` as `policy` says, retrying 5xx answers and transport
+    /// errors.
     async fn send<R, F, Fut>(
         &self,
         what: &str,
         permission: &'static str,
-        attempts: u32,
+        policy: RetryPolicy,
         call: F,
     ) -> Result<R, ApiError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = octocrab::Result<R>>,
     {
-        let mut delay = self.backoff;
-        let mut attempt = 1;
-        loop {
-            let retry = attempt < attempts;
-            match call().await {
-                Ok(r) => return Ok(r),
-                Err(octocrab::Error::GitHub { source, .. })
-                    if retry && source.status_code.is_server_error() =>
-                {
-                    tracing::warn!(
-                        status = source.status_code.as_u16(),
-                        what,
-                        "GitHub server error; retrying"
-                    );
-                }
-                Err(octocrab::Error::GitHub { source, .. }) => {
-                    let status = source.status_code.as_u16();
-                    return Err(self.classify(what, status, &source.message, permission));
-                }
-                Err(e) if retry && is_transport(&e) => {
-                    tracing::warn!(what, error = %e, "GitHub request failed; retrying");
-                }
-                Err(e) => {
-                    return Err(ApiError::Transport {
-                        what: what.to_string(),
-                        attempts: attempt,
-                        message: e.to_string(),
-                    });
-                }
+        let verdict = |e: &octocrab::Error| match e {
+            octocrab::Error::GitHub { source, .. } if source.status_code.is_server_error() => {
+                Verdict::Retry
             }
-            tokio::time::sleep(delay).await;
-            delay *= 2;
-            attempt += 1;
-        }
+            octocrab::Error::GitHub { .. } => Verdict::GiveUp,
+            e if is_transport(e) => Verdict::Retry,
+            _ => Verdict::GiveUp,
+        };
+        retry::run(&policy, what, call, verdict)
+            .await
+            .map_err(|failure| match failure.error {
+                octocrab::Error::GitHub { source, .. } => {
+                    let status = source.status_code.as_u16();
+                    self.classify(what, status, &source.message, permission)
+                }
+                e => ApiError::Transport {
+                    what: what.to_string(),
+                    attempts: failure.attempts,
+                    message: e.to_string(),
+                },
+            })
     }
 
     fn classify(

@@ -15,8 +15,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::statement::{Statement, find_cover, statements};
+use crate::aws::arn::KmsKeyArn;
 use crate::checks::CheckResult;
-use crate::checks::dry_run::same_kms_key;
+use crate::store::{StoreError, StoreErrorKind};
 
 /// The version of the JSON `policy audit` writes.
 pub const AUDIT_SCHEMA: u32 = 1;
@@ -30,11 +31,8 @@ pub enum Fetched<T> {
     Found(T),
     /// The bucket has no such configuration (`NoSuchBucketPolicy`…).
     Missing,
-    /// The call failed: S3's error code and a message.
-    Failed {
-        code: String,
-        message: String,
-    },
+    /// The call failed: its kind, S3's code and S3's own message.
+    Failed(StoreError),
 }
 
 /// The default encryption's first rule.
@@ -102,13 +100,13 @@ pub fn audit(expected: &Expected, state: &BucketState) -> AuditReport {
 }
 
 /// The permission each read needs, for an AccessDenied finding.
-fn refused(call: &str, permission: &str, bucket: &str, code: &str, message: &str) -> String {
-    if code == "AccessDenied" {
+fn refused(call: &str, permission: &str, bucket: &str, err: &StoreError) -> String {
+    if err.kind == StoreErrorKind::AccessDenied {
         format!(
             "{call} was refused: the credentials need {permission} on arn:aws:s3:::{bucket} to audit it"
         )
     } else {
-        format!("{call} failed ({code}): {message}")
+        format!("{call} failed ({}): {}", err.label(), err.message)
     }
 }
 
@@ -130,13 +128,12 @@ fn encryption_findings(e: &Expected, fetched: &Fetched<DefaultEncryption>) -> Ve
                 CheckResult::pass("bucket-key", "not applicable: no default encryption"),
             ];
         }
-        Fetched::Failed { code, message } => {
+        Fetched::Failed(err) => {
             let detail = refused(
                 "GetBucketEncryption",
                 "s3:GetEncryptionConfiguration",
                 b,
-                code,
-                message,
+                err,
             );
             return vec![
                 CheckResult::fail("encryption", detail),
@@ -161,10 +158,14 @@ fn encryption_findings(e: &Expected, fetched: &Fetched<DefaultEncryption>) -> Ve
                 k.unwrap_or("the AWS managed key aws/s3")
             ),
         ),
-        (true, Some(want), Some(k)) if same_kms_key(want, k) => CheckResult::pass(
-            "encryption",
-            format!("{} with the expected key {want}", enc.algorithm),
-        ),
+        (true, Some(want), Some(k))
+            if KmsKeyArn::parse(want).is_ok_and(|want| want.is_named_by(k)) =>
+        {
+            CheckResult::pass(
+                "encryption",
+                format!("{} with the expected key {want}", enc.algorithm),
+            )
+        }
         (true, Some(want), k) => CheckResult::fail(
             "encryption",
             format!(
@@ -200,15 +201,9 @@ fn versioning_finding(b: &str, fetched: &Fetched<Option<String>>) -> CheckResult
         Fetched::Found(None) | Fetched::Missing => {
             CheckResult::fail("versioning", format!("versioning was never enabled: {fix}"))
         }
-        Fetched::Failed { code, message } => CheckResult::fail(
+        Fetched::Failed(err) => CheckResult::fail(
             "versioning",
-            refused(
-                "GetBucketVersioning",
-                "s3:GetBucketVersioning",
-                b,
-                code,
-                message,
-            ),
+            refused("GetBucketVersioning", "s3:GetBucketVersioning", b, err),
         ),
     }
 }
@@ -239,14 +234,13 @@ fn public_access_block_finding(b: &str, fetched: &Fetched<PublicAccessBlock>) ->
         Fetched::Missing => {
             CheckResult::fail(name, format!("no public access block on the bucket: {fix}"))
         }
-        Fetched::Failed { code, message } => CheckResult::fail(
+        Fetched::Failed(err) => CheckResult::fail(
             name,
             refused(
                 "GetPublicAccessBlock",
                 "s3:GetBucketPublicAccessBlock",
                 b,
-                code,
-                message,
+                err,
             ),
         ),
     }
@@ -271,13 +265,7 @@ fn policy_findings(e: &Expected, fetched: &Fetched<String>) -> Vec<CheckResult> 
             .map_err(|err| format!("the bucket policy is not valid JSON ({err})"))
             .map(|doc| statements(&doc)),
         Fetched::Missing => Err(format!("the bucket has no policy: {apply}")),
-        Fetched::Failed { code, message } => Err(refused(
-            "GetBucketPolicy",
-            "s3:GetBucketPolicy",
-            b,
-            code,
-            message,
-        )),
+        Fetched::Failed(err) => Err(refused("GetBucketPolicy", "s3:GetBucketPolicy", b, err)),
     };
     let template: Value = match serde_json::from_str(ENFORCE_TEMPLATE) {
         Ok(v) => v,
@@ -609,10 +597,8 @@ mod tests {
     #[test]
     fn a_refused_read_is_a_failed_finding_naming_the_permission() {
         fn denied<T>() -> Fetched<T> {
-            Fetched::Failed {
-                code: "AccessDenied".into(),
-                message: "Access Denied".into(),
-            }
+            let err = StoreError::new(StoreErrorKind::AccessDenied, "Access Denied");
+            Fetched::Failed(err.with_code("AccessDenied"))
         }
         let state = BucketState {
             encryption: denied(),

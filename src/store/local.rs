@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::{BackupStore, ObjectHead, ObjectMeta, ObjectReader, StoreError, StoreKind};
+use super::{
+    BackupStore, ObjectHead, ObjectMeta, ObjectReader, StoreError, StoreErrorKind, StoreKind,
+};
 
 pub struct LocalStore {
     root: PathBuf,
@@ -28,9 +30,10 @@ impl LocalStore {
             .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
         if escapes || key.is_empty() {
             return Err(StoreError::new(
-                "InvalidKey",
+                StoreErrorKind::Other,
                 format!("key `{key}` leaves the store"),
-            ));
+            )
+            .with_code("InvalidKey"));
         }
         Ok(self.root.join(rel))
     }
@@ -50,13 +53,20 @@ impl LocalStore {
     }
 }
 
-fn io_error(err: std::io::Error, what: &str) -> StoreError {
-    let code = match err.kind() {
-        std::io::ErrorKind::NotFound => "NotFound",
-        std::io::ErrorKind::PermissionDenied => "AccessDenied",
-        _ => "io",
-    };
-    StoreError::new(code, format!("{what}: {err}"))
+/// The one mapping of file-system errors to store errors: a missing file or a refused one has
+/// its kind, anything else is an `io` error.
+fn io_error(kind: std::io::ErrorKind, message: String) -> StoreError {
+    match kind {
+        std::io::ErrorKind::NotFound => StoreError::new(StoreErrorKind::NotFound, message),
+        std::io::ErrorKind::PermissionDenied => {
+            StoreError::new(StoreErrorKind::AccessDenied, message)
+        }
+        _ => StoreError::new(StoreErrorKind::Other, message).with_code("io"),
+    }
+}
+
+fn file_error(what: &str) -> impl Fn(std::io::Error) -> StoreError + '_ {
+    move |err| io_error(err.kind(), format!("{what}: {err}"))
 }
 
 fn modified(meta: &std::fs::Metadata) -> DateTime<Utc> {
@@ -78,7 +88,7 @@ impl BackupStore for LocalStore {
     fn list<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, Result<ObjectMeta, StoreError>> {
         if !self.root.is_dir() {
             let err = StoreError::new(
-                "NoSuchBucket",
+                StoreErrorKind::NoSuchBucket,
                 format!("the store folder {} does not exist", self.root.display()),
             );
             return stream::once(async { Err(err) }).boxed();
@@ -93,7 +103,12 @@ impl BackupStore for LocalStore {
             {
                 None
             }
-            Err(e) => Some(Err(StoreError::new("io", format!("listing {prefix}: {e}")))),
+            Err(e) => {
+                let kind = e
+                    .io_error()
+                    .map_or(std::io::ErrorKind::Other, |io| io.kind());
+                Some(Err(io_error(kind, format!("listing {prefix}: {e}"))))
+            }
             Ok(entry) if !entry.file_type().is_file() => None,
             Ok(entry) => {
                 let key = self.key_of(entry.path())?;
@@ -108,7 +123,12 @@ impl BackupStore for LocalStore {
                             size: m.len(),
                             last_modified: modified(&m),
                         })
-                        .map_err(|e| StoreError::new("io", format!("reading metadata: {e}"))),
+                        .map_err(|e| {
+                            let kind = e
+                                .io_error()
+                                .map_or(std::io::ErrorKind::Other, |io| io.kind());
+                            io_error(kind, format!("reading metadata: {e}"))
+                        }),
                 )
             }
         });
@@ -125,7 +145,7 @@ impl BackupStore for LocalStore {
             })),
             Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error(e, key)),
+            Err(e) => Err(file_error(key)(e)),
         }
     }
 
@@ -133,15 +153,15 @@ impl BackupStore for LocalStore {
         let path = self.path_of(key)?;
         let mut file = tokio::fs::File::open(&path)
             .await
-            .map_err(|e| io_error(e, key))?;
+            .map_err(file_error(key))?;
         file.seek(std::io::SeekFrom::Start(start))
             .await
-            .map_err(|e| io_error(e, key))?;
+            .map_err(file_error(key))?;
         let mut buf = Vec::new();
         file.take(len)
             .read_to_end(&mut buf)
             .await
-            .map_err(|e| io_error(e, key))?;
+            .map_err(file_error(key))?;
         Ok(buf)
     }
 
@@ -149,7 +169,7 @@ impl BackupStore for LocalStore {
         let path = self.path_of(key)?;
         let file = tokio::fs::File::open(&path)
             .await
-            .map_err(|e| io_error(e, key))?;
+            .map_err(file_error(key))?;
         Ok(Box::pin(tokio::io::BufReader::with_capacity(
             64 * 1024,
             file,
@@ -194,24 +214,27 @@ mod tests {
     async fn a_missing_store_folder_is_no_such_bucket() {
         let store = LocalStore::new("/nonexistent/dr-action-store");
         let first = store.list("").next().await.unwrap().unwrap_err();
-        assert_eq!(first.code, "NoSuchBucket");
+        assert_eq!(first.kind, StoreErrorKind::NoSuchBucket);
+        assert!(
+            first
+                .to_string()
+                .starts_with("NoSuchBucket: the store folder")
+        );
     }
 
     #[tokio::test]
     async fn keys_that_leave_the_folder_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::new(dir.path());
-        assert_eq!(
-            store.head("../etc/passwd").await.unwrap_err().code,
-            "InvalidKey"
-        );
+        let err = store.head("../etc/passwd").await.unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("InvalidKey"));
         assert_eq!(
             store
                 .read_range("/etc/passwd", 0, 4)
                 .await
                 .unwrap_err()
-                .code,
-            "InvalidKey"
+                .to_string(),
+            "InvalidKey: key `/etc/passwd` leaves the store"
         );
     }
 

@@ -43,21 +43,85 @@ pub enum StoreKind {
     S3,
 }
 
-/// A store operation that failed, with the store's own error code (`NoSuchBucket`,
-/// `AccessDenied`, `NotFound`, `io`) so the check detail can quote it.
-#[derive(Debug, thiserror::Error)]
-#[error("{code}: {message}")]
+/// What went wrong with a store operation, for callers to branch on. The provider's own code
+/// (`NoSuchKey`, `SlowDown`…) stays in `StoreError::code` for messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// No such object, or no such configuration of the bucket.
+    NotFound,
+    AccessDenied,
+    /// The bucket (or the local store's folder) does not exist.
+    NoSuchBucket,
+    /// No connection could be made.
+    Unreachable,
+    /// No answer in time.
+    Timeout,
+    /// The store kept answering that it is busy (`SlowDown`, 503).
+    Throttled,
+    /// Credentials were found but refused: wrong, expired, or signed for another region.
+    BadCredentials,
+    /// No credentials could be found at all.
+    NoCredentials,
+    /// A byte range past the end of the object.
+    InvalidRange,
+    /// Anything else; the code and message say what.
+    Other,
+}
+
+impl StoreErrorKind {
+    /// The name a message shows when the provider gave no code of its own.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreErrorKind::NotFound => "NotFound",
+            StoreErrorKind::AccessDenied => "AccessDenied",
+            StoreErrorKind::NoSuchBucket => "NoSuchBucket",
+            StoreErrorKind::Unreachable => "Unreachable",
+            StoreErrorKind::Timeout => "Timeout",
+            StoreErrorKind::Throttled => "Throttled",
+            StoreErrorKind::BadCredentials => "BadCredentials",
+            StoreErrorKind::NoCredentials => "NoCredentials",
+            StoreErrorKind::InvalidRange => "InvalidRange",
+            StoreErrorKind::Other => "Unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for StoreErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A store operation that failed: its kind, the provider's own code when there is one (an S3
+/// error code, `HTTP 503` for an answer without one, `io` for a local error of no other kind),
+/// and a message that says what to check. Shown as `CODE: message`, the kind standing in for a
+/// missing code.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", self.label())]
 pub struct StoreError {
-    pub code: String,
+    pub kind: StoreErrorKind,
+    pub code: Option<String>,
     pub message: String,
 }
 
 impl StoreError {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
         StoreError {
-            code: code.into(),
+            kind,
+            code: None,
             message: message.into(),
         }
+    }
+
+    /// The same error, with the provider's own code.
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// The provider's code, else the kind's name.
+    pub fn label(&self) -> &str {
+        self.code.as_deref().unwrap_or(self.kind.as_str())
     }
 }
 

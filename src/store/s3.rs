@@ -4,9 +4,9 @@
 //! stored checksum; S3 sends it as base64 and this store hands it on as hex, but only when it is a
 //! SHA-256 of the whole object (a multipart upload's composite checksum, `xxx-3`, is not).
 //!
-//! Every SDK error becomes a [`StoreError`] whose code is S3's own (`NoSuchBucket`,
-//! `AccessDenied`, `SlowDown`…) or, when no answer came, `Unreachable` / `Timeout`, and whose
-//! message says what to check.
+//! Every SDK error becomes a [`StoreError`] in one place, [`classify`]: a kind callers branch on
+//! (`NotFound`, `Throttled`, `Unreachable`…), S3's own code kept for display (`NoSuchBucket`,
+//! `SlowDown`…), and a message that says what to check.
 
 use std::collections::VecDeque;
 
@@ -19,7 +19,9 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 
-use super::{BackupStore, ObjectHead, ObjectMeta, ObjectReader, StoreError, StoreKind};
+use super::{
+    BackupStore, ObjectHead, ObjectMeta, ObjectReader, StoreError, StoreErrorKind, StoreKind,
+};
 
 pub struct S3Store {
     client: Client,
@@ -50,56 +52,63 @@ impl S3Store {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let status = err.raw_response().map(|r| r.status().as_u16());
-        let (code, detail) = error_code(&err);
+        let SdkFailure { kind, code, detail } = classify(&err);
+        let shown = code.as_deref().unwrap_or(kind.as_str());
         let object = format!("s3://{}/{key}", self.bucket);
-        let message = match code.as_str() {
-            "NoSuchBucket" => format!(
+        let message = match kind {
+            StoreErrorKind::NoSuchBucket => format!(
                 "bucket `{}` does not exist at {}: check storage.bucket, aws.region and aws.endpoint",
                 self.bucket,
                 self.where_()
             ),
-            "AccessDenied" => format!(
+            StoreErrorKind::AccessDenied => format!(
                 "{} {object} was refused: the credentials in use need {} on {}; check the role's policy, the bucket policy and the KMS key policy (policies/iam_role_policy.json)",
                 op.name(),
                 op.permission(),
                 op.resource(&self.bucket, key)
             ),
-            "Unreachable" => format!(
+            StoreErrorKind::Unreachable => format!(
                 "cannot connect to {} for {} {object}: {detail}; check aws.endpoint / AWS_ENDPOINT_URL and the network",
                 self.where_(),
                 op.name()
             ),
-            "Timeout" => format!(
+            StoreErrorKind::Timeout => format!(
                 "{} {object} got no answer from {} in time: {detail}",
                 op.name(),
                 self.where_()
             ),
-            "SlowDown" | "ServiceUnavailable" | "HTTP 503" => format!(
-                "{} {object}: {} kept answering 503 ({code}) after {} attempts; it is throttling, retry later or move the schedule",
+            StoreErrorKind::Throttled => format!(
+                "{} {object}: {} kept answering 503 ({shown}) after {} attempts; it is throttling, retry later or move the schedule",
                 op.name(),
                 self.where_(),
                 crate::aws::MAX_ATTEMPTS
             ),
-            "SignatureDoesNotMatch" | "InvalidAccessKeyId" | "ExpiredToken" | "InvalidToken" => {
+            StoreErrorKind::BadCredentials => {
                 format!(
-                    "{} {object} was refused ({code}): the credentials are wrong or expired; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the assumed role, and aws.region",
+                    "{} {object} was refused ({shown}): the credentials are wrong or expired; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the assumed role, and aws.region",
                     op.name()
                 )
             }
-            "NoCredentials" => format!(
+            StoreErrorKind::NoCredentials => format!(
                 "{} {object}: no AWS credentials found: {detail}; in Actions set aws.role-arn (with `permissions: id-token: write`), elsewhere AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
                 op.name()
             ),
-            _ => format!(
-                "{} {object} failed{}: {}",
-                op.name(),
-                status.map(|s| format!(" (HTTP {s})")).unwrap_or_default(),
-                err.message()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("no message from the server ({detail})"))
-            ),
+            StoreErrorKind::NotFound | StoreErrorKind::InvalidRange | StoreErrorKind::Other => {
+                format!(
+                    "{} {object} failed{}: {}",
+                    op.name(),
+                    status.map(|s| format!(" (HTTP {s})")).unwrap_or_default(),
+                    err.message()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("no message from the server ({detail})"))
+                )
+            }
         };
-        StoreError::new(code, message)
+        let error = StoreError::new(kind, message);
+        match code {
+            Some(code) => error.with_code(code),
+            None => error,
+        }
     }
 }
 
@@ -135,30 +144,71 @@ impl Op {
     }
 }
 
-/// S3's code for a failed call — its own (`NoSuchBucket`, `AccessDenied`…) or, when no answer
-/// came, `Timeout` / `Unreachable` / `NoCredentials` — and the error's causes on one line.
-pub(crate) fn error_code<E>(err: &SdkError<E, HttpResponse>) -> (String, String)
+/// What a failed SDK call was, in the store's terms.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct SdkFailure {
+    pub kind: StoreErrorKind,
+    /// S3's own code, or `HTTP <status>` for an answer without one that has no kind of its own.
+    pub code: Option<String>,
+    /// The error's causes on one line.
+    pub detail: String,
+}
+
+/// The one mapping of S3 SDK errors to store errors: no answer (`Timeout`, `Unreachable`), no
+/// credentials, else S3's code, else the HTTP status of an answer without a body (HEAD).
+pub(crate) fn classify<E>(err: &SdkError<E, HttpResponse>) -> SdkFailure
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let status = err.raw_response().map(|r| r.status().as_u16());
     let detail = causes(err);
-    let code = match err {
-        SdkError::TimeoutError(_) => "Timeout".to_string(),
-        SdkError::DispatchFailure(d) if d.is_timeout() => "Timeout".to_string(),
-        SdkError::DispatchFailure(_) if mentions_credentials(&detail) => {
-            "NoCredentials".to_string()
+    let no_answer = |kind| (kind, None);
+    let (kind, code) = match err {
+        SdkError::TimeoutError(_) => no_answer(StoreErrorKind::Timeout),
+        SdkError::DispatchFailure(d) if d.is_timeout() => no_answer(StoreErrorKind::Timeout),
+        SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_)
+            if mentions_credentials(&detail) =>
+        {
+            no_answer(StoreErrorKind::NoCredentials)
         }
-        SdkError::DispatchFailure(_) => "Unreachable".to_string(),
-        SdkError::ConstructionFailure(_) if mentions_credentials(&detail) => {
-            "NoCredentials".to_string()
-        }
-        _ => err
-            .code()
-            .map(str::to_string)
-            .unwrap_or_else(|| code_of_status(status)),
+        SdkError::DispatchFailure(_) => no_answer(StoreErrorKind::Unreachable),
+        _ => match err.code() {
+            Some(code) => (kind_of_code(code), Some(code.to_string())),
+            None => kind_of_status(err.raw_response().map(|r| r.status().as_u16())),
+        },
     };
-    (code, detail)
+    SdkFailure { kind, code, detail }
+}
+
+/// The kind of an S3 error code. The `NoSuch…Configuration` codes of the bucket reads the
+/// policy audit makes are "not found" too: the bucket has no such setting.
+fn kind_of_code(code: &str) -> StoreErrorKind {
+    match code {
+        "NoSuchBucket" => StoreErrorKind::NoSuchBucket,
+        "AccessDenied" => StoreErrorKind::AccessDenied,
+        "NotFound"
+        | "NoSuchKey"
+        | "NoSuchBucketPolicy"
+        | "ServerSideEncryptionConfigurationNotFoundError"
+        | "NoSuchPublicAccessBlockConfiguration" => StoreErrorKind::NotFound,
+        "InvalidRange" => StoreErrorKind::InvalidRange,
+        "SlowDown" | "ServiceUnavailable" => StoreErrorKind::Throttled,
+        "SignatureDoesNotMatch" | "InvalidAccessKeyId" | "ExpiredToken" | "InvalidToken" => {
+            StoreErrorKind::BadCredentials
+        }
+        _ => StoreErrorKind::Other,
+    }
+}
+
+/// The kind of an error answer without a code (HEAD has no body), and the status as its code
+/// when the kind does not say it all.
+fn kind_of_status(status: Option<u16>) -> (StoreErrorKind, Option<String>) {
+    match status {
+        Some(403) => (StoreErrorKind::AccessDenied, None),
+        Some(404) => (StoreErrorKind::NotFound, None),
+        Some(503) => (StoreErrorKind::Throttled, Some("HTTP 503".into())),
+        Some(s) => (StoreErrorKind::Other, Some(format!("HTTP {s}"))),
+        None => (StoreErrorKind::Other, None),
+    }
 }
 
 /// The error and its sources, each once, joined by `: ` (`dispatch failure: io error: … Connection
@@ -186,16 +236,6 @@ fn causes(err: &(dyn std::error::Error + 'static)) -> String {
 fn mentions_credentials(detail: &str) -> bool {
     let d = detail.to_ascii_lowercase();
     d.contains("credentials") || d.contains("identity")
-}
-
-/// A code for an error response without a body (HEAD) or without a code in it.
-fn code_of_status(status: Option<u16>) -> String {
-    match status {
-        Some(403) => "AccessDenied".into(),
-        Some(404) => "NotFound".into(),
-        Some(s) => format!("HTTP {s}"),
-        None => "Unknown".into(),
-    }
 }
 
 fn to_chrono(t: &aws_sdk_s3::primitives::DateTime) -> DateTime<Utc> {
@@ -309,8 +349,8 @@ impl BackupStore for S3Store {
             Ok(out) => out,
             Err(e) => {
                 let err = self.error(e, Op::Head, key);
-                return match err.code.as_str() {
-                    "NotFound" | "NoSuchKey" => Ok(None),
+                return match err.kind {
+                    StoreErrorKind::NotFound => Ok(None),
                     _ => Err(err),
                 };
             }
@@ -351,20 +391,21 @@ impl BackupStore for S3Store {
             Err(e) => {
                 let err = self.error(e, Op::Get, key);
                 // A range starting at or past the end (an empty object) is no bytes, not an error.
-                return match err.code.as_str() {
-                    "InvalidRange" => Ok(Vec::new()),
+                return match err.kind {
+                    StoreErrorKind::InvalidRange => Ok(Vec::new()),
                     _ => Err(err),
                 };
             }
         };
         let bytes = out.body.collect().await.map_err(|e| {
             StoreError::new(
-                "ReadError",
+                StoreErrorKind::Other,
                 format!(
                     "GetObject s3://{}/{key}: the body broke off: {e}",
                     self.bucket
                 ),
             )
+            .with_code("ReadError")
         })?;
         let mut bytes = bytes.to_vec();
         // A server that ignores Range sends the whole object; keep only what was asked for.
@@ -428,10 +469,37 @@ mod tests {
     }
 
     #[test]
-    fn bodiless_errors_get_a_code_from_their_status() {
-        assert_eq!(code_of_status(Some(403)), "AccessDenied");
-        assert_eq!(code_of_status(Some(404)), "NotFound");
-        assert_eq!(code_of_status(Some(503)), "HTTP 503");
-        assert_eq!(code_of_status(None), "Unknown");
+    fn bodiless_errors_get_a_kind_from_their_status() {
+        use StoreErrorKind::*;
+        assert_eq!(kind_of_status(Some(403)), (AccessDenied, None));
+        assert_eq!(kind_of_status(Some(404)), (NotFound, None));
+        assert_eq!(
+            kind_of_status(Some(503)),
+            (Throttled, Some("HTTP 503".into()))
+        );
+        assert_eq!(kind_of_status(Some(500)), (Other, Some("HTTP 500".into())));
+        assert_eq!(kind_of_status(None), (Other, None));
+    }
+
+    #[test]
+    fn s3_codes_map_to_the_kinds_callers_branch_on() {
+        use StoreErrorKind::*;
+        for (code, kind) in [
+            ("NoSuchBucket", NoSuchBucket),
+            ("NoSuchKey", NotFound),
+            ("NotFound", NotFound),
+            ("NoSuchBucketPolicy", NotFound),
+            ("ServerSideEncryptionConfigurationNotFoundError", NotFound),
+            ("NoSuchPublicAccessBlockConfiguration", NotFound),
+            ("AccessDenied", AccessDenied),
+            ("InvalidRange", InvalidRange),
+            ("SlowDown", Throttled),
+            ("ServiceUnavailable", Throttled),
+            ("SignatureDoesNotMatch", BadCredentials),
+            ("ExpiredToken", BadCredentials),
+            ("InternalError", Other),
+        ] {
+            assert_eq!(kind_of_code(code), kind, "{code}");
+        }
     }
 }

@@ -23,7 +23,8 @@ use crate::error::Outcome;
 use crate::policy::audit::{
     self, AuditReport, BucketState, DefaultEncryption, Expected, Fetched, PublicAccessBlock,
 };
-use crate::store::s3::error_code;
+use crate::store::s3::{SdkFailure, classify};
+use crate::store::{StoreError, StoreErrorKind};
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -34,13 +35,6 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
-
-/// The error codes that mean "this bucket has no such configuration".
-const MISSING: [&str; 3] = [
-    "NoSuchBucketPolicy",
-    "ServerSideEncryptionConfigurationNotFoundError",
-    "NoSuchPublicAccessBlockConfiguration",
-];
 
 pub async fn run(global: &Global, args: AuditArgs) -> Result<Outcome> {
     let loaded = require_config(global)?;
@@ -123,7 +117,7 @@ pub async fn fetch_state(client: &Client, bucket: &str) -> BucketState {
         policy: match fetched(policy, |out| out.policy().map(str::to_string)) {
             Fetched::Found(Some(text)) => Fetched::Found(text),
             Fetched::Found(None) | Fetched::Missing => Fetched::Missing,
-            Fetched::Failed { code, message } => Fetched::Failed { code, message },
+            Fetched::Failed(err) => Fetched::Failed(err),
         },
     }
 }
@@ -138,12 +132,17 @@ where
     match result {
         Ok(out) => Fetched::Found(read(&out)),
         Err(err) => {
-            let (code, detail) = error_code(&err);
-            if MISSING.contains(&code.as_str()) {
+            // "Not found" is the bucket having no such configuration (`NoSuchBucketPolicy`…).
+            let SdkFailure { kind, code, detail } = classify(&err);
+            if kind == StoreErrorKind::NotFound {
                 return Fetched::Missing;
             }
             let message = err.message().map(str::to_string).unwrap_or(detail);
-            Fetched::Failed { code, message }
+            Fetched::Failed(StoreError {
+                kind,
+                code,
+                message,
+            })
         }
     }
 }
@@ -158,13 +157,16 @@ fn unreachable_bucket(state: &BucketState) -> Option<String> {
         failure(&state.policy),
     ];
     let first = failures[0]?;
-    let same = failures.iter().all(|f| f.is_some_and(|f| f.0 == first.0));
-    (same && first.0 != "AccessDenied").then(|| format!("{} ({})", first.1, first.0))
+    let same = failures
+        .iter()
+        .all(|f| f.is_some_and(|f| f.label() == first.label()));
+    (same && first.kind != StoreErrorKind::AccessDenied)
+        .then(|| format!("{} ({})", first.message, first.label()))
 }
 
-fn failure<T>(f: &Fetched<T>) -> Option<(&str, &str)> {
+fn failure<T>(f: &Fetched<T>) -> Option<&StoreError> {
     match f {
-        Fetched::Failed { code, message } => Some((code, message)),
+        Fetched::Failed(err) => Some(err),
         _ => None,
     }
 }
