@@ -108,11 +108,18 @@ impl<'a> SqlGuard<'a> {
         for i in 0..n {
             let b = self.chunk[i];
             if self.passing {
+                self.no_copy_after_comment(b);
                 self.out.push(b);
                 self.keep_tail(b);
                 if b == b'\n' {
                     self.end_line();
                 }
+                continue;
+            }
+            // Leading blanks pass at once and do not count towards the head: psql skips them,
+            // so a run of them must not push the command past what is looked at.
+            if self.head.is_empty() && !self.in_copy && b != b'\n' && b.is_ascii_whitespace() {
+                self.out.push(b);
                 continue;
             }
             self.head.push(b);
@@ -126,6 +133,14 @@ impl<'a> SqlGuard<'a> {
                     self.passing = true;
                 }
             }
+        }
+    }
+
+    /// A `--` comment on a `COPY` line: `FROM stdin;` at its end is no longer the statement's
+    /// (psql would not read data after it, but run the next lines as commands).
+    fn no_copy_after_comment(&mut self, b: u8) {
+        if b == b'-' && self.tail.last() == Some(&b'-') {
+            self.copy_line = false;
         }
     }
 
@@ -149,7 +164,8 @@ impl<'a> SqlGuard<'a> {
             }
             return false;
         } else {
-            self.copy_line = starts_with_ci(trim_start(&head), b"copy ");
+            self.copy_line =
+                starts_with_ci(trim_start(&head), b"copy ") && !head.windows(2).any(|w| w == b"--");
         }
         for &b in &head {
             self.keep_tail(b);
