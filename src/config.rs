@@ -605,11 +605,23 @@ fn validate_restore(
     Ok(())
 }
 
-/// The 1-based line of the first line containing `needle` (after leading spaces and `- `).
+/// The 1-based line of the first line starting with `needle` (after leading spaces and `- `);
+/// in flow style or JSON (`{"version": 2}`), of the first line holding it anywhere, quotes
+/// aside; failing that (a value written with escapes), of the first line holding its key.
 fn line_of(text: &str, needle: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| l.trim_start().trim_start_matches("- ").starts_with(needle))
+    let bare = |s: &str| s.replace(['"', '\''], "");
+    let key = format!("{}:", needle.split(':').next().unwrap_or(needle));
+    let find = |pred: &dyn Fn(&str) -> bool| text.lines().position(pred);
+    find(&|l| l.trim_start().trim_start_matches("- ").starts_with(needle))
+        .or_else(|| find(&|l| holds(&bare(l), &bare(needle))))
+        .or_else(|| find(&|l| holds(&bare(l), &key)))
         .map(|i| i + 1)
+}
+
+/// Whether `line` holds `needle` at the start of a word (`name:` is not in `rename:`).
+fn holds(line: &str, needle: &str) -> bool {
+    line.match_indices(needle)
+        .any(|(i, _)| !line[..i].ends_with(|c: char| c.is_alphanumeric() || c == '-' || c == '_'))
 }
 
 /// The JSON Schema of `dr.yml`, generated from the types above.

@@ -1,0 +1,4 @@
+COPY public.t (a) FROM stdin;
+\connect is data here
+\.
+\connect other

@@ -1,0 +1,3 @@
+COPY public.t (a) TO stdout; -- from stdin;
+\! id
+\.

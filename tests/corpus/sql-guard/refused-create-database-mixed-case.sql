@@ -1,0 +1,2 @@
+SELECT 1;
+  cReAtE	  DaTaBaSe x;

@@ -1,0 +1,2 @@
+SET statement_timeout = 0;
+DROP DATABASE IF EXISTS orders;

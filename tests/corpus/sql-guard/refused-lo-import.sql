@@ -1,0 +1,2 @@
+SELECT 1;
+\lo_import /etc/shadow

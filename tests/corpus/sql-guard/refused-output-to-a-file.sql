@@ -1,0 +1,2 @@
+\o /tmp/dr-action-out
+SELECT 'written outside';

@@ -1,0 +1,2 @@
+SELECT 1;
+\! touch /tmp/dr-action-pwned
