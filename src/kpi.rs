@@ -87,10 +87,15 @@ impl Slot {
         }
     }
 
+    /// Whether the report behind the slot claims to finish after `now` (beyond clock skew).
+    fn finished_in_the_future(&self, now: DateTime<Utc>) -> bool {
+        self.present && crate::report::not_from_the_future(self.finished_at, now).is_err()
+    }
+
     /// Judges staleness at `now`: a report older than `max_age_secs` is stale and not ok, and
     /// one that claims to finish in the future is not ok either (it would never go stale).
     pub fn judged(mut self, max_age_secs: u64, now: DateTime<Utc>) -> Self {
-        if self.from_the_future(now) {
+        if self.finished_in_the_future(now) {
             self.ok = false;
         }
         if let Some(at) = self.finished_at {
@@ -101,12 +106,6 @@ impl Slot {
             }
         }
         self
-    }
-}
-
-impl Slot {
-    fn from_the_future(&self, now: DateTime<Utc>) -> bool {
-        self.present && crate::report::not_from_the_future(self.finished_at, now).is_err()
     }
 }
 
@@ -224,7 +223,7 @@ fn slot_reasons(schedule: Schedule, slot: &Slot, max_age: u64, now: DateTime<Utc
             )],
         };
     }
-    if slot.from_the_future(now) {
+    if slot.finished_in_the_future(now) {
         let at = slot
             .finished_at
             .map(|t| crate::report::rfc3339::format(&t))
