@@ -7,6 +7,7 @@
 //! Actions ([`Workflow::in_actions`] false) annotations degrade to plain `error:` / `warning:`
 //! lines, so a terminal user does not see `::` noise.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -91,8 +92,9 @@ impl Workflow {
     }
 
     fn annotation(&self, level: &str, message: &str) -> String {
+        let message = visible(message);
         if self.in_actions {
-            format!("::{level}::{}", escape_data(message))
+            format!("::{level}::{}", escape_data(&message))
         } else {
             format!("{level}: {message}")
         }
@@ -104,7 +106,7 @@ impl Workflow {
             return lines;
         }
         let mut out = Vec::with_capacity(lines.len() + 2);
-        out.push(format!("::group::{}", escape_data(title)));
+        out.push(format!("::group::{}", escape_data(&visible(title))));
         out.extend(lines);
         out.push("::endgroup::".to_string());
         out
@@ -154,6 +156,72 @@ pub fn add_mask(value: &str) -> String {
     format!("::add-mask::{}", escape_data(value))
 }
 
+/// Text from outside (object keys, and the details that quote them) made safe to show on one
+/// line: control characters become their Rust escapes (`\n`, `\r`, `\t`, `\u{1b}`), and so do
+/// the invisible bidirectional overrides that would reorder what a reader sees. A line break in
+/// a key can then not start a new log line (a forged `::error::`), a table row or a list item,
+/// and an escape sequence cannot colour or rewrite a terminal. Every other escaping function
+/// here, and the issue body and Slack text, start from this one.
+pub fn visible(text: &str) -> Cow<'_, str> {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.contains(hidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Text for one Markdown line (a heading, a list item): [`visible`], and `<` as `&lt;` so it
+/// cannot open an HTML tag or a comment that hides the rest of the page.
+pub fn markdown_text(text: &str) -> String {
+    visible(text).replace('<', "&lt;")
+}
+
+/// Text for a Markdown table cell: [`markdown_text`], with pipes escaped so they cannot end
+/// the cell.
+pub fn markdown_cell(text: &str) -> String {
+    markdown_text(text).replace('|', "\\|")
+}
+
+/// Text as Markdown inline code: [`visible`], fenced with more backticks than it holds in a
+/// row, so a backtick in it cannot end the code span.
+pub fn markdown_code(text: &str) -> String {
+    let text = visible(text);
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    // A space keeps a backtick at either end from joining the fence.
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// Text for Slack's `mrkdwn`: [`visible`], and `&`, `<`, `>` escaped as Slack asks, so text
+/// cannot form a link (`<https://…|click>`) or a mention (`<!channel>`).
+pub fn slack_text(text: &str) -> String {
+    visible(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// Escapes a workflow command's message: `%`, `\r` and `\n` (the runner's own rules).
 pub fn escape_data(text: &str) -> String {
     text.replace('%', "%25")
@@ -193,11 +261,6 @@ fn status_mark(status: KpiStatus) -> &'static str {
     }
 }
 
-/// Escapes text for a Markdown table cell: pipes and line breaks would end the cell.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\r', '\n'], " ")
-}
-
 /// The job summary of a run: verdict, KPI and reasons, a table per target, restore metrics,
 /// and the notes of the later steps (published, alerted, skipped).
 pub fn summary_markdown(report: &Report, kpi: Option<&Kpi>, notes: &[String]) -> String {
@@ -225,7 +288,7 @@ pub fn summary_markdown(report: &Report, kpi: Option<&Kpi>, notes: &[String]) ->
             kpi.status
         ));
         for reason in &kpi.reasons {
-            md.push_str(&format!("- {reason}\n"));
+            md.push_str(&format!("- {}\n", markdown_text(reason)));
         }
         if !kpi.reasons.is_empty() {
             md.push('\n');
@@ -233,11 +296,11 @@ pub fn summary_markdown(report: &Report, kpi: Option<&Kpi>, notes: &[String]) ->
     }
     for target in &report.targets {
         let mark = if target.ok { "✅" } else { "❌" };
-        md.push_str(&format!("### {mark} {}\n\n", target.name));
+        md.push_str(&format!("### {mark} {}\n\n", markdown_text(&target.name)));
         if let Some(latest) = &target.latest {
             md.push_str(&format!(
-                "Newest backup: `{}` ({} bytes, {} old)\n\n",
-                latest.key,
+                "Newest backup: {} ({} bytes, {} old)\n\n",
+                markdown_code(&latest.key),
                 latest.size,
                 crate::units::short_duration(latest.age_seconds)
             ));
@@ -247,8 +310,8 @@ pub fn summary_markdown(report: &Report, kpi: Option<&Kpi>, notes: &[String]) ->
             let r = if c.ok { "✅ ok" } else { "❌ failed" };
             md.push_str(&format!(
                 "| {} | {r} | {} |\n",
-                cell(&c.name),
-                cell(&c.detail)
+                markdown_cell(&c.name),
+                markdown_cell(&c.detail)
             ));
         }
         md.push('\n');
@@ -259,7 +322,11 @@ pub fn summary_markdown(report: &Report, kpi: Option<&Kpi>, notes: &[String]) ->
                     serde_json::Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                md.push_str(&format!("| {} | {} |\n", cell(k), cell(&value)));
+                md.push_str(&format!(
+                    "| {} | {} |\n",
+                    markdown_cell(k),
+                    markdown_cell(&value)
+                ));
             }
             md.push('\n');
         }
@@ -267,7 +334,7 @@ pub fn summary_markdown(report: &Report, kpi: Option<&Kpi>, notes: &[String]) ->
     if !notes.is_empty() {
         md.push_str("### Steps\n\n");
         for n in notes {
-            md.push_str(&format!("- {n}\n"));
+            md.push_str(&format!("- {}\n", markdown_text(n)));
         }
         md.push('\n');
     }
@@ -292,6 +359,33 @@ mod tests {
     }
 
     #[test]
+    fn text_from_outside_is_shown_on_one_line_without_control_characters() {
+        let key = "db/a\nb\r\u{1b}[31mred|\u{202e}txt.gz";
+        assert_eq!(visible(key), "db/a\\nb\\r\\u{1b}[31mred|\\u{202e}txt.gz");
+        assert!(matches!(visible("plain/key.gz"), Cow::Borrowed(_)));
+        assert_eq!(
+            markdown_cell(key),
+            "db/a\\nb\\r\\u{1b}[31mred\\|\\u{202e}txt.gz"
+        );
+        assert_eq!(markdown_text("<!-- hide"), "&lt;!-- hide");
+        assert_eq!(markdown_code("a`b``c"), "```a`b``c```");
+        assert_eq!(markdown_code("`x"), "`` `x ``");
+        assert_eq!(
+            slack_text("<!channel> & <https://x|y>\n"),
+            "&lt;!channel&gt; &amp; &lt;https://x|y&gt;\\n"
+        );
+        let wf = Workflow {
+            in_actions: true,
+            ..Workflow::default()
+        };
+        assert_eq!(
+            wf.error("bad\n::warning::forged\u{1b}"),
+            "::error::bad\\n::warning::forged\\u{1b}"
+        );
+        assert_eq!(Workflow::default().error("a\nb"), "error: a\\nb");
+    }
+
+    #[test]
     fn workflow_commands_escape_percent_and_line_breaks() {
         assert_eq!(escape_data("50% done\r\nnext"), "50%25 done%0D%0Anext");
         assert_eq!(escape_property("a:b,c%"), "a%3Ab%2Cc%25");
@@ -299,7 +393,8 @@ mod tests {
             in_actions: true,
             ..Workflow::default()
         };
-        assert_eq!(wf.error("two\nlines"), "::error::two%0Alines");
+        // Line breaks in a message are shown, not kept (see `visible`); a percent is escaped.
+        assert_eq!(wf.error("two\nlines 5%"), "::error::two\\nlines 5%25");
         assert_eq!(wf.warning("w"), "::warning::w");
         assert_eq!(
             wf.group("checks", vec!["x".into()]),

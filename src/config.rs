@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::checks::retention;
 use crate::units::{Dur, Size};
 
 /// Where the config is looked for when `--config` is not given, in order.
@@ -148,14 +149,17 @@ pub enum ChecksumMode {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Retention {
-    /// The last N days must each hold a backup.
+    /// The last N days must each hold a backup (at most 3660).
     #[serde(default)]
+    #[schemars(range(max = crate::checks::retention::MAX_DAILY))]
     pub daily: u32,
-    /// The last N ISO weeks must each hold a backup.
+    /// The last N ISO weeks must each hold a backup (at most 520).
     #[serde(default)]
+    #[schemars(range(max = crate::checks::retention::MAX_WEEKLY))]
     pub weekly: u32,
-    /// The last N calendar months must each hold a backup.
+    /// The last N calendar months must each hold a backup (at most 1200).
     #[serde(default)]
+    #[schemars(range(max = crate::checks::retention::MAX_MONTHLY))]
     pub monthly: u32,
 }
 
@@ -170,8 +174,8 @@ pub struct Restore {
     /// For `engine: command`: the command the decompressed stream is piped into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
-    /// For `engine: files`: the most bytes an archive may unpack to (default 10x compressed, at
-    /// least 1 MiB).
+    /// For `engine: files` and `sqlite`: the most bytes the backup may unpack to on disk
+    /// (default 10x compressed, at least 1 MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_unpacked: Option<Size>,
     /// Checks run on the restored data.
@@ -247,6 +251,7 @@ fn default_webhook_env() -> String {
 pub struct BadgeConfig {
     #[serde(default = "default_badge_path")]
     pub path: PathBuf,
+    /// The badge's left-hand text (at most 200 characters).
     #[serde(default = "default_badge_label")]
     pub label: String,
 }
@@ -379,6 +384,9 @@ pub fn load(path: &Path) -> Result<Loaded> {
 
 /// Parses and validates config text. The error is one line a user can act on.
 pub fn parse(text: &str) -> Result<Config, String> {
+    // Editors on Windows save a byte-order mark; it is not part of the YAML, and it holds no
+    // line break, so line numbers stay right without it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let de = serde_norway::Deserializer::from_str(text);
     let config: Config = serde_path_to_error::deserialize(de)
         .map_err(|e| describe_yaml_error(&e.path().to_string(), e.inner(), text))?;
@@ -563,6 +571,20 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
         if let Some(restore) = &target.restore {
             validate_restore(restore, &key("restore"), &|k, n| at(k, n))?;
         }
+        if let Some((kind, n, max)) = target.retention.as_ref().and_then(retention::over_limit) {
+            let line = text
+                .lines()
+                .position(|l| l.contains(kind) && l.contains(&n.to_string()))
+                .map(|i| format!(" at line {}", i + 1))
+                .unwrap_or_default();
+            return Err(format!(
+                "`{}`{line}: {n} slots is more than the {max} this check supports",
+                key(&format!("retention.{kind}"))
+            ));
+        }
+    }
+    if let Err(e) = crate::badge::check_text(&config.badge.label) {
+        return Err(format!("{}: {e}", at("badge.label", "label:")));
     }
     Ok(())
 }

@@ -87,8 +87,17 @@ impl Slot {
         }
     }
 
-    /// Judges staleness at `now`: a report older than `max_age_secs` is stale and not ok.
+    /// Whether the report behind the slot claims to finish after `now` (beyond clock skew).
+    fn finished_in_the_future(&self, now: DateTime<Utc>) -> bool {
+        self.present && crate::report::not_from_the_future(self.finished_at, now).is_err()
+    }
+
+    /// Judges staleness at `now`: a report older than `max_age_secs` is stale and not ok, and
+    /// one that claims to finish in the future is not ok either (it would never go stale).
     pub fn judged(mut self, max_age_secs: u64, now: DateTime<Utc>) -> Self {
+        if self.finished_in_the_future(now) {
+            self.ok = false;
+        }
         if let Some(at) = self.finished_at {
             let age = (now - at).num_seconds();
             if self.present && age > 0 && age as u64 > max_age_secs {
@@ -213,6 +222,15 @@ fn slot_reasons(schedule: Schedule, slot: &Slot, max_age: u64, now: DateTime<Utc
                 "{schedule} {kind} report missing: counted as not ok"
             )],
         };
+    }
+    if slot.finished_in_the_future(now) {
+        let at = slot
+            .finished_at
+            .map(|t| crate::report::rfc3339::format(&t))
+            .unwrap_or_default();
+        return vec![format!(
+            "{schedule} {kind} report finished at {at}, in the future: counted as not ok"
+        )];
     }
     if slot.stale {
         let age = slot
@@ -406,5 +424,26 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["status"], "amber");
         assert_eq!(value["weekly"]["finished_at"], "2026-11-21T03:00:00Z");
+    }
+
+    #[test]
+    fn a_slot_from_the_future_is_not_ok_and_says_so() {
+        let future = |minutes: i64| Slot {
+            finished_at: Some(now() + chrono::Duration::minutes(minutes)),
+            ..slot(true, 0)
+        };
+        let kpi = run(future(60 * 24 * 365 * 7000), slot(true, 1), Slot::missing());
+        assert!(!kpi.weekly.ok && kpi.weekly.present);
+        assert_eq!(kpi.status, KpiStatus::Amber);
+        assert_eq!(kpi.reasons.len(), 1, "{:?}", kpi.reasons);
+        assert!(
+            kpi.reasons[0].starts_with("weekly dry-run report finished at 9")
+                && kpi.reasons[0].ends_with("in the future: counted as not ok"),
+            "{:?}",
+            kpi.reasons
+        );
+        // A runner's clock a little ahead is fine.
+        let kpi = run(future(4), slot(true, 1), Slot::missing());
+        assert_eq!(kpi.status, KpiStatus::Green, "{:?}", kpi.reasons);
     }
 }

@@ -178,11 +178,39 @@ pub fn read_view(path: &Path) -> Result<Option<ReportView>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading report {}", path.display())),
     };
-    let view = parse_view(&text).map_err(|reason| NotAReport {
-        path: path.display().to_string(),
-        reason,
-    })?;
+    let view = parse_view(&text)
+        .and_then(|view| not_from_the_future(view.finished_at, Utc::now()).map(|()| view))
+        .map_err(|reason| NotAReport {
+            path: path.display().to_string(),
+            reason,
+        })?;
     Ok(Some(view))
+}
+
+/// How far past this machine's clock a report's `finished_at` may lie: runners' clocks drift
+/// by seconds, not more.
+pub const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// Refuses a `finished_at` later than `now` (plus [`CLOCK_SKEW`]): such a report would never
+/// go stale, and could keep a badge green forever.
+pub fn not_from_the_future(
+    finished_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
+    match finished_at {
+        Some(at)
+            if now
+                .checked_add_signed(CLOCK_SKEW)
+                .is_some_and(|limit| at > limit) =>
+        {
+            Err(format!(
+                "not a report: `finished_at` {} is in the future (now is {})",
+                rfc3339::format(&at),
+                rfc3339::format(&now)
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Parses any JSON object with a boolean `ok` into the view the KPI needs.

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
+use crate::actions::slack_text;
 use crate::kpi::Kpi;
 use crate::report::Report;
 use crate::retry::{self, RetryPolicy, Verdict};
@@ -67,8 +68,14 @@ pub fn payload(report: &Report, kpi: Option<&Kpi>, recovered: bool) -> Value {
         .targets
         .iter()
         .flat_map(|t| {
-            t.failed_checks()
-                .map(move |c| format!("• `{}` *{}*: {}", t.name, c.name, c.detail))
+            t.failed_checks().map(move |c| {
+                format!(
+                    "• `{}` *{}*: {}",
+                    slack_text(&t.name),
+                    slack_text(&c.name),
+                    slack_text(&c.detail)
+                )
+            })
         })
         .collect();
     if !failures.is_empty() {

@@ -70,3 +70,40 @@ fn a_kpi_without_a_status_exits_2() {
     );
     assert!(!dir.join("badges/backup_status.svg").exists());
 }
+
+#[test]
+fn a_label_with_characters_xml_forbids_still_makes_a_well_formed_svg() {
+    let dir = Dir::new();
+    dir.write("out/backup_kpi.json", r#"{"status": "green"}"#);
+    dir.command()
+        .args(["badge", "--label", "Backup\u{ffff}\u{1}", "--png", "b.png"])
+        .output()
+        .expect_code(0);
+    let svg = dir.read("badges/backup_status.svg");
+    resvg::usvg::roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+    assert!(svg.contains("<title>Backup: green</title>"), "{svg}");
+}
+
+#[test]
+fn a_label_or_message_of_10000_characters_exits_2_quickly() {
+    let dir = Dir::new();
+    dir.write("out/backup_kpi.json", r#"{"status": "green"}"#);
+    let long = "x".repeat(10_000);
+    for flag in ["--label", "--message"] {
+        let started = std::time::Instant::now();
+        let run = dir
+            .command()
+            .args(["badge", flag, &long, "--png", "b.png"])
+            .output()
+            .expect_code(2);
+        assert!(
+            run.stderr()
+                .contains(&format!("{flag} is 10000 characters; at most 200")),
+            "{}",
+            run.stderr()
+        );
+        assert!(started.elapsed().as_secs() < 2, "{:?}", started.elapsed());
+        assert!(!dir.join("badges/backup_status.svg").exists());
+        assert!(!dir.join("b.png").exists());
+    }
+}

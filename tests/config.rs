@@ -126,3 +126,75 @@ fn policy_render_fills_and_validates_the_templates() {
         run.stderr()
     );
 }
+
+#[test]
+fn huge_retention_counts_are_refused_with_key_line_and_limit() {
+    for (given, key, limit) in [
+        ("{ daily: 100000000 }", "targets[0].retention.daily", "3660"),
+        ("{ weekly: 20000000 }", "targets[0].retention.weekly", "520"),
+        (
+            "{ monthly: 4294967295 }",
+            "targets[0].retention.monthly",
+            "1200",
+        ),
+    ] {
+        let text = crate::fixtures::CONFIG.replace("{ daily: 7 }", given);
+        let run = config_check(&text).expect_code(2);
+        let err = run.stderr();
+        assert!(err.contains(&format!("`{key}` at line 11")), "{err}");
+        assert!(err.contains(&format!("more than the {limit}")), "{err}");
+    }
+    // At the limits the config is fine.
+    let text = crate::fixtures::CONFIG.replace(
+        "{ daily: 7 }",
+        "{ daily: 3660, weekly: 520, monthly: 1200 }",
+    );
+    config_check(&text).expect_code(0);
+}
+
+#[test]
+fn check_with_a_huge_retention_count_exits_2_instead_of_panicking() {
+    let dir = crate::fixtures::healthy_store();
+    let text = crate::fixtures::CONFIG.replace("{ daily: 7 }", "{ daily: 100000000 }");
+    dir.write("dr.yml", text);
+    let run = dir
+        .command()
+        .args(["check", "--schedule", "weekly", "--config", "dr.yml"])
+        .output()
+        .expect_code(2);
+    assert!(run.stderr().contains("retention.daily"), "{}", run.stderr());
+}
+
+#[test]
+fn a_config_saved_with_a_byte_order_mark_is_read() {
+    let run = config_check(&format!("\u{feff}{}", crate::fixtures::CONFIG)).expect_code(0);
+    assert!(
+        run.stdout().contains("ok — 1 target(s)"),
+        "{}",
+        run.stdout()
+    );
+    // Line numbers are still those of the file.
+    let text = format!("\u{feff}{}", crate::fixtures::CONFIG).replace("rpo: 26h", "rpo: soon");
+    let run = config_check(&text).expect_code(2);
+    assert!(
+        run.stderr().contains("`targets[0].rpo` at line 9"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn a_badge_label_longer_than_200_characters_is_refused() {
+    let text = format!(
+        "{}badge:\n  label: {}\n",
+        crate::fixtures::CONFIG,
+        "x".repeat(10_000)
+    );
+    let run = config_check(&text).expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("`badge.label` at line 13: is 10000 characters; at most 200"),
+        "{}",
+        run.stderr()
+    );
+}

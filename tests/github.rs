@@ -553,3 +553,85 @@ fn without_a_token_the_checks_run_and_everything_is_written_locally() {
     let state = dir.json("badges/backup_kpi.json");
     assert_eq!(state["status"], "green", "{state}");
 }
+
+#[test]
+fn control_characters_in_a_key_are_escaped_in_summary_annotations_issue_and_slack() {
+    let dir = setup();
+    // The newest backup, under a name with a line break, a carriage return, a terminal colour
+    // code and a table pipe (and no sidecar, so a check quotes the key).
+    let store = dir.join("demo/backups/app-db");
+    let real = std::fs::read_dir(&store)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".sqlite.gz"))
+        .unwrap();
+    let name = "evil\n::warning::forged\r\x1b[31m|x.sqlite.gz";
+    std::fs::copy(&real, store.join(name)).unwrap();
+    let shown = r"evil\n::warning::forged\r\u{1b}[31m";
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    let run = run_weekly(in_actions(&dir, &gh, &slack), "good.yml", &[]).expect_code(1);
+    no_violations(&gh);
+
+    let stdout = run.stdout();
+    assert!(
+        !stdout.lines().any(|l| l.starts_with("::warning::forged")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(['\x1b', '\r']), "{stdout:?}");
+    assert!(stdout.contains(shown), "{stdout}");
+    assert!(
+        stdout.contains("::error::weekly dry-run checks failed"),
+        "{stdout}"
+    );
+
+    let summary = dir.read("step_summary.md");
+    assert!(!summary.contains(['\x1b', '\r']), "{summary:?}");
+    assert!(
+        summary.contains(&format!(
+            "| checksum | ❌ failed | sidecar app-db/{shown}\\|x.sqlite.gz.sha256 is missing |"
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("Newest backup: `app-db/{shown}|x.sqlite.gz`")),
+        "{summary}"
+    );
+
+    let st = gh.lock();
+    let issues = st.open_issues();
+    assert_eq!(issues.len(), 1, "{issues:#?}");
+    let body = &issues[0].body;
+    assert!(!body.contains(['\x1b', '\r']), "{body:?}");
+    assert!(
+        body.contains(&format!(
+            "| app-db | checksum | sidecar app-db/{shown}\\|x.sqlite.gz.sha256 is missing |"
+        )),
+        "{body}"
+    );
+
+    let got = slack.received();
+    assert_eq!(got.len(), 1);
+    let failures = got[0].body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["text"]["text"].as_str())
+        .find(|t| t.starts_with("*Failed checks*"))
+        .unwrap()
+        .to_string();
+    assert!(!failures.contains(['\x1b', '\r']), "{failures:?}");
+    assert!(
+        failures.contains(&format!(
+            "*checksum*: sidecar app-db/{shown}|x.sqlite.gz.sha256 is missing"
+        )),
+        "{failures}"
+    );
+    // The only line breaks are those between the failed checks.
+    assert!(
+        failures
+            .lines()
+            .all(|l| l.starts_with('•') || l == "*Failed checks*"),
+        "{failures}"
+    );
+}

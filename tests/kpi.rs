@@ -204,3 +204,68 @@ fn the_state_fills_slots_without_a_report() {
     assert_eq!(k["quarterly"]["ok"], false);
     assert_eq!(k["status"], "amber");
 }
+
+#[test]
+fn a_report_finished_in_the_future_exits_2_naming_it() {
+    let dir = Dir::new();
+    dir.write(
+        "w.json",
+        r#"{"ok": true, "finished_at": "9999-12-31T00:00:00Z"}"#,
+    );
+    dir.write("m.json", report(true, Duration::hours(1)));
+    let run = dir
+        .command()
+        .arg_list(&["--weekly", "w.json", "--monthly", "m.json"])
+        .output()
+        .expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("w.json: not a report: `finished_at` 9999-12-31T00:00:00Z is in the future"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!dir.join("out/backup_kpi.json").exists());
+    // A clock a minute ahead is not the future.
+    dir.write("w.json", report(true, -Duration::minutes(1)));
+    let k = kpi(&dir, &["--weekly", "w.json", "--monthly", "m.json"]);
+    assert_eq!(k["status"], "green", "{k:#}");
+}
+
+#[test]
+fn a_kept_slot_finished_in_the_future_counts_as_not_ok() {
+    let dir = Dir::new();
+    dir.write("w.json", report(true, Duration::hours(1)));
+    dir.write("m.json", report(true, Duration::hours(1)));
+    dir.command()
+        .arg_list(&[
+            "--weekly",
+            "w.json",
+            "--monthly",
+            "m.json",
+            "--out",
+            "prev.json",
+        ])
+        .output()
+        .expect_code(0);
+    // The kept state is edited to claim a weekly run in the year 9999.
+    let mut state = dir.json("prev.json");
+    state["weekly"]["finished_at"] = "9999-01-01T00:00:00Z".into();
+    dir.write("prev.json", state.to_string());
+    let k = kpi(
+        &dir,
+        &[
+            "--weekly",
+            "none.json",
+            "--monthly",
+            "m.json",
+            "--state",
+            "prev.json",
+        ],
+    );
+    assert_eq!(k["status"], "amber", "{k:#}");
+    assert_eq!(k["weekly"]["ok"], false);
+    assert_eq!(
+        k["reasons"][0],
+        "weekly dry-run report finished at 9999-01-01T00:00:00Z, in the future: counted as not ok"
+    );
+}

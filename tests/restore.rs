@@ -466,6 +466,105 @@ fn restore_a_hung_restore_is_stopped_at_three_times_the_rto() {
     assert!(!ps.contains("sleep 61.75"), "{ps}");
 }
 
+/// The bytes of the files under `path`, now.
+fn bytes_under(path: &std::path::Path) -> u64 {
+    walkdir::WalkDir::new(path)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[test]
+fn sqlite_recursive_view_is_interrupted_at_the_deadline() {
+    let dir = Dir::new();
+    let db = dir.join("view.sqlite");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "create view orders as with recursive c(x) as (select 1 union all select x+1 from c) select x from c;",
+        )
+        .unwrap();
+    put(
+        &dir,
+        "db/app.sqlite.gz",
+        &gzip(&std::fs::read(&db).unwrap()),
+        None,
+    );
+    let rest = SQLITE_RESTORE.replace("rto: 15m", "rto: 1s");
+    config(&dir, "sqlite", "*.sqlite.gz", &rest);
+    // Stopped at 3× the rto; the process must then exit, not wait for the query.
+    let limit = std::time::Duration::from_secs(3 + 10);
+    let started = std::time::Instant::now();
+    let run = dir
+        .command()
+        .args(["check", "--schedule", "quarterly", "--config", "dr.yml"])
+        .output_within(limit, || {})
+        .unwrap_or_else(|| panic!("still running after {limit:?}"));
+    run.expect_code(1);
+    assert!(started.elapsed() < limit, "{:?}", started.elapsed());
+    let report = dir.json("out/dr_fullrestore_summary.json");
+    let t = &report["targets"][0];
+    assert!(
+        failed(t, "restore").starts_with("stopped after 3."),
+        "{t:#}"
+    );
+    assert!(failed(t, "validate[0]").contains("not run"));
+    assert!(failed(t, "rto").starts_with("restore exceeded rto 1s"));
+}
+
+#[test]
+fn sqlite_expansion_bomb_is_stopped_at_max_unpacked() {
+    let dir = Dir::new();
+    // A real database followed by 64 MiB of zeros: a few KiB once compressed.
+    let mut encoder = zstd::Encoder::new(Vec::new(), 3).unwrap();
+    encoder.write_all(&sqlite_db(1)).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..64 {
+        encoder.write_all(&zeros).unwrap();
+    }
+    let stored = encoder.finish().unwrap();
+    assert!(stored.len() < 100 << 10, "{}", stored.len());
+    put(&dir, "db/app.sqlite.zst", &stored, None);
+    config(&dir, "sqlite", "*.sqlite.zst", SQLITE_RESTORE);
+    let tmp = dir.join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    // The default cap: 10× the compressed size, at least 1 MiB.
+    let cap = 1u64 << 20;
+    let mut most = 0;
+    let run = dir
+        .command()
+        .args(["check", "--schedule", "quarterly", "--config", "dr.yml"])
+        .env("TMPDIR", &tmp)
+        .output_within(std::time::Duration::from_secs(120), || {
+            most = most.max(bytes_under(&tmp))
+        })
+        .expect("the run finished");
+    run.expect_code(1);
+    let t = &dir.json("out/dr_fullrestore_summary.json")["targets"][0];
+    let detail = failed(t, "restore");
+    assert!(
+        detail.contains("larger than 1.0 MiB (max-unpacked"),
+        "{detail}"
+    );
+    assert!(most <= cap, "the temporary folder held {most} bytes");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+    // The whole object was still read, so the checksum is verified.
+    passed(t, "checksum");
+    assert!(failed(t, "validate[0]").contains("not run"));
+
+    // A configured cap wins over the default.
+    let rest = SQLITE_RESTORE.replace(
+        "engine: sqlite\n",
+        "engine: sqlite\n      max-unpacked: 65MiB\n",
+    );
+    config(&dir, "sqlite", "*.sqlite.zst", &rest);
+    let (_, t) = quarterly(&dir, &[], &[("TMPDIR", tmp.to_str().unwrap())]);
+    assert!(passed(&t, "restore").contains("64.0 MiB"), "{t:#}");
+}
+
 #[test]
 fn restore_a_key_whose_bytes_are_not_what_its_name_says_fails() {
     let dir = Dir::new();

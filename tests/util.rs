@@ -94,6 +94,42 @@ impl TestCommand {
         let out = self.cmd.output().expect("running dr-action");
         Run(out)
     }
+
+    /// Runs it for at most `limit`, calling `watch` every 20 ms meanwhile; `None` when it was
+    /// still running at the limit (it is killed then). For runs that must not hang.
+    pub fn output_within(
+        mut self,
+        limit: std::time::Duration,
+        mut watch: impl FnMut(),
+    ) -> Option<Run> {
+        // Files, not pipes: a child blocked on a full pipe would look like a hang.
+        let streams = tempfile::tempdir().unwrap();
+        let (out, err) = (streams.path().join("out"), streams.path().join("err"));
+        let mut child = self
+            .cmd
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .expect("running dr-action");
+        let started = std::time::Instant::now();
+        let status = loop {
+            watch();
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > limit {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        Some(Run(Output {
+            status,
+            stdout: std::fs::read(&out).unwrap(),
+            stderr: std::fs::read(&err).unwrap(),
+        }))
+    }
 }
 
 /// A finished run, with assertions that show stdout and stderr when they fail.

@@ -6,7 +6,8 @@ use std::fmt::Write;
 use super::layout::{HEIGHT, Layout};
 use super::{FONT_FAMILY, Style};
 
-/// Escapes text for XML content and attribute values.
+/// Escapes text for XML content and attribute values, dropping what XML 1.0 does not allow
+/// (see [`printable`]).
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -16,15 +17,35 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            c if c.is_control() => {}
+            c if !is_printable(c) => {}
             c => out.push(c),
         }
     }
     out
 }
 
+/// A character a badge shows: not a control character (XML 1.0 forbids most of them, and the
+/// rest would be invisible) and not a noncharacter (U+FFFE and U+FFFF are forbidden in XML too).
+fn is_printable(c: char) -> bool {
+    let noncharacter = (u32::from(c) & 0xFFFE) == 0xFFFE || ('\u{FDD0}'..='\u{FDEF}').contains(&c);
+    !c.is_control() && !noncharacter
+}
+
+/// `text` without the characters a badge does not show, so it is measured as it is drawn.
+pub fn printable(text: &str) -> String {
+    text.chars().filter(|c| is_printable(*c)).collect()
+}
+
+/// Checks that `svg` is well-formed XML, so a broken picture is never written.
+pub fn check_well_formed(svg: &str) -> Result<(), String> {
+    resvg::usvg::roxmltree::Document::parse(svg)
+        .map(|_| ())
+        .map_err(|e| format!("the badge SVG is not well-formed XML: {e}"))
+}
+
 /// Renders the badge: `label` on grey, `message` on `color`.
 pub fn render(label: &str, message: &str, color: &str, style: Style) -> String {
+    let (label, message) = (&printable(label), &printable(message));
     let l = Layout::new(label, message);
     let (w, lw, mw) = (l.width(), l.label_width, l.message_width);
     let title = escape(&format!("{label}: {message}"));
@@ -113,5 +134,29 @@ mod tests {
     #[test]
     fn the_default_badge_is_stable() {
         insta::assert_snapshot!(render("Backup & DR", "green", "#4c1", Style::Flat));
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_dropped_from_the_badge() {
+        for label in [
+            "Backup\u{ffff}",
+            "Backup\u{fffe}",
+            "Back\u{1}up\u{1b}",
+            "Backup\u{FDD0}",
+        ] {
+            let svg = render(label, "ok\u{0}", "#4c1", Style::Flat);
+            check_well_formed(&svg).unwrap_or_else(|e| panic!("{label:?}: {e}\n{svg}"));
+            assert!(
+                svg.contains("<title>Backup: ok</title>"),
+                "{label:?}: {svg}"
+            );
+            // Measured as drawn: the same width as the clean label.
+            assert_eq!(
+                svg,
+                render("Backup", "ok", "#4c1", Style::Flat),
+                "{label:?}"
+            );
+        }
+        assert!(check_well_formed("<svg>\u{ffff}</svg>").is_err());
     }
 }

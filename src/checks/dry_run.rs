@@ -511,12 +511,14 @@ fn retention_check(
     today: NaiveDate,
     days: &BTreeSet<NaiveDate>,
 ) -> CheckResult {
-    let missing = retention::missing_slots(policy, today, days);
-    CheckResult::new(
-        "retention",
-        missing.is_empty(),
-        retention::describe(policy, &missing),
-    )
+    match retention::missing_slots(policy, today, days) {
+        Ok(missing) => CheckResult::new(
+            "retention",
+            missing.is_empty(),
+            retention::describe(policy, &missing),
+        ),
+        Err(e) => CheckResult::fail("retention", e),
+    }
 }
 
 #[cfg(test)]

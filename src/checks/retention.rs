@@ -4,18 +4,42 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Datelike, Days, Months, NaiveDate};
 
 use crate::config::Retention;
 
-/// The earliest day any slot of `policy` reaches back to, seen from `today`.
+/// The most slots of each kind a policy may ask for: ten years of days and of weeks, a century
+/// of months. Each slot is a line of work and a name in the report; counts past these are
+/// mistakes, and in the millions they would exhaust memory or run off the calendar.
+pub const MAX_DAILY: u32 = 3660;
+pub const MAX_WEEKLY: u32 = 520;
+pub const MAX_MONTHLY: u32 = 1200;
+
+/// The first count of `policy` above its limit: `(kind, count, limit)`.
+pub fn over_limit(policy: &Retention) -> Option<(&'static str, u32, u32)> {
+    [
+        ("daily", policy.daily, MAX_DAILY),
+        ("weekly", policy.weekly, MAX_WEEKLY),
+        ("monthly", policy.monthly, MAX_MONTHLY),
+    ]
+    .into_iter()
+    .find(|(_, n, max)| n > max)
+}
+
+/// The earliest day any slot of `policy` reaches back to, seen from `today`; the calendar's
+/// first day when a slot would lie before it.
 pub fn window_start(policy: &Retention, today: NaiveDate) -> NaiveDate {
     let starts = [
-        (policy.daily > 0).then(|| today - Duration::days(i64::from(policy.daily))),
-        (policy.weekly > 0).then(|| week_start(today) - Duration::weeks(i64::from(policy.weekly))),
+        (policy.daily > 0).then(|| days_back(today, policy.daily)),
+        (policy.weekly > 0).then(|| week_start(today).and_then(|w| weeks_back(w, policy.weekly))),
         (policy.monthly > 0).then(|| months_back(month_start(today), policy.monthly)),
     ];
-    starts.into_iter().flatten().min().unwrap_or(today)
+    starts
+        .into_iter()
+        .flatten()
+        .map(|start| start.unwrap_or(NaiveDate::MIN))
+        .min()
+        .unwrap_or(today)
 }
 
 /// Missing slots, each described (`2026-11-19`, `2026-W45`, `2026-10`), given the days that
@@ -33,18 +57,40 @@ impl Missing {
     }
 }
 
-pub fn missing_slots(policy: &Retention, today: NaiveDate, days: &BTreeSet<NaiveDate>) -> Missing {
+/// The missing slots; an error when the policy asks for more slots than [`over_limit`] allows
+/// or for slots outside the calendar.
+pub fn missing_slots(
+    policy: &Retention,
+    today: NaiveDate,
+    days: &BTreeSet<NaiveDate>,
+) -> Result<Missing, String> {
+    if let Some((kind, n, max)) = over_limit(policy) {
+        return Err(format!(
+            "retention.{kind} is {n}; at most {max} {kind} slots can be checked"
+        ));
+    }
+    let off_calendar =
+        |kind: &str| format!("the {kind} slots reach back before the calendar's first day");
     let any_in = |from: NaiveDate, until: NaiveDate| days.range(from..until).next().is_some();
-    let daily = (1..=i64::from(policy.daily))
-        .map(|i| today - Duration::days(i))
+    let daily = (1..=policy.daily)
+        .map(|i| days_back(today, i).ok_or_else(|| off_calendar("daily")))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
         .filter(|d| !days.contains(d))
         .map(|d| d.format("%Y-%m-%d").to_string())
         .rev()
         .collect();
-    let this_week = week_start(today);
-    let weekly = (1..=i64::from(policy.weekly))
-        .map(|i| this_week - Duration::weeks(i))
-        .filter(|w| !any_in(*w, *w + Duration::weeks(1)))
+    let this_week = week_start(today).ok_or_else(|| off_calendar("weekly"))?;
+    let weekly = (1..=policy.weekly)
+        .map(|i| weeks_back(this_week, i).ok_or_else(|| off_calendar("weekly")))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|w| {
+            !any_in(
+                *w,
+                w.checked_add_days(Days::new(7)).unwrap_or(NaiveDate::MAX),
+            )
+        })
         .map(|w| {
             let iso = w.iso_week();
             format!("{}-W{:02}", iso.year(), iso.week())
@@ -53,41 +99,47 @@ pub fn missing_slots(policy: &Retention, today: NaiveDate, days: &BTreeSet<Naive
         .collect();
     let this_month = month_start(today);
     let monthly = (1..=policy.monthly)
-        .map(|i| months_back(this_month, i))
-        .filter(|m| {
-            !any_in(
-                *m,
-                m.checked_add_months(chrono::Months::new(1)).unwrap_or(*m),
-            )
-        })
+        .map(|i| months_back(this_month, i).ok_or_else(|| off_calendar("monthly")))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|m| !any_in(*m, m.checked_add_months(Months::new(1)).unwrap_or(*m)))
         .map(|m| m.format("%Y-%m").to_string())
         .rev()
         .collect();
-    Missing {
+    Ok(Missing {
         daily,
         weekly,
         monthly,
-    }
+    })
 }
 
-fn week_start(day: NaiveDate) -> NaiveDate {
-    day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
+fn days_back(day: NaiveDate, n: u32) -> Option<NaiveDate> {
+    day.checked_sub_days(Days::new(u64::from(n)))
+}
+
+fn weeks_back(monday: NaiveDate, n: u32) -> Option<NaiveDate> {
+    monday.checked_sub_days(Days::new(7 * u64::from(n)))
+}
+
+fn week_start(day: NaiveDate) -> Option<NaiveDate> {
+    days_back(day, day.weekday().num_days_from_monday())
 }
 
 fn month_start(day: NaiveDate) -> NaiveDate {
     day.with_day(1).unwrap_or(day)
 }
 
-fn months_back(first_of_month: NaiveDate, n: u32) -> NaiveDate {
-    first_of_month
-        .checked_sub_months(chrono::Months::new(n))
-        .unwrap_or(NaiveDate::MIN)
+fn months_back(first_of_month: NaiveDate, n: u32) -> Option<NaiveDate> {
+    first_of_month.checked_sub_months(Months::new(n))
 }
 
 /// A one-line summary of a check: counts kept, and the missing slots listed.
 pub fn describe(policy: &Retention, missing: &Missing) -> String {
     let part = |kind: &str, want: u32, miss: &[String]| {
-        format!("{}/{want} {kind}", want as usize - miss.len())
+        format!(
+            "{}/{want} {kind}",
+            (want as usize).saturating_sub(miss.len())
+        )
     };
     let counts = [
         (policy.daily > 0).then(|| part("daily", policy.daily, &missing.daily)),
@@ -146,7 +198,7 @@ mod tests {
         };
         // Sunday 2026-11-22; 40 days back reaches 2026-10-14.
         let days = every_day("2026-10-14", "2026-11-22");
-        let missing = missing_slots(&policy, d("2026-11-22"), &days);
+        let missing = missing_slots(&policy, d("2026-11-22"), &days).unwrap();
         assert!(missing.is_empty(), "{missing:?}");
         assert_eq!(
             describe(&policy, &missing),
@@ -164,7 +216,7 @@ mod tests {
         let mut days = every_day("2026-10-20", "2026-11-22");
         days.remove(&d("2026-11-19"));
         days.remove(&d("2026-11-20"));
-        let missing = missing_slots(&policy, d("2026-11-22"), &days);
+        let missing = missing_slots(&policy, d("2026-11-22"), &days).unwrap();
         assert_eq!(missing.daily, ["2026-11-19", "2026-11-20"]);
         assert!(missing.weekly.is_empty());
         // September holds nothing: the history starts in October.
@@ -188,7 +240,7 @@ mod tests {
         for day in every_day("2026-11-09", "2026-11-15") {
             days.remove(&day);
         }
-        let missing = missing_slots(&policy, d("2026-11-22"), &days);
+        let missing = missing_slots(&policy, d("2026-11-22"), &days).unwrap();
         assert_eq!(missing.weekly, ["2026-W46"]);
     }
 
@@ -215,9 +267,58 @@ mod tests {
             weekly: 0,
             monthly: 0,
         };
-        let missing = missing_slots(&policy, d("2026-11-22"), &BTreeSet::new());
+        let missing = missing_slots(&policy, d("2026-11-22"), &BTreeSet::new()).unwrap();
         let text = describe(&policy, &missing);
         assert!(text.ends_with("and 20 more"), "{text}");
         assert!(text.starts_with("0/30 daily"), "{text}");
+    }
+
+    #[test]
+    fn huge_retention_counts_are_an_error_not_a_panic() {
+        let today = d("2026-11-22");
+        for policy in [
+            Retention {
+                daily: 100_000_000,
+                weekly: 0,
+                monthly: 0,
+            },
+            Retention {
+                daily: 0,
+                weekly: 20_000_000,
+                monthly: 0,
+            },
+            Retention {
+                daily: 0,
+                weekly: 0,
+                monthly: u32::MAX,
+            },
+            Retention {
+                daily: u32::MAX,
+                weekly: u32::MAX,
+                monthly: u32::MAX,
+            },
+        ] {
+            // The window reaches the calendar's start instead of overflowing.
+            assert!(
+                window_start(&policy, today) <= d("1900-01-01"),
+                "{policy:?}"
+            );
+            let err = missing_slots(&policy, today, &BTreeSet::new()).unwrap_err();
+            assert!(err.contains("at most"), "{err}");
+        }
+        // Within the limits, but before the calendar's first day: an error as well.
+        let policy = Retention {
+            daily: MAX_DAILY,
+            weekly: MAX_WEEKLY,
+            monthly: MAX_MONTHLY,
+        };
+        let early = NaiveDate::MIN.checked_add_days(Days::new(10)).unwrap();
+        let err = missing_slots(&policy, early, &BTreeSet::new()).unwrap_err();
+        assert!(err.contains("before the calendar's first day"), "{err}");
+        assert_eq!(window_start(&policy, early), NaiveDate::MIN);
+        // The largest allowed policy is checked in full.
+        let missing = missing_slots(&policy, today, &BTreeSet::new()).unwrap();
+        assert_eq!(missing.daily.len(), MAX_DAILY as usize);
+        assert_eq!(missing.monthly.len(), MAX_MONTHLY as usize);
     }
 }

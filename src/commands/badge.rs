@@ -73,7 +73,10 @@ pub fn render_files(
     endpoint_path: Option<&Path>,
 ) -> Result<Rendered> {
     let message = message.unwrap_or(status.as_str());
+    badge::check_text(label).map_err(|e| anyhow::anyhow!("the badge label {e}"))?;
+    badge::check_text(message).map_err(|e| anyhow::anyhow!("the badge message {e}"))?;
     let svg = badge::svg::render(label, message, badge::color_of(status), style);
+    badge::svg::check_well_formed(&svg).map_err(anyhow::Error::msg)?;
     crate::atomic::write(svg_path, svg.as_bytes())?;
     if let Some(p) = png_path {
         crate::atomic::write(p, &badge::png::render_png(&svg)?)?;
@@ -89,6 +92,12 @@ pub fn render_files(
 }
 
 pub fn run(global: &Global, args: BadgeArgs) -> Result<Outcome> {
+    // Checked before anything is read, so a bad flag is the error a user sees.
+    for (flag, text) in [("--label", &args.label), ("--message", &args.message)] {
+        if let Some(text) = text {
+            badge::check_text(text).map_err(|e| anyhow::anyhow!("{flag} {e}"))?;
+        }
+    }
     let config = optional_config(global)?;
     let input = args
         .input

@@ -314,7 +314,13 @@ pub fn summary_lines(report: &Report, path: &std::path::Path) -> Vec<String> {
             t.name
         ));
         for c in t.failed_checks() {
-            lines.push(format!("         {}: {}", c.name, c.detail));
+            // A detail may quote an object key: one line, so a key cannot forge a
+            // workflow command in the job log.
+            lines.push(format!(
+                "         {}: {}",
+                c.name,
+                crate::actions::visible(&c.detail)
+            ));
         }
     }
     lines

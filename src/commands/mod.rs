@@ -37,11 +37,15 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
 }
 
 fn block_on<F: std::future::Future<Output = Result<Outcome>>>(f: F) -> Result<Outcome> {
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the async runtime")?
-        .block_on(f)
+        .context("starting the async runtime")?;
+    let outcome = runtime.block_on(f);
+    // Dropping a runtime waits for its blocking threads; one stuck in a call that cannot be
+    // interrupted must not keep the process from exiting once the outputs are written.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    outcome
 }
 
 /// The config named by `--config`, or found at the default paths; an error when there is none.

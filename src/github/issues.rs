@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiError, GitHub};
+use crate::actions::markdown_cell;
 use crate::report::Report;
 
 /// The label chaos-drill issues carry instead of the configured ones.
@@ -101,10 +102,6 @@ pub fn labels_of(report: &Report, settings: &IssueSettings) -> Vec<String> {
     }
 }
 
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\r', '\n'], " ")
-}
-
 /// The table of failed checks, shared by the issue body and its comments.
 fn failure_table(report: &Report) -> String {
     let mut md = String::from("| target | check | detail |\n|---|---|---|\n");
@@ -112,9 +109,9 @@ fn failure_table(report: &Report) -> String {
         for c in t.failed_checks() {
             md.push_str(&format!(
                 "| {} | {} | {} |\n",
-                cell(&t.name),
-                cell(&c.name),
-                cell(&c.detail)
+                markdown_cell(&t.name),
+                markdown_cell(&c.name),
+                markdown_cell(&c.detail)
             ));
         }
     }

@@ -534,14 +534,15 @@ async fn restore_once(
             return failed(format!("creating a temporary folder failed: {e}"), read);
         }
     };
+    // What the engines that write to disk may write.
+    let cap = restore
+        .max_unpacked
+        .as_ref()
+        .map(|s| s.bytes)
+        .unwrap_or_else(|| default_unpack_cap(backup.size));
     let mut engine = match restore.engine {
-        RestoreEngine::Sqlite => sqlite::restore(&mut content, kind, scratch_dir.path()).await,
+        RestoreEngine::Sqlite => sqlite::restore(&mut content, kind, scratch_dir.path(), cap).await,
         RestoreEngine::Files => {
-            let cap = restore
-                .max_unpacked
-                .as_ref()
-                .map(|s| s.bytes)
-                .unwrap_or_else(|| default_unpack_cap(backup.size));
             let (outcome, rest) =
                 files::restore(content, kind, scratch_dir.path().join("files"), cap).await;
             content = rest;

@@ -1,11 +1,20 @@
 //! The `sqlite` engine. SQLite opens files, not streams, so this is the one engine that writes
 //! the decompressed backup to disk: into the restore's temporary folder, streamed in bounded
-//! chunks (never held in memory). Then `PRAGMA integrity_check`, then the validation queries
+//! chunks (never held in memory) and counted against `max-unpacked`, so a small compressed
+//! object cannot fill the disk. Then `PRAGMA integrity_check`, then the validation queries
 //! (through rusqlite, on a blocking thread).
+//!
+//! A backup is untrusted, and SQL over it can run forever (a recursive view). Every blocking
+//! SQLite call watches a stop flag through SQLite's progress handler; the flag is raised when
+//! the future waiting for the call is dropped, which is what the restore's deadline does. So a
+//! query stops at the deadline instead of running on in a thread nobody waits for (which would
+//! keep the process from exiting).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::validate::Cell;
 use super::{EngineOutcome, Restored};
@@ -17,7 +26,17 @@ use crate::units::short_size;
 /// How many `integrity_check` messages a detail quotes.
 const QUOTE_PROBLEMS: usize = 5;
 
-pub async fn restore(content: &mut ObjectReader, kind: Content, dir: &Path) -> EngineOutcome {
+/// How many SQLite virtual-machine steps run between looks at the stop flag: a few
+/// microseconds of work, so a stop takes effect at once and costs nothing measurable.
+const STEPS_BETWEEN_LOOKS: i32 = 1000;
+
+/// `cap` is the most bytes the database file may take (`max-unpacked`).
+pub async fn restore(
+    content: &mut ObjectReader,
+    kind: Content,
+    dir: &Path,
+    cap: u64,
+) -> EngineOutcome {
     if kind != Content::Sqlite {
         return EngineOutcome::failed(format!(
             "engine: sqlite needs a SQLite database, but the backup holds {}",
@@ -25,9 +44,14 @@ pub async fn restore(content: &mut ObjectReader, kind: Content, dir: &Path) -> E
         ));
     }
     let path = dir.join("restored.sqlite");
-    let written = match copy_to_file(content, &path).await {
+    let written = match copy_to_file(content, &path, cap).await {
         Ok(n) => n,
-        Err(e) => return EngineOutcome::failed(format!("writing the database failed: {e}")),
+        Err(e) => {
+            // Whatever was written is of no use, and may be large: it goes now, not with
+            // the folder at the end of the run.
+            let _ = tokio::fs::remove_file(&path).await;
+            return EngineOutcome::failed(e);
+        }
     };
     let restore = CheckResult::pass(
         "restore",
@@ -36,12 +60,7 @@ pub async fn restore(content: &mut ObjectReader, kind: Content, dir: &Path) -> E
             short_size(written)
         ),
     );
-    let integrity = {
-        let path = path.clone();
-        tokio::task::spawn_blocking(move || integrity_check(&path))
-            .await
-            .unwrap_or_else(|e| Err(format!("the integrity check stopped: {e}")))
-    };
+    let integrity = on_blocking_thread(path.clone(), integrity_check).await;
     let (integrity, restored) = match integrity {
         Ok(()) => (
             CheckResult::pass("integrity", "PRAGMA integrity_check: ok"),
@@ -55,22 +74,38 @@ pub async fn restore(content: &mut ObjectReader, kind: Content, dir: &Path) -> E
     }
 }
 
-async fn copy_to_file(content: &mut ObjectReader, path: &PathBuf) -> std::io::Result<u64> {
-    let mut file = tokio::fs::File::create(path).await?;
-    let n = tokio::io::copy(content, &mut file).await?;
-    file.flush().await?;
-    Ok(n)
+/// Writes the stream to `path`, refusing to let the file grow past `cap` bytes.
+async fn copy_to_file(content: &mut ObjectReader, path: &PathBuf, cap: u64) -> Result<u64, String> {
+    let failed = |e: std::io::Error| format!("writing the database failed: {e}");
+    let mut file = tokio::fs::File::create(path).await.map_err(failed)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut written = 0u64;
+    loop {
+        let n = content.read(&mut buf).await.map_err(failed)?;
+        if n == 0 {
+            break;
+        }
+        if written + n as u64 > cap {
+            return Err(format!(
+                "the SQLite database is larger than {} (max-unpacked; the default is 10× the compressed size, at least 1 MiB): stopped after writing {} as an expansion bomb",
+                short_size(cap),
+                short_size(written)
+            ));
+        }
+        file.write_all(&buf[..n]).await.map_err(failed)?;
+        written += n as u64;
+    }
+    file.flush().await.map_err(failed)?;
+    Ok(written)
 }
 
-fn integrity_check(path: &Path) -> Result<(), String> {
-    let db = open(path)?;
-    let mut stmt = db
-        .prepare("PRAGMA integrity_check")
-        .map_err(|e| format!("PRAGMA integrity_check failed: {e}"))?;
+fn integrity_check(db: &rusqlite::Connection) -> Result<(), String> {
+    let failed = |e: rusqlite::Error| format!("PRAGMA integrity_check failed: {e}");
+    let mut stmt = db.prepare("PRAGMA integrity_check").map_err(failed)?;
     let rows: Vec<String> = stmt
         .query_map([], |r| r.get::<_, String>(0))
         .and_then(|rows| rows.collect())
-        .map_err(|e| format!("PRAGMA integrity_check failed: {e}"))?;
+        .map_err(failed)?;
     if rows.len() == 1 && rows[0] == "ok" {
         return Ok(());
     }
@@ -86,26 +121,58 @@ fn integrity_check(path: &Path) -> Result<(), String> {
     ))
 }
 
+/// Raises the stop flag when dropped: the caller stopped waiting for the blocking call.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Opens the database at `path` on a blocking thread and runs `work` on it. When the returned
+/// future is dropped before it finishes, SQLite interrupts whatever `work` is running
+/// ("interrupted"), so the thread ends soon after instead of running on unobserved.
+async fn on_blocking_thread<T, F>(path: PathBuf, work: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce(&rusqlite::Connection) -> Result<T, String> + Send + 'static,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let _stop_on_drop = StopOnDrop(stop.clone());
+    tokio::task::spawn_blocking(move || {
+        let db = open(&path, stop)?;
+        work(&db)
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("the blocking task ended: {e}")))
+}
+
 /// Opens the restored file as the untrusted input it is: defensive mode (no writes to the
 /// schema's internals) and an untrusted schema (its views and triggers cannot call functions
-/// with side effects), as SQLite advises for databases from elsewhere.
-fn open(path: &Path) -> Result<rusqlite::Connection, String> {
+/// with side effects), as SQLite advises for databases from elsewhere; and stoppable through
+/// `stop`.
+fn open(path: &Path, stop: Arc<AtomicBool>) -> Result<rusqlite::Connection, String> {
     use rusqlite::config::DbConfig;
-    let db =
+    let mut db =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
             .map_err(|e| format!("opening the restored database failed: {e}"))?;
     db.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
         .and_then(|_| db.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false))
+        .and_then(|_| {
+            db.progress_handler(
+                STEPS_BETWEEN_LOOKS,
+                Some(move || stop.load(Ordering::Relaxed)),
+            )
+        })
         .map_err(|e| format!("opening the restored database failed: {e}"))?;
     Ok(db)
 }
 
 /// The first column of the first row of `sql`.
 pub async fn query_first(path: &Path, sql: &str) -> Result<Cell, String> {
-    let path = path.to_path_buf();
     let sql = sql.to_string();
-    tokio::task::spawn_blocking(move || {
-        let db = open(&path)?;
+    on_blocking_thread(path.to_path_buf(), move |db| {
         let mut stmt = db.prepare(&sql).map_err(|e| e.to_string())?;
         let mut rows = stmt.query([]).map_err(|e| e.to_string())?;
         let Some(row) = rows.next().map_err(|e| e.to_string())? else {
@@ -122,5 +189,73 @@ pub async fn query_first(path: &Path, sql: &str) -> Result<Cell, String> {
         Ok(cell)
     })
     .await
-    .unwrap_or_else(|e| Err(format!("the query stopped: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(sql: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn sqlite_recursive_view_is_interrupted_when_the_deadline_drops_the_query() {
+        let (_dir, path) = database(
+            "create view orders as with recursive c(x) as (select 1 union all select x+1 from c) select x from c;",
+        );
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let ran = rt.block_on(async {
+            tokio::time::timeout(
+                std::time::Duration::from_millis(300),
+                query_first(&path, "select count(*) from orders"),
+            )
+            .await
+        });
+        assert!(ran.is_err(), "the endless query returned: {ran:?}");
+        // A runtime waits for its blocking threads when it shuts down: this returns early only
+        // when the query really stopped.
+        let started = std::time::Instant::now();
+        rt.shutdown_timeout(std::time::Duration::from_secs(10));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "the query ran on for {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_query_that_finishes_is_not_interrupted() {
+        let (_dir, path) = database("create table t (x); insert into t values (42);");
+        assert_eq!(
+            query_first(&path, "select x from t").await,
+            Ok(Cell::Value("42".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_file_may_not_grow_past_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let mut content: ObjectReader = Box::pin(std::io::Cursor::new(vec![0u8; 300_000]));
+        let err = copy_to_file(&mut content, &path, 200_000)
+            .await
+            .unwrap_err();
+        assert!(err.contains("larger than 195.3 KiB"), "{err}");
+        assert!(std::fs::metadata(&path).unwrap().len() <= 200_000);
+        let mut content: ObjectReader = Box::pin(std::io::Cursor::new(vec![0u8; 200_000]));
+        assert_eq!(
+            copy_to_file(&mut content, &path, 200_000).await,
+            Ok(200_000)
+        );
+    }
 }
