@@ -17,6 +17,7 @@ mod config;
 mod demo;
 mod github;
 mod kpi;
+mod output;
 mod restore;
 mod restore_pg;
 mod s3;
