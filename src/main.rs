@@ -64,7 +64,10 @@ fn init_tracing(verbose: u8, quiet: bool) {
             std::env::var_os("NO_COLOR").as_deref(),
         ))
         .with_target(false)
-        .without_time();
+        .without_time()
+        // Its fallback for a failed log write is eprintln!, which panics when stderr is the
+        // thing that failed; a lost log line must not end the run.
+        .log_internal_errors(false);
     tracing_subscriber::registry()
         .with(filter)
         .with(capped)
