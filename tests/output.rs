@@ -320,3 +320,23 @@ fn trace_logging_never_prints_the_aws_access_key_id_or_secret() {
         assert!(!stdout.contains(secret), "{secret} in stdout");
     }
 }
+
+#[test]
+fn a_key_with_a_line_break_cannot_forge_a_workflow_command_in_the_progress_lines() {
+    let dir = Dir::new();
+    let key = "db/x\n::error::forged.sql.gz";
+    crate::restore::put(&dir, key, &gzip(b"select 1;\n"), None);
+    let rest = "    rto: 1m\n    restore:\n      engine: command\n      command: [\"sh\", \"-c\", \"cat >/dev/null\"]\n";
+    crate::restore::config(&dir, "sql", "*.sql.gz", rest);
+    let run = dir
+        .command()
+        .args(["check", "--schedule", "quarterly", "--config", "dr.yml"])
+        .output()
+        .expect_code(0);
+    let stdout = run.stdout();
+    assert!(
+        stdout.contains("t: restoring db/x\\n::error::forged.sql.gz ("),
+        "{stdout}"
+    );
+    assert!(stdout.lines().all(|l| !l.starts_with("::")), "{stdout}");
+}

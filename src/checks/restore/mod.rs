@@ -550,9 +550,11 @@ async fn restore_once(
         content = kind.name(),
         "restoring"
     );
+    // The key comes from the store: escaped onto one line, so a line break in it cannot start
+    // a forged workflow command (`::add-mask::`, `::error::`) in the job log.
     ctx.progress.line(&format!(
         "{name}: restoring {} ({}, {} {})",
-        backup.key,
+        backup.key.escape_debug(),
         short_size(backup.size),
         compression.name(),
         kind.name()
