@@ -3,7 +3,8 @@
 //! Data flows one way: [`config`] → [`store`] → [`checks`] → [`report`] → [`kpi`] → [`badge`].
 //! The pure parts (KPI rule, badge layout, retention slots) take values and return values; the
 //! I/O sits at the edges, in [`store`] and [`commands`], which build their clients once and pass
-//! them in. Nothing in the library prints: only `main.rs` writes to the terminal.
+//! them in. Nothing in the library prints: commands write lines to an [`output::Sink`], and only
+//! `main.rs` puts them on the terminal.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 /// The GitHub Actions runtime: outputs, job summary, annotations, masks.
@@ -28,8 +29,10 @@ pub mod demo;
 pub mod error;
 /// The GitHub REST client: one-commit publishing and the alert issue.
 pub mod github;
-/// The KPI rule of seed 000: pure functions from reports to a status.
+/// The KPI rule: pure functions from reports to a status.
 pub mod kpi;
+/// The output sink: the lines a command writes as it goes, streamed by the binary.
+pub mod output;
 /// The AWS policy templates, their validated rendering, and the audit of a live bucket.
 pub mod policy;
 /// The report JSON written by `check` and read by `kpi` and `notify`.

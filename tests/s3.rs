@@ -546,7 +546,7 @@ fn s3_unreachable_endpoint_fails_the_check_within_seconds() {
 
 /// A loopback HTTP server answering every request with `respond(n, request_head)`, where `n`
 /// counts requests from 1. Returns the port and the request heads seen.
-fn serve(
+pub fn serve(
     respond: impl Fn(usize, &str) -> (u16, String) + Send + 'static,
 ) -> (u16, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

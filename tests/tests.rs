@@ -17,6 +17,7 @@ mod config;
 mod demo;
 mod github;
 mod kpi;
+mod output;
 mod props;
 mod restore;
 mod restore_pg;

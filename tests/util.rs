@@ -90,6 +90,11 @@ impl TestCommand {
         self
     }
 
+    /// The command itself, for a test that spawns it with pipes or files of its own.
+    pub fn into_std(self) -> Command {
+        self.cmd
+    }
+
     pub fn output(mut self) -> Run {
         let out = self.cmd.output().expect("running dr-action");
         Run(out)

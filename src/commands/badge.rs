@@ -12,6 +12,7 @@ use crate::badge::{self, Style};
 use crate::cli::Global;
 use crate::error::Outcome;
 use crate::kpi::KpiStatus;
+use crate::output::Sink;
 
 #[derive(Debug, Args)]
 pub struct BadgeArgs {
@@ -91,7 +92,7 @@ pub fn render_files(
     })
 }
 
-pub fn run(global: &Global, args: BadgeArgs) -> Result<Outcome> {
+pub fn run(global: &Global, args: BadgeArgs, sink: &dyn Sink) -> Result<Outcome> {
     // Checked before anything is read, so a bad flag is the error a user sees.
     for (flag, text) in [("--label", &args.label), ("--message", &args.message)] {
         if let Some(text) = text {
@@ -118,8 +119,12 @@ pub fn run(global: &Global, args: BadgeArgs) -> Result<Outcome> {
         args.png.as_deref(),
         args.endpoint_json.as_deref(),
     )?;
-    let mut lines = vec![format!("badge {status}: {}", r.svg.display())];
-    lines.extend(r.png.map(|p| format!("png: {}", p.display())));
-    lines.extend(r.endpoint.map(|p| format!("endpoint: {}", p.display())));
-    Ok(Outcome::ok(lines))
+    sink.line(&format!("badge {status}: {}", r.svg.display()));
+    if let Some(p) = r.png {
+        sink.line(&format!("png: {}", p.display()));
+    }
+    if let Some(p) = r.endpoint {
+        sink.line(&format!("endpoint: {}", p.display()));
+    }
+    Ok(Outcome::ok())
 }

@@ -1,6 +1,10 @@
 //! `dr-action check`: runs a schedule's checks against the configured store and writes the
 //! report. Exit 0 when every target is ok, 1 when any check failed (the report is written
 //! either way), 2 when the checks could not run at all (bad config, unknown target).
+//!
+//! Lines go out as the run goes: the `::add-mask::` lines as soon as credentials exist (before
+//! any check can echo them), a line per target when its checks finish (with its failed checks),
+//! progress during a restore, and the verdict with the report's path last.
 
 use std::path::PathBuf;
 
@@ -16,6 +20,7 @@ use crate::checks::restore::{self, RestoreContext};
 use crate::cli::Global;
 use crate::config::{Loaded, StorageKind, Target};
 use crate::error::Outcome;
+use crate::output::Sink;
 use crate::report::{Mode, Report, RunInfo, SCHEMA_VERSION, Schedule, TargetReport};
 use crate::store::BackupStore;
 use crate::store::local::LocalStore;
@@ -105,16 +110,14 @@ pub fn chaos_prefix(run_id: &str) -> String {
     format!("dr-chaos-{run_id}/")
 }
 
-pub async fn run(global: &Global, args: CheckArgs) -> Result<Outcome> {
+pub async fn run(global: &Global, args: CheckArgs, out: &dyn Sink) -> Result<Outcome> {
     let loaded = require_config(global)?;
     let request = CheckRequest::from_args(global, args);
     // A mistyped --target is reported (exit 2) before any credentials are fetched.
-    let (report, masks) = execute_with_masks(&loaded, &request).await?;
+    let report = execute(&loaded, &request, out).await?;
     crate::atomic::write_json(&request.out, &report)?;
-    // The masks come first, so the job log hides the credentials from here on.
-    let mut stdout = masks;
-    stdout.extend(summary_lines(&report, &request.out));
-    Ok(Outcome::with_code(stdout, report.ok))
+    out.line(&verdict_line(&report, &request.out));
+    Ok(Outcome::checked(report.ok))
 }
 
 /// Picks the targets to check; an unknown name is an error listing the known ones.
@@ -180,20 +183,18 @@ pub async fn connect_s3(
     Ok((aws::s3_client(&conn), conn))
 }
 
-/// Opens the store and runs the checks; returns the report and the `::add-mask::` lines of any
-/// credentials obtained, which the caller prints first. A store that cannot be opened (no
-/// region, the role refused, no `id-token: write`) fails every selected target's `access` check
-/// with the reason, so the report is still written and the alert path still runs: a broken role
-/// must be as loud as a broken backup.
-pub async fn execute_with_masks(
-    loaded: &Loaded,
-    request: &CheckRequest,
-) -> Result<(Report, Vec<String>)> {
+/// Opens the store and runs the checks; returns the report (not yet written). The
+/// `::add-mask::` lines of any credentials obtained go to `out` before the first check runs,
+/// then a line per target as it finishes. A store that cannot be opened (no region, the role
+/// refused, no `id-token: write`) fails every selected target's `access` check with the reason,
+/// so the report is still written and the alert path still runs: a broken role must be as loud
+/// as a broken backup.
+pub async fn execute(loaded: &Loaded, request: &CheckRequest, out: &dyn Sink) -> Result<Report> {
     let targets = select_targets(loaded, &request.targets)?;
     match open_store(loaded).await {
         Ok(opened) => {
-            let report = execute_on(opened.store.as_ref(), loaded, request).await?;
-            Ok((report, opened.masks))
+            out.lines(&opened.masks);
+            execute_on(opened.store.as_ref(), loaded, request, out).await
         }
         Err(e) => {
             tracing::error!("cannot open the store: {e:#}");
@@ -209,6 +210,9 @@ pub async fn execute_with_masks(
                     )
                 })
                 .collect();
+            for t in &reports {
+                out.lines(&target_lines(t));
+            }
             let report = Report {
                 schema: SCHEMA_VERSION,
                 kind: request.mode,
@@ -220,21 +224,18 @@ pub async fn execute_with_masks(
                 run: run_info(),
                 targets: reports,
             };
-            Ok((report, Vec::new()))
+            Ok(report)
         }
     }
 }
 
-/// [`execute_with_masks`] for callers that never assume a role (the demo's local store).
-pub async fn execute(loaded: &Loaded, request: &CheckRequest) -> Result<Report> {
-    Ok(execute_with_masks(loaded, request).await?.0)
-}
-
-/// Runs the checks against `store` and returns the report (not yet written).
+/// Runs the checks against `store` and returns the report (not yet written); a line per
+/// target goes to `out` as soon as that target is done.
 pub async fn execute_on(
     store: &dyn BackupStore,
     loaded: &Loaded,
     request: &CheckRequest,
+    out: &dyn Sink,
 ) -> Result<Report> {
     let targets = select_targets(loaded, &request.targets)?;
     if request.backup.is_some() {
@@ -264,6 +265,7 @@ pub async fn execute_on(
         now: started_at,
         base_dir: &loaded.base_dir,
         backup: request.backup.as_deref(),
+        progress: out,
     };
     let chaos_prefix = chaos_prefix(&run_id);
     let mut reports = Vec::with_capacity(targets.len());
@@ -274,10 +276,18 @@ pub async fn execute_on(
             target.prefix.as_str()
         };
         tracing::info!(target = %target.name, prefix, "checking");
-        reports.push(match request.mode {
+        let report = match request.mode {
             Mode::DryRun => dry_run::check_target(target, prefix, &ctx).await,
             Mode::FullRestore => restore::check_target(target, prefix, &restore_ctx).await,
-        });
+        };
+        tracing::trace!(
+            target = %report.name,
+            ok = report.ok,
+            checks = report.checks.len(),
+            "checked"
+        );
+        out.lines(&target_lines(&report));
+        reports.push(report);
     }
     Ok(Report {
         schema: SCHEMA_VERSION,
@@ -292,8 +302,8 @@ pub async fn execute_on(
     })
 }
 
-/// A few lines for the terminal: the verdict, each target, each failed check.
-pub fn summary_lines(report: &Report, path: &std::path::Path) -> Vec<String> {
+/// The line that ends a run: the verdict and where the report is.
+pub fn verdict_line(report: &Report, path: &std::path::Path) -> String {
     let failed = report.targets.iter().filter(|t| !t.ok).count();
     let verdict = if report.ok {
         "ok".to_string()
@@ -301,27 +311,29 @@ pub fn summary_lines(report: &Report, path: &std::path::Path) -> Vec<String> {
         format!("FAILED ({failed} of {} targets)", report.targets.len())
     };
     let chaos = if report.chaos { " [chaos drill]" } else { "" };
-    let mut lines = vec![format!(
+    format!(
         "{} {}{chaos}: {verdict} — report {}",
         report.schedule,
         report.kind.as_str(),
         path.display()
+    )
+}
+
+/// A finished target: `ok`/`FAIL` and its name, then each failed check.
+pub fn target_lines(t: &TargetReport) -> Vec<String> {
+    let mut lines = vec![format!(
+        "  {} {}",
+        if t.ok { "ok  " } else { "FAIL" },
+        t.name
     )];
-    for t in &report.targets {
+    for c in t.failed_checks() {
+        // A detail may quote an object key: one line, so a key cannot forge a workflow
+        // command in the job log.
         lines.push(format!(
-            "  {} {}",
-            if t.ok { "ok  " } else { "FAIL" },
-            t.name
+            "         {}: {}",
+            c.name,
+            crate::actions::visible(&c.detail)
         ));
-        for c in t.failed_checks() {
-            // A detail may quote an object key: one line, so a key cannot forge a
-            // workflow command in the job log.
-            lines.push(format!(
-                "         {}: {}",
-                c.name,
-                crate::actions::visible(&c.detail)
-            ));
-        }
     }
     lines
 }

@@ -7,6 +7,7 @@ use super::require_config;
 use crate::cli::Global;
 use crate::config::StorageKind;
 use crate::error::Outcome;
+use crate::output::Sink;
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -16,11 +17,12 @@ pub enum ConfigCommand {
     Schema,
 }
 
-pub fn run(global: &Global, cmd: ConfigCommand) -> Result<Outcome> {
+pub fn run(global: &Global, cmd: ConfigCommand, out: &dyn Sink) -> Result<Outcome> {
     match cmd {
         ConfigCommand::Schema => {
             let text = serde_json::to_string_pretty(&crate::config::schema())?;
-            Ok(Outcome::ok(vec![text]))
+            out.line(&text);
+            Ok(Outcome::ok())
         }
         ConfigCommand::Check => {
             let loaded = require_config(global)?;
@@ -34,12 +36,13 @@ pub fn run(global: &Global, cmd: ConfigCommand) -> Result<Outcome> {
                 .iter()
                 .map(|t| t.name.as_str())
                 .collect();
-            Ok(Outcome::ok(vec![format!(
+            out.line(&format!(
                 "{}: ok — {} target(s) ({}) in {store}",
                 loaded.path.display(),
                 names.len(),
                 names.join(", ")
-            )]))
+            ));
+            Ok(Outcome::ok())
         }
     }
 }

@@ -9,12 +9,13 @@ use chrono::Utc;
 use clap::Args;
 
 use super::badge::render_files;
-use super::check::{CheckRequest, execute, summary_lines};
+use super::check::{CheckRequest, execute, verdict_line};
 use crate::badge::Style;
 use crate::cli::Global;
 use crate::config;
 use crate::error::Outcome;
 use crate::kpi::{self, Inputs, MaxAges, Slot};
+use crate::output::Sink;
 use crate::report::{Report, Schedule};
 
 #[derive(Debug, Args)]
@@ -24,17 +25,17 @@ pub struct DemoArgs {
     pub dir: PathBuf,
 }
 
-pub async fn run(_global: &Global, args: DemoArgs) -> Result<Outcome> {
+pub async fn run(_global: &Global, args: DemoArgs, out: &dyn Sink) -> Result<Outcome> {
     let started = std::time::Instant::now();
     let built = crate::demo::build(&args.dir, Utc::now())?;
     let loaded = config::load(&built.config)?;
     let out_dir = args.dir.join("out");
-    let mut lines = vec![format!(
+    out.line(&format!(
         "demo store: {} daily backups of a SQLite database in {} (newest {})",
         built.backups,
         args.dir.join("backups").display(),
         built.newest_key
-    )];
+    ));
     let mut slots = Inputs {
         weekly: Slot::missing(),
         monthly: Slot::missing(),
@@ -51,9 +52,9 @@ pub async fn run(_global: &Global, args: DemoArgs) -> Result<Outcome> {
             out: out_dir.join(schedule.default_report_name()),
             backup: None,
         };
-        let report = execute(&loaded, &request).await?;
+        let report = execute(&loaded, &request, out).await?;
         crate::atomic::write_json(&request.out, &report)?;
-        lines.extend(summary_lines(&report, &request.out));
+        out.line(&verdict_line(&report, &request.out));
         all_ok &= report.ok;
         let slot = slot_of_report(&report)?;
         match schedule {
@@ -65,7 +66,7 @@ pub async fn run(_global: &Global, args: DemoArgs) -> Result<Outcome> {
     let kpi = kpi::compute(slots, MaxAges::default(), Utc::now());
     let kpi_path = out_dir.join("backup_kpi.json");
     crate::atomic::write_json(&kpi_path, &kpi)?;
-    lines.push(format!("kpi: {} — {}", kpi.status, kpi_path.display()));
+    out.line(&format!("kpi: {} — {}", kpi.status, kpi_path.display()));
     let badge_dir = args.dir.join("badges");
     let rendered = render_files(
         kpi.status,
@@ -76,7 +77,7 @@ pub async fn run(_global: &Global, args: DemoArgs) -> Result<Outcome> {
         Some(&badge_dir.join("backup_status.png")),
         Some(&badge_dir.join("backup_status.json")),
     )?;
-    lines.push(format!(
+    out.line(&format!(
         "badge: {} (png {})",
         rendered.svg.display(),
         rendered
@@ -84,7 +85,7 @@ pub async fn run(_global: &Global, args: DemoArgs) -> Result<Outcome> {
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     ));
-    lines.push(format!("config: {}", built.config.display()));
+    out.line(&format!("config: {}", built.config.display()));
     crate::actions::Workflow::from_env().set_outputs(&[
         ("status", kpi.status.as_str().to_string()),
         ("ok", all_ok.to_string()),
@@ -98,8 +99,8 @@ pub async fn run(_global: &Global, args: DemoArgs) -> Result<Outcome> {
         ("kpi", kpi_path.display().to_string()),
         ("badge-changed", "false".to_string()),
     ])?;
-    lines.push(format!("done in {:.1}s", started.elapsed().as_secs_f64()));
-    Ok(Outcome::with_code(lines, all_ok))
+    out.line(&format!("done in {:.1}s", started.elapsed().as_secs_f64()));
+    Ok(Outcome::checked(all_ok))
 }
 
 fn slot_of_report(report: &Report) -> Result<Slot> {

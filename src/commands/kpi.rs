@@ -13,6 +13,7 @@ use crate::cli::Global;
 use crate::config::MaxAge;
 use crate::error::Outcome;
 use crate::kpi::{self, Inputs, Kpi, MaxAges, Slot};
+use crate::output::Sink;
 use crate::report::{self, Schedule};
 use crate::units::Dur;
 
@@ -48,7 +49,7 @@ fn parse_dur(s: &str) -> Result<Dur, String> {
     Dur::parse(s)
 }
 
-pub fn run(global: &Global, args: KpiArgs) -> Result<Outcome> {
+pub fn run(global: &Global, args: KpiArgs, sink: &dyn Sink) -> Result<Outcome> {
     let config_ages = optional_config(global)?
         .map(|l| l.config.kpi.max_age)
         .unwrap_or_default();
@@ -85,7 +86,8 @@ pub fn run(global: &Global, args: KpiArgs) -> Result<Outcome> {
         .out
         .unwrap_or_else(|| global.out_dir.join("backup_kpi.json"));
     crate::atomic::write_json(&out, &kpi)?;
-    Ok(Outcome::ok(vec![serde_json::to_string_pretty(&kpi)?]))
+    sink.line(&serde_json::to_string_pretty(&kpi)?);
+    Ok(Outcome::ok())
 }
 
 fn max_ages(config: &MaxAge, args: &KpiArgs) -> MaxAges {

@@ -1,12 +1,14 @@
 //! The command layer: one module per subcommand. Each loads what it needs (config, files,
-//! clients), calls the library, writes its outputs atomically and returns an [`Outcome`].
-//! Clients are built here, once, and passed down.
+//! clients), calls the library, writes its files atomically, writes its lines to the
+//! [`Sink`] as they happen and returns an [`Outcome`] (the exit code). Clients are built here,
+//! once, and passed down.
 
 use anyhow::{Context, Result};
 
 use crate::cli::{Cli, Command, Global};
 use crate::config::{self, Loaded};
 use crate::error::Outcome;
+use crate::output::Sink;
 
 pub mod badge;
 pub mod check;
@@ -19,20 +21,20 @@ pub mod policy;
 pub mod publish;
 pub mod run;
 
-/// Runs the parsed command line.
-pub fn dispatch(cli: Cli) -> Result<Outcome> {
+/// Runs the parsed command line; its lines go to `out` as they are produced.
+pub fn dispatch(cli: Cli, out: &dyn Sink) -> Result<Outcome> {
     let global = cli.global;
     match cli.command {
-        Command::Check(args) => block_on(check::run(&global, args)),
-        Command::Kpi(args) => kpi::run(&global, args),
-        Command::Badge(args) => badge::run(&global, args),
-        Command::Config(cmd) => config_cmd::run(&global, cmd),
-        Command::Demo(args) => block_on(demo::run(&global, args)),
-        Command::Plan(args) => plan::run(&global, args),
-        Command::Policy(cmd) => policy::run(&global, cmd),
-        Command::Publish(args) => block_on(publish::run(&global, args)),
-        Command::Notify(args) => block_on(notify::run(&global, args)),
-        Command::Run(args) => block_on(run::run(&global, args)),
+        Command::Check(args) => block_on(check::run(&global, args, out)),
+        Command::Kpi(args) => kpi::run(&global, args, out),
+        Command::Badge(args) => badge::run(&global, args, out),
+        Command::Config(cmd) => config_cmd::run(&global, cmd, out),
+        Command::Demo(args) => block_on(demo::run(&global, args, out)),
+        Command::Plan(args) => plan::run(&global, args, out),
+        Command::Policy(cmd) => policy::run(&global, cmd, out),
+        Command::Publish(args) => block_on(publish::run(&global, args, out)),
+        Command::Notify(args) => block_on(notify::run(&global, args, out)),
+        Command::Run(args) => block_on(run::run(&global, args, out)),
     }
 }
 

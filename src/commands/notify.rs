@@ -17,10 +17,11 @@ use super::publish::github_client;
 use crate::actions::Workflow;
 use crate::cli::Global;
 use crate::config::Notify;
-use crate::error::{EXIT_ERROR, Outcome};
+use crate::error::Outcome;
 use crate::github::GitHub;
 use crate::github::issues::{self, IssueAction, IssueSettings};
 use crate::kpi::Kpi;
+use crate::output::Sink;
 use crate::report::Report;
 use crate::slack;
 
@@ -121,7 +122,7 @@ pub fn read_report(path: &std::path::Path) -> Result<Report> {
     })
 }
 
-pub async fn run(global: &Global, args: NotifyArgs) -> Result<Outcome> {
+pub async fn run(global: &Global, args: NotifyArgs, out: &dyn Sink) -> Result<Outcome> {
     let wf = Workflow::from_env();
     let notify = optional_config(global)?
         .map(|l| l.config.notify)
@@ -141,8 +142,10 @@ pub async fn run(global: &Global, args: NotifyArgs) -> Result<Outcome> {
         gh.as_ref().map_err(String::as_str),
     )
     .await;
-    let mut lines = d.notes.clone();
-    lines.extend(d.errors.iter().map(|e| wf.error(e)));
+    out.lines(&d.notes);
+    for e in &d.errors {
+        out.line(&wf.error(e));
+    }
     if let Some(url) = &d.issue_url {
         wf.set_outputs(&[("issue-url", url.clone())])?;
     }
@@ -154,8 +157,9 @@ pub async fn run(global: &Global, args: NotifyArgs) -> Result<Outcome> {
             .collect();
         wf.append_summary(&format!("### Alerts\n\n{md}\n"))?;
     }
-    Ok(Outcome {
-        stdout: lines,
-        code: if d.errors.is_empty() { 0 } else { EXIT_ERROR },
+    Ok(if d.errors.is_empty() {
+        Outcome::ok()
+    } else {
+        Outcome::step_failed()
     })
 }

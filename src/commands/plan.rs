@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::require_config;
 use crate::cli::Global;
 use crate::error::Outcome;
+use crate::output::Sink;
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {}
@@ -23,7 +24,7 @@ struct Entry<'a> {
     critical: bool,
 }
 
-pub fn run(global: &Global, _args: PlanArgs) -> Result<Outcome> {
+pub fn run(global: &Global, _args: PlanArgs, out: &dyn Sink) -> Result<Outcome> {
     let loaded = require_config(global)?;
     let matrix = Matrix {
         include: loaded
@@ -38,5 +39,6 @@ pub fn run(global: &Global, _args: PlanArgs) -> Result<Outcome> {
     };
     let json = serde_json::to_string(&matrix)?;
     crate::actions::Workflow::from_env().set_outputs(&[("matrix", json.clone())])?;
-    Ok(Outcome::ok(vec![json]))
+    out.line(&json);
+    Ok(Outcome::ok())
 }

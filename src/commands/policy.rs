@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 
 use crate::cli::Global;
 use crate::error::Outcome;
+use crate::output::Sink;
 use crate::policy::{self, PolicyValues};
 
 pub mod audit;
@@ -41,9 +42,9 @@ pub struct RenderArgs {
     pub branch: String,
 }
 
-pub fn run(global: &Global, cmd: PolicyCommand) -> Result<Outcome> {
+pub fn run(global: &Global, cmd: PolicyCommand, out: &dyn Sink) -> Result<Outcome> {
     match cmd {
-        PolicyCommand::Audit(a) => super::block_on(audit::run(global, a)),
+        PolicyCommand::Audit(a) => super::block_on(audit::run(global, a, out)),
         PolicyCommand::Render(a) => {
             let values = PolicyValues {
                 bucket: a.bucket,
@@ -55,13 +56,12 @@ pub fn run(global: &Global, cmd: PolicyCommand) -> Result<Outcome> {
             };
             let rendered = policy::render(&values).map_err(anyhow::Error::msg)?;
             let dir = global.out_dir.join("policies");
-            let mut lines = Vec::new();
             for (name, text) in rendered {
                 let path = dir.join(name);
                 crate::atomic::write(&path, text.as_bytes())?;
-                lines.push(format!("wrote {}", path.display()));
+                out.line(&format!("wrote {}", path.display()));
             }
-            Ok(Outcome::ok(lines))
+            Ok(Outcome::ok())
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::config::BadgeConfig;
 use crate::error::Outcome;
 use crate::github::publish::{self, FileChange, Published};
 use crate::github::{GitHub, Repo};
+use crate::output::Sink;
 
 /// The KPI state kept in the repository.
 pub const STATE_PATH: &str = "badges/backup_kpi.json";
@@ -133,7 +134,7 @@ pub fn describe(published: &Published, branch: &str) -> String {
     }
 }
 
-pub async fn run(global: &Global, args: PublishArgs) -> Result<Outcome> {
+pub async fn run(global: &Global, args: PublishArgs, out: &dyn Sink) -> Result<Outcome> {
     let wf = Workflow::from_env();
     let badge = optional_config(global)?
         .map(|l| l.config.badge)
@@ -171,7 +172,8 @@ pub async fn run(global: &Global, args: PublishArgs) -> Result<Outcome> {
     };
     if let Some(why) = refusal {
         wf.set_outputs(&[("badge-changed", "false".into())])?;
-        return Ok(Outcome::ok(vec![format!("not published: {why}")]));
+        out.line(&format!("not published: {why}"));
+        return Ok(Outcome::ok());
     }
     let message = args
         .message
@@ -179,7 +181,8 @@ pub async fn run(global: &Global, args: PublishArgs) -> Result<Outcome> {
     let published = publish::commit_files(&gh, &branch, &changes, &message).await?;
     let changed = matches!(published, Published::Committed { .. });
     wf.set_outputs(&[("badge-changed", changed.to_string())])?;
-    Ok(Outcome::ok(vec![describe(&published, &branch)]))
+    out.line(&describe(&published, &branch));
+    Ok(Outcome::ok())
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use anyhow::Result;
 use chrono::Utc;
 use clap::Args;
 
-use super::check::{CheckRequest, chaos_from_env, execute_with_masks, summary_lines};
+use super::check::{CheckRequest, chaos_from_env, execute, verdict_line};
 use super::notify::deliver;
 use super::publish::{
     HISTORY_PATH, STATE_PATH, TREND_PATH, default_branch, default_files, describe, github_client,
@@ -29,10 +29,11 @@ use crate::badge::Style;
 use crate::badge::trend::{self, HistoryEntry};
 use crate::cli::Global;
 use crate::config::Loaded;
-use crate::error::{EXIT_ERROR, EXIT_FAILED, Outcome};
+use crate::error::Outcome;
 use crate::github::GitHub;
 use crate::github::publish::{self, Published};
 use crate::kpi::{self, Inputs, Kpi, MaxAges, Slot};
+use crate::output::Sink;
 use crate::report::{Report, Schedule};
 
 #[derive(Debug, Args)]
@@ -161,7 +162,7 @@ fn write_badge_files(loaded: &Loaded, kpi: &Kpi, history: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(global: &Global, args: RunArgs) -> Result<Outcome> {
+pub async fn run(global: &Global, args: RunArgs, out: &dyn Sink) -> Result<Outcome> {
     let loaded = require_config(global)?;
     let wf = Workflow::from_env();
     let request = CheckRequest {
@@ -172,11 +173,18 @@ pub async fn run(global: &Global, args: RunArgs) -> Result<Outcome> {
         out: global.out_dir.join(args.schedule.default_report_name()),
         backup: None,
     };
-    let (report, masks) = execute_with_masks(&loaded, &request).await?;
+    // The checks' lines stream into one foldable group of the job log; the masks written
+    // inside it take effect at once all the same.
+    if wf.in_actions {
+        out.line("::group::checks");
+    }
+    let checked = execute(&loaded, &request, out).await;
+    if wf.in_actions {
+        out.line("::endgroup::");
+    }
+    let report = checked?;
     crate::atomic::write_json(&request.out, &report)?;
-    // The masks come first, so the job log hides the credentials from here on.
-    let mut lines = masks;
-    lines.extend(wf.group("checks", summary_lines(&report, &request.out)));
+    out.line(&verdict_line(&report, &request.out));
     let mut notes: Vec<String> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
 
@@ -212,7 +220,7 @@ pub async fn run(global: &Global, args: RunArgs) -> Result<Outcome> {
     )?;
     let kpi_path = global.out_dir.join("backup_kpi.json");
     crate::atomic::write_json(&kpi_path, &kpi)?;
-    lines.push(format!("kpi: {} — {}", kpi.status, kpi_path.display()));
+    out.line(&format!("kpi: {} — {}", kpi.status, kpi_path.display()));
 
     let mut badge_changed = false;
     if report.chaos {
@@ -272,17 +280,19 @@ pub async fn run(global: &Global, args: RunArgs) -> Result<Outcome> {
     notes.extend(delivery.notes);
     errors.extend(delivery.errors);
 
-    lines.extend(notes.iter().cloned());
-    lines.extend(errors.iter().map(|e| wf.error(e)));
+    out.lines(&notes);
+    for e in &errors {
+        out.line(&wf.error(e));
+    }
     if !report.ok && !report.chaos {
-        lines.push(wf.error(&format!(
+        out.line(&wf.error(&format!(
             "{} {} checks failed: {}",
             report.schedule,
             report.kind.as_str(),
             report.failure_lines().join("; ")
         )));
     } else if report.chaos {
-        lines.push(wf.warning("chaos drill: this run failed on purpose to exercise the alerts"));
+        out.line(&wf.warning("chaos drill: this run failed on purpose to exercise the alerts"));
     }
     let mut summary_notes = notes.clone();
     summary_notes.extend(
@@ -299,15 +309,9 @@ pub async fn run(global: &Global, args: RunArgs) -> Result<Outcome> {
         ("badge-changed", badge_changed.to_string()),
         ("issue-url", delivery.issue_url.unwrap_or_default()),
     ])?;
-    let code = if !errors.is_empty() {
-        EXIT_ERROR
-    } else if !report.ok {
-        EXIT_FAILED
+    Ok(if errors.is_empty() {
+        Outcome::checked(report.ok)
     } else {
-        0
-    };
-    Ok(Outcome {
-        stdout: lines,
-        code,
+        Outcome::step_failed()
     })
 }

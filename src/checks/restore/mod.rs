@@ -1,4 +1,4 @@
-//! The full-restore check of SPEC §5 (quarterly): the newest backup — or the one `--backup`
+//! The full-restore check (quarterly): the newest backup — or the one `--backup`
 //! names — is read from the store once, as a stream. On the way, [`stream::open`] hashes the
 //! stored bytes and decompresses them; the decompressed bytes go straight into the restore
 //! engine ([`postgres`], [`sqlite`], [`files`] or [`command`]), then the validations of the
@@ -33,6 +33,7 @@ use super::dry_run::{KeyFilter, read_sidecar, summarize_listing};
 use super::format::{Compression, Content};
 use super::stream;
 use crate::config::{ChecksumMode, Restore, RestoreEngine, Target};
+use crate::output::Sink;
 use crate::report::{Latest, TargetReport};
 use crate::store::{BackupStore, ObjectMeta, ObjectReader};
 use crate::units::{short_duration, short_size};
@@ -55,7 +56,13 @@ pub struct RestoreContext<'a> {
     pub base_dir: &'a Path,
     /// A specific key to restore instead of the newest (`--backup`).
     pub backup: Option<&'a str>,
+    /// Where the stages of a restore are told as they start and end, with a progress line
+    /// every [`PROGRESS_EVERY`] in between: a restore can run for hours.
+    pub progress: &'a dyn Sink,
 }
+
+/// How often a running restore says how far it got.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(30);
 
 /// What an engine leaves behind for the validations to look at.
 pub enum Restored {
@@ -132,7 +139,22 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     };
     let can_start = restore.engine != RestoreEngine::Postgres || scratch.is_some();
     let work = async {
-        let run = restore_once(restore, &newest, scratch.clone(), ctx, restore_started).await;
+        let run = restore_once(
+            &target.name,
+            restore,
+            &newest,
+            scratch.clone(),
+            ctx,
+            restore_started,
+        )
+        .await;
+        if !restore.validate.is_empty() && run.engine.restored.is_some() {
+            ctx.progress.line(&format!(
+                "{}: validating ({} checks)",
+                target.name,
+                restore.validate.len()
+            ));
+        }
         let validate_started = Instant::now();
         let mut validations = Vec::new();
         for (i, validation) in restore.validate.iter().enumerate() {
@@ -463,6 +485,7 @@ struct RestoreRun {
 /// GETs the object once and feeds it through the engine; then reads whatever the engine left
 /// unread, so the hash covers the whole object.
 async fn restore_once(
+    name: &str,
     restore: &Restore,
     backup: &ObjectMeta,
     scratch: Option<postgres::Scratch>,
@@ -527,6 +550,15 @@ async fn restore_once(
         content = kind.name(),
         "restoring"
     );
+    // The key comes from the store: escaped onto one line, so a line break in it cannot start
+    // a forged workflow command (`::add-mask::`, `::error::`) in the job log.
+    ctx.progress.line(&format!(
+        "{name}: restoring {} ({}, {} {})",
+        backup.key.escape_debug(),
+        short_size(backup.size),
+        compression.name(),
+        kind.name()
+    ));
     let scratch_dir = match tempfile::Builder::new().prefix("dr-restore-").tempdir() {
         Ok(d) => d,
         Err(e) => {
@@ -540,24 +572,35 @@ async fn restore_once(
         .as_ref()
         .map(|s| s.bytes)
         .unwrap_or_else(|| default_unpack_cap(backup.size));
-    let mut engine = match restore.engine {
-        RestoreEngine::Sqlite => sqlite::restore(&mut content, kind, scratch_dir.path(), cap).await,
-        RestoreEngine::Files => {
-            let (outcome, rest) =
-                files::restore(content, kind, scratch_dir.path().join("files"), cap).await;
-            content = rest;
-            outcome
-        }
-        RestoreEngine::Command => {
-            command::restore(restore.command.as_deref(), ctx.base_dir, &mut content).await
-        }
-        RestoreEngine::Postgres => match &scratch {
-            Some(scratch) => postgres::restore(scratch, kind, &mut content).await,
-            None => EngineOutcome::failed("no scratch database"),
-        },
+    let work = async {
+        let engine = match restore.engine {
+            RestoreEngine::Sqlite => {
+                sqlite::restore(&mut content, kind, scratch_dir.path(), cap).await
+            }
+            RestoreEngine::Files => {
+                let (outcome, rest) =
+                    files::restore(content, kind, scratch_dir.path().join("files"), cap).await;
+                content = rest;
+                outcome
+            }
+            RestoreEngine::Command => {
+                command::restore(restore.command.as_deref(), ctx.base_dir, &mut content).await
+            }
+            RestoreEngine::Postgres => match &scratch {
+                Some(scratch) => postgres::restore(scratch, kind, &mut content).await,
+                None => EngineOutcome::failed("no scratch database"),
+            },
+        };
+        drain(&mut content).await;
+        engine
     };
-    drain(&mut content).await;
+    let mut engine = with_progress(work, name, &stored, backup.size, ctx.progress).await;
     let restore_took = started.elapsed();
+    ctx.progress.line(&format!(
+        "{name}: restore finished after {} ({} read)",
+        human_seconds(restore_took),
+        short_size(stored.snapshot().bytes)
+    ));
     let read = summarize(&stored, &unpacked, &tally);
     if read.error.is_some() {
         // Whatever the engine made of it, a stream that broke is not a restore.
@@ -601,6 +644,32 @@ fn summarize(stored: &Progress, unpacked: &Progress, tally: &stream::Tally) -> R
         sha256: tally.sha256_hex(),
         content_bytes: u.bytes,
         error: s.error.or(u.error),
+    }
+}
+
+/// Runs `work` (the engine reading the backup), writing a line with the bytes read so far
+/// every [`PROGRESS_EVERY`] until it is done.
+async fn with_progress<T>(
+    work: impl std::future::Future<Output = T>,
+    name: &str,
+    read: &Progress,
+    size: u64,
+    out: &dyn Sink,
+) -> T {
+    let mut ticks =
+        tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    // A runtime busy for longer than a period skips the missed lines instead of bursting.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = ticks.tick() => out.line(&format!(
+                "{name}: restoring… {} of {} read",
+                short_size(read.snapshot().bytes),
+                short_size(size)
+            )),
+        }
     }
 }
 
@@ -779,6 +848,33 @@ mod tests {
         let p = progress.snapshot();
         assert_eq!(p.bytes, 10_000);
         assert!(p.eof_at.is_some() && p.error.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_restore_says_how_far_it_got_every_period() {
+        let read = Progress::default();
+        read.0.lock().unwrap().bytes = 512 << 20;
+        let out = crate::output::Captured::new();
+        let work = async {
+            tokio::time::sleep(PROGRESS_EVERY * 2 + Duration::from_secs(5)).await;
+            7
+        };
+        assert_eq!(
+            with_progress(work, "orders-db", &read, 1 << 30, &out).await,
+            7
+        );
+        assert_eq!(
+            out.lines(),
+            vec!["orders-db: restoring… 512.0 MiB of 1.0 GiB read"; 2]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quick_restore_says_nothing_in_between() {
+        let out = crate::output::Captured::new();
+        let work = tokio::time::sleep(PROGRESS_EVERY - Duration::from_secs(1));
+        with_progress(work, "t", &Progress::default(), 10, &out).await;
+        assert!(out.lines().is_empty());
     }
 
     #[test]

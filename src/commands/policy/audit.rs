@@ -20,6 +20,7 @@ use crate::commands::check::connect_s3;
 use crate::commands::require_config;
 use crate::config::StorageKind;
 use crate::error::Outcome;
+use crate::output::Sink;
 use crate::policy::audit::{
     self, AuditReport, BucketState, DefaultEncryption, Expected, Fetched, PublicAccessBlock,
 };
@@ -36,7 +37,7 @@ pub struct AuditArgs {
     pub out: Option<PathBuf>,
 }
 
-pub async fn run(global: &Global, args: AuditArgs) -> Result<Outcome> {
+pub async fn run(global: &Global, args: AuditArgs, sink: &dyn Sink) -> Result<Outcome> {
     let loaded = require_config(global)?;
     let bucket = match (args.bucket, loaded.storage()) {
         (Some(b), _) if !b.trim().is_empty() => b,
@@ -59,6 +60,8 @@ pub async fn run(global: &Global, args: AuditArgs) -> Result<Outcome> {
             .collect(),
     };
     let (client, conn) = connect_s3(&loaded, &bucket).await?;
+    // The masks go out the moment the credentials exist, so the job log hides them from here on.
+    sink.lines(&conn.masks);
     let state = fetch_state(&client, &bucket).await;
     if let Some(err) = unreachable_bucket(&state) {
         anyhow::bail!("cannot audit bucket `{bucket}`: {err}");
@@ -68,10 +71,8 @@ pub async fn run(global: &Global, args: AuditArgs) -> Result<Outcome> {
         .out
         .unwrap_or_else(|| global.out_dir.join("policy_audit.json"));
     crate::atomic::write_json(&out, &report)?;
-    // The masks come first, so the job log hides the credentials from here on.
-    let mut stdout = conn.masks;
-    stdout.extend(table(&report, &out));
-    Ok(Outcome::with_code(stdout, report.ok))
+    sink.lines(&table(&report, &out));
+    Ok(Outcome::checked(report.ok))
 }
 
 /// Reads the four settings; each read stands alone, so one refusal does not hide the others.

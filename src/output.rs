@@ -1,0 +1,167 @@
+//! Where commands write the lines a person (or the Actions runner) reads, as the work happens.
+//!
+//! A command is handed a [`Sink`] and writes each line when it has it: the `::add-mask::` lines
+//! the moment credentials exist, a line per target as its checks finish, progress during a long
+//! restore. The binary builds the one real sink over locked stdout ([`Streamed`]); tests and
+//! callers that want the lines as values use [`Captured`]. The library never prints otherwise.
+//!
+//! Writing never fails a command: a run whose stdout went away must still write its report,
+//! publish its badge and send its alerts. The first write error is kept, later lines are
+//! dropped, and the binary decides what the error means for the exit code once the command is
+//! done (a closed pipe is not an error; a full disk is).
+
+use std::io::{self, Write};
+use std::sync::Mutex;
+
+/// Receives the command's output, one line at a time (without its newline).
+pub trait Sink {
+    fn line(&self, line: &str);
+
+    /// Writes each of `lines`.
+    fn lines(&self, lines: &[String]) {
+        for l in lines {
+            self.line(l);
+        }
+    }
+}
+
+/// A sink over a writer: every line is written and flushed at once, so a line reaches the job
+/// log when it is produced, not at exit.
+pub struct Streamed<W: Write> {
+    state: Mutex<State<W>>,
+}
+
+struct State<W> {
+    out: W,
+    /// The first write error; once set, nothing more is written.
+    error: Option<io::Error>,
+}
+
+impl<W: Write> Streamed<W> {
+    pub fn new(out: W) -> Self {
+        Streamed {
+            state: Mutex::new(State { out, error: None }),
+        }
+    }
+
+    /// The first write error, if any.
+    pub fn finish(self) -> Option<io::Error> {
+        let state = match self.state.into_inner() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        state.error
+    }
+}
+
+impl<W: Write> Sink for Streamed<W> {
+    fn line(&self, line: &str) {
+        let mut state = match self.state.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if state.error.is_some() {
+            return;
+        }
+        let written = state
+            .out
+            .write_all(line.as_bytes())
+            .and_then(|()| state.out.write_all(b"\n"))
+            .and_then(|()| state.out.flush());
+        if let Err(e) = written {
+            state.error = Some(e);
+        }
+    }
+}
+
+/// Keeps the lines in memory, for tests and for callers that post-process them.
+#[derive(Debug, Default)]
+pub struct Captured(Mutex<Vec<String>>);
+
+impl Captured {
+    pub fn new() -> Self {
+        Captured::default()
+    }
+
+    /// The lines written so far.
+    pub fn lines(&self) -> Vec<String> {
+        match self.0.lock() {
+            Ok(l) => l.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+impl Sink for Captured {
+    fn line(&self, line: &str) {
+        match self.0.lock() {
+            Ok(mut l) => l.push(line.to_string()),
+            Err(poisoned) => poisoned.into_inner().push(line.to_string()),
+        }
+    }
+}
+
+/// Whether logs may be coloured: only for a person at a terminal (CI logs and files get plain
+/// text), and never when `NO_COLOR` has any non-empty value.
+pub fn colour(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that fails every write with `kind` after `ok` successful ones.
+    struct Failing {
+        ok: usize,
+        kind: io::ErrorKind,
+        written: Vec<u8>,
+    }
+
+    impl Write for Failing {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.ok == 0 {
+                return Err(io::Error::from(self.kind));
+            }
+            self.ok -= 1;
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_write_error_is_kept_and_later_lines_are_dropped() {
+        let sink = Streamed::new(Failing {
+            ok: 2,
+            kind: io::ErrorKind::BrokenPipe,
+            written: Vec::new(),
+        });
+        sink.line("one");
+        sink.line("two");
+        sink.line("three");
+        let err = sink.finish().expect("the error is kept");
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+    }
+
+    #[test]
+    fn colour_only_at_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(colour(true, None));
+        assert!(colour(true, Some(OsStr::new(""))));
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(false, None));
+    }
+
+    #[test]
+    fn lines_are_written_with_a_newline_each() {
+        let sink = Streamed::new(Vec::new());
+        sink.lines(&["a".to_string(), "b".to_string()]);
+        let state = sink.state.into_inner().unwrap();
+        assert_eq!(state.out, b"a\nb\n");
+        assert!(state.error.is_none());
+    }
+}
