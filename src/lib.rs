@@ -32,6 +32,8 @@ pub mod github;
 pub mod kpi;
 /// The AWS policy templates, their validated rendering, and the audit of a live bucket.
 pub mod policy;
+/// Running another program: cleared environment, own process group, bounded output.
+pub mod process;
 /// The report JSON written by `check` and read by `kpi` and `notify`.
 pub mod report;
 /// Slack incoming-webhook alerts (Block Kit), with bounded retries.
