@@ -3,7 +3,8 @@
 //! backup can influence), in its own process group (a run stopped at its deadline takes down
 //! whatever the program started, not only the program), optionally as another OS user, with
 //! the input streamed into stdin, stdout captured up to a bound (or discarded) and the tail of
-//! stderr kept for the detail — so a restore of any size runs in bounded memory.
+//! stderr kept for the detail — so a restore of any size runs in bounded memory. Details that
+//! quote a program's output go through [`redact`] first.
 
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
@@ -191,6 +192,18 @@ pub async fn run(
         fed,
         stopped_reading,
     })
+}
+
+/// Replaces every secret in `text` with `***`.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    let mut sorted: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
+    // Longest first, so the whole URL goes before the password inside it.
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for s in sorted {
+        out = out.replace(s.as_str(), "***");
+    }
+    out
 }
 
 /// The last `max` bytes of a process's stderr, as one trimmed line for a detail.

@@ -143,6 +143,99 @@ fn restore_pg_without_a_url_restores_into_a_private_cluster() {
 }
 
 #[test]
+fn restore_pg_a_hung_restore_is_stopped_and_leaves_no_database_role_or_cluster() {
+    let sql = b"CREATE TABLE t (id int);\nSELECT pg_sleep(600);\n";
+    for private in [false, true] {
+        let dir = Dir::new();
+        put(&dir, "db/hang.dump.gz", &gzip(sql), None);
+        let mut rest = PG_RESTORE.replace("rto: 10m", "rto: 3s");
+        if private {
+            rest = rest.replace("      database-url-env: DR_RESTORE_DATABASE_URL\n", "");
+        }
+        config(&dir, "pg-dump", "*.dump.gz", &rest);
+        let tmp = crate::hostile_pg::private_tmpdir();
+        let mut env = env();
+        env.push(("TMPDIR", tmp.path().display().to_string()));
+        let started = std::time::Instant::now();
+        let (run, t) = run_quarterly(&dir, &env);
+        run.expect_code(1);
+        assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+        let detail = failed(&t, "restore");
+        assert!(detail.contains("stopped after"), "{detail}");
+        passed(&t, "cleanup");
+        if private {
+            crate::hostile_pg::assert_private_cluster_gone(tmp.path());
+        } else {
+            assert!(!no_scratch_left(&t).is_empty(), "{t:#}");
+        }
+    }
+}
+
+#[test]
+fn restore_pg_extensions_the_role_may_not_create_are_made_by_the_admin() {
+    let pg = cluster();
+    static MADE: OnceLock<()> = OnceLock::new();
+    MADE.get_or_init(|| {
+        pg.psql("postgres", "create database with_ext");
+        pg.psql(
+            "with_ext",
+            "create extension dblink; create table t (a int); insert into t values (1), (2)",
+        );
+    });
+    let rest = r#"    restore:
+      engine: postgres
+      database-url-env: DR_RESTORE_DATABASE_URL
+      extensions: [dblink]
+      validate:
+        - sql: "select count(*) from pg_extension where extname = 'dblink'"
+          expect: "1"
+        - sql: "select count(*) from t"
+          expect: "2"
+"#;
+    for format in ["c", "p"] {
+        let dump = gzip(&pg.dump("with_ext", format));
+        for private in [false, true] {
+            let dir = Dir::new();
+            put(&dir, "db/ext.dump.gz", &dump, None);
+            let rest = if private {
+                rest.replace("      database-url-env: DR_RESTORE_DATABASE_URL\n", "")
+            } else {
+                rest.to_string()
+            };
+            config(&dir, "pg-dump", "*.dump.gz", &rest);
+            let tmp = crate::hostile_pg::private_tmpdir();
+            let mut env = env();
+            env.push(("TMPDIR", tmp.path().display().to_string()));
+            let (run, t) = run_quarterly(&dir, &env);
+            let run = run.expect_code(0);
+            assert_eq!(
+                t["ok"],
+                true,
+                "-F{format}, private {private}: {t:#}\n{}",
+                run.stderr()
+            );
+        }
+        // Without `extensions:`, the role may not create dblink, and the detail says so.
+        let dir = Dir::new();
+        put(&dir, "db/ext.dump.gz", &dump, None);
+        config(
+            &dir,
+            "pg-dump",
+            "*.dump.gz",
+            &rest.replace("      extensions: [dblink]\n", ""),
+        );
+        let (run, t) = run_quarterly(&dir, &env());
+        run.expect_code(1);
+        let detail = failed(&t, "restore");
+        assert!(
+            detail.contains("permission denied to create extension \"dblink\""),
+            "{detail}"
+        );
+        no_scratch_left(&t);
+    }
+}
+
+#[test]
 fn restore_pg_a_pg_restore_error_fails_and_drops_the_scratch_database() {
     let db = shop();
     let dir = Dir::new();

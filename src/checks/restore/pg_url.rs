@@ -1,10 +1,13 @@
 //! A PostgreSQL server named by a `postgres://` URL, as the `PG*` variables libpq reads. The
 //! URL holds a password: it is never put on a command line (other users can read those in
 //! `/proc`), only into the environment of the client programs, and every error or detail that
-//! could quote it goes through [`redact`].
+//! could quote it goes through [`crate::process::redact`].
 
 use percent_encoding::percent_decode_str;
 use url::Url;
+
+#[cfg(test)]
+use crate::process::redact;
 
 /// URL query parameters and the libpq variables that carry them.
 const PARAMS: &[(&str, &str)] = &[
@@ -176,18 +179,6 @@ impl Server {
         }
         url.to_string()
     }
-}
-
-/// Replaces every secret in `text` with `***`.
-pub fn redact(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
-    let mut sorted: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
-    // Longest first, so the whole URL goes before the password inside it.
-    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for s in sorted {
-        out = out.replace(s.as_str(), "***");
-    }
-    out
 }
 
 #[cfg(test)]

@@ -32,7 +32,6 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use super::pg_cluster::{Cluster, SERVER_PROGRAMS};
 use super::pg_tools::Tools;
 use super::pg_url::Server;
-pub use super::pg_url::redact;
 use super::pg_version;
 use super::sql_guard::SqlGuard;
 use super::validate::Cell;
@@ -40,7 +39,7 @@ use super::{EngineOutcome, Restored};
 use crate::checks::CheckResult;
 use crate::checks::format::Content;
 use crate::config::Restore;
-use crate::process::{self, Program, Ran};
+use crate::process::{self, Program, Ran, redact};
 use crate::store::ObjectReader;
 use crate::units::short_size;
 
@@ -57,6 +56,8 @@ pub struct Scratch {
     role_password: String,
     /// The server's major version.
     major: u32,
+    /// The admin created `restore.extensions` in the scratch database.
+    has_extensions: bool,
     /// The clients' `HOME`; deleted with the last clone.
     _home: Arc<tempfile::TempDir>,
     cluster: Option<Arc<Cluster>>,
@@ -189,6 +190,7 @@ pub async fn create_scratch(restore: &Restore) -> Result<Scratch, String> {
         role,
         role_password: random_token(32)?,
         major: 0,
+        has_extensions: !restore.extensions.is_empty(),
         _home: Arc::new(home),
         cluster,
     };
@@ -343,7 +345,13 @@ pub async fn restore(
         ));
     }
     let ran = if tool == "pg_restore" {
-        let args = ["--no-owner", "--no-acl", "-d", name.as_str()];
+        let mut args = vec!["--no-owner", "--no-acl"];
+        // The extensions the admin created belong to it, so the role may not comment on them;
+        // pg_restore cannot leave out just those comments from a stream.
+        if scratch.has_extensions {
+            args.push("--no-comments");
+        }
+        args.extend(["-d", name.as_str()]);
         scratch
             .client("pg_restore", &args, scratch.role_env(), Some(content), 0)
             .await
@@ -394,7 +402,9 @@ pub async fn restore(
         ),
         Err(e) => CheckResult::fail("restore", redact(&e, &secrets)),
     };
-    let restored = check.ok.then(|| Restored::Postgres(Box::new(scratch.clone())));
+    let restored = check
+        .ok
+        .then(|| Restored::Postgres(Box::new(scratch.clone())));
     EngineOutcome {
         checks: vec![check],
         restored,

@@ -13,7 +13,8 @@
 //! `\restrict` / `\unrestrict` (their key is known to whoever wrote the dump, and psql is
 //! already restricted with a key of ours), and the ownership and privilege statements
 //! (`ALTER … OWNER TO …;`, `GRANT …;`, `REVOKE …;`, `ALTER DEFAULT PRIVILEGES …;`), which a
-//! throwaway role may not run — the equivalent of pg_restore's `--no-owner --no-acl`.
+//! throwaway role may not run — the equivalent of pg_restore's `--no-owner --no-acl` — and
+//! `COMMENT ON EXTENSION …;` (an extension the admin created belongs to the admin).
 //!
 //! Lines are judged by their start, as they pass, with a bounded look-ahead; a line that may be
 //! removed is held whole (up to [`HOLD_MAX`]) first. The data lines of a `COPY … FROM stdin;`
@@ -231,9 +232,14 @@ fn may_be_removed(head: &[u8]) -> bool {
     let meta = trim_start(head);
     starts_with_ci(meta, b"\\restrict")
         || starts_with_ci(meta, b"\\unrestrict")
-        || [&b"alter "[..], b"grant ", b"revoke "]
-            .iter()
-            .any(|p| starts_with_ci(head, p))
+        || [
+            &b"alter "[..],
+            b"grant ",
+            b"revoke ",
+            b"comment on extension ",
+        ]
+        .iter()
+        .any(|p| starts_with_ci(head, p))
 }
 
 /// Whether a whole line is one the restore drops: psql's `\restrict` / `\unrestrict`, and the
@@ -251,6 +257,7 @@ pub fn removed(line: &[u8]) -> bool {
     }
     lower.starts_with("grant ")
         || lower.starts_with("revoke ")
+        || lower.starts_with("comment on extension ")
         || lower.starts_with("alter default privileges ")
         || (lower.starts_with("alter ") && lower.contains(" owner to "))
 }
@@ -374,7 +381,7 @@ mod tests {
             "t".repeat(100)
         );
         let script = format!(
-            "\\restrict {key}\nCREATE TABLE public.t (a int);\n{owner}GRANT SELECT ON TABLE public.t TO reader;\nREVOKE ALL ON SCHEMA public FROM PUBLIC;\nALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT ALL ON TABLES TO x;\nCOPY public.t (a) FROM stdin;\nGRANT in data;\n\\.\nSELECT 1;\n\\unrestrict {key}"
+            "\\restrict {key}\nCREATE TABLE public.t (a int);\n{owner}GRANT SELECT ON TABLE public.t TO reader;\nREVOKE ALL ON SCHEMA public FROM PUBLIC;\nALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT ALL ON TABLES TO x;\nCOMMENT ON EXTENSION dblink IS 'connect';\nCOPY public.t (a) FROM stdin;\nGRANT in data;\n\\.\nSELECT 1;\n\\unrestrict {key}"
         );
         let (out, refused) = pass(&script).await;
         assert_eq!(refused, None);

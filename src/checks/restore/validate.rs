@@ -147,7 +147,7 @@ async fn run_command(
         Ok(ran) => CheckResult::fail(name, format!("`{shown}` failed: {}", ran.describe())),
     };
     CheckResult {
-        detail: postgres::redact(&check.detail, &secrets),
+        detail: process::redact(&check.detail, &secrets),
         ..check
     }
 }
