@@ -31,7 +31,7 @@ const CANARIES: &[(&str, &str)] = &[
 ];
 
 /// A non-superuser admin that may create databases and roles.
-const CREATOR: (&str, &str) = ("dr_creator", "creator-pw");
+pub const CREATOR: (&str, &str) = ("dr_creator", "creator-pw");
 /// An admin that may create databases only.
 const DB_ONLY: (&str, &str) = ("dr_dbonly", "dbonly-pw");
 
@@ -44,14 +44,14 @@ enum Mode {
 }
 
 /// The victim database, the admin roles and the custom-format hostile dump, made once.
-struct Setup {
+pub struct Setup {
     /// A pg_dump -Fc of a database whose materialized view runs `COPY … TO PROGRAM`.
     matview_dump: Vec<u8>,
     /// Where that program would write.
     matview_out: PathBuf,
 }
 
-fn setup() -> &'static Setup {
+pub fn setup() -> &'static Setup {
     static SETUP: OnceLock<Setup> = OnceLock::new();
     SETUP.get_or_init(|| {
         let pg = cluster();
@@ -376,4 +376,47 @@ fn hostile_pg_the_corpus_does_escape_when_run_as_a_superuser_without_restrict() 
         }
     }
     pg.psql("postgres", "drop database hostile_unguarded");
+}
+
+#[test]
+fn hostile_pg_validation_commands_and_the_command_engine_see_no_runner_secret() {
+    // The script fails (and shows its environment in the detail) if a runner secret reached
+    // it, or if what it should get is missing.
+    const CHECK: &str = r#"cat >/dev/null
+for v in GITHUB_TOKEN AWS_SECRET_ACCESS_KEY SLACK_WEBHOOK_URL; do
+  if env | grep -q "^$v="; then env >&2; exit 1; fi
+done
+for v in PATH HOME $NEEDED; do
+  if ! env | grep -q "^$v="; then echo "no $v" >&2; exit 1; fi
+done
+"#;
+    let pg = cluster();
+    let validate = r#"    restore:
+      engine: postgres
+      database-url-env: DR_RESTORE_DATABASE_URL
+      validate:
+        - command: ["sh", "-c", "NEEDED='PGPASSWORD PGUSER DR_RESTORE_DATABASE_URL' sh ./check.sh"]
+"#;
+    let engine = r#"    restore:
+      engine: command
+      command: ["sh", "./check.sh"]
+"#;
+    for (format, stored, rest) in [
+        ("pg-dump", gzip(b"CREATE TABLE t (a int);\n"), validate),
+        ("file", gzip(b"anything"), engine),
+    ] {
+        let dir = Dir::new();
+        dir.write("check.sh", CHECK);
+        put(&dir, "db/x.gz", &stored, None);
+        config(&dir, format, "*.gz", rest);
+        let mut env: Vec<(&str, String)> = vec![
+            ("PATH", pg.path_env()),
+            ("DR_RESTORE_DATABASE_URL", pg.url()),
+        ];
+        env.extend(CANARIES.iter().map(|(k, v)| (*k, v.to_string())));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (run, t) = quarterly(&dir, &[], &env);
+        let run = run.expect_code(0);
+        assert_eq!(t["ok"], true, "{format}: {t:#}\n{}", run.stderr());
+    }
 }

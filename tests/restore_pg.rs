@@ -236,6 +236,84 @@ fn restore_pg_extensions_the_role_may_not_create_are_made_by_the_admin() {
 }
 
 #[test]
+fn restore_pg_a_createdb_createrole_admin_restores_and_leaves_nothing() {
+    let db = shop();
+    let pg = cluster();
+    crate::hostile_pg::setup();
+    let (user, password) = crate::hostile_pg::CREATOR;
+    for format in ["c", "p"] {
+        let dir = Dir::new();
+        put(&dir, "db/shop.dump.gz", &gzip(&pg.dump(db, format)), None);
+        config(&dir, "pg-dump", "*.dump.gz", PG_RESTORE);
+        let env = [
+            ("DR_RESTORE_DATABASE_URL", pg.url_as(user, password)),
+            ("PATH", pg.path_env()),
+        ];
+        let (run, t) = run_quarterly(&dir, &env);
+        let run = run.expect_code(0);
+        assert_eq!(t["ok"], true, "-F{format}: {t:#}\n{}", run.stderr());
+        assert!(no_scratch_left(&t).len() >= 2, "{t:#}");
+    }
+}
+
+#[test]
+fn restore_pg_a_dump_from_a_newer_server_is_refused_with_both_versions() {
+    let dir = Dir::new();
+    let sql = b"--\n-- PostgreSQL database dump\n--\n\n-- Dumped from database version 99.1\n-- Dumped by pg_dump version 99.1\n\nCREATE TABLE t (a int);\n";
+    put(&dir, "db/new.dump.gz", &gzip(sql), None);
+    config(&dir, "pg-dump", "*.dump.gz", PG_RESTORE);
+    let (run, t) = run_quarterly(&dir, &env());
+    run.expect_code(1);
+    let detail = failed(&t, "restore");
+    assert!(detail.contains("comes from PostgreSQL 99"), "{detail}");
+    let major = cluster().psql(
+        "postgres",
+        "select current_setting('server_version_num')::int / 10000",
+    );
+    assert!(
+        detail.contains(&format!("runs PostgreSQL {major}:")),
+        "{detail}"
+    );
+    passed(&t, "cleanup");
+    no_scratch_left(&t);
+}
+
+#[test]
+fn restore_pg_a_psql_without_restrict_is_never_fed_a_plain_dump() {
+    // A psql that reports a release without `\restrict` (older than 15.14), and otherwise is
+    // the real one, noting whether it was ever run as the restore's role.
+    let pg = cluster();
+    let bin = Dir::new();
+    let mark = bin.join("fed");
+    let script = format!(
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'psql (PostgreSQL) 15.13'; exit 0; fi\ncase \"$PGUSER\" in dr_restore_role_*) touch {mark};; esac\nexec {real} \"$@\"\n",
+        mark = mark.display(),
+        real = pg.bin.join("psql").display()
+    );
+    let psql = bin.write("psql", script);
+    std::fs::set_permissions(&psql, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(pg.bin.join("pg_restore"), bin.join("pg_restore")).unwrap();
+    let dir = Dir::new();
+    put(&dir, "db/shop.dump.gz", &gzip(&pg.dump(shop(), "p")), None);
+    config(&dir, "pg-dump", "*.dump.gz", PG_RESTORE);
+    let env = [
+        ("DR_RESTORE_DATABASE_URL", pg.url()),
+        (
+            "PATH",
+            format!("{}:{}", bin.path().display(), pg.path_env()),
+        ),
+    ];
+    let (run, t) = run_quarterly(&dir, &env);
+    run.expect_code(1);
+    let detail = failed(&t, "restore");
+    assert!(detail.contains("psql 15.13"), "{detail}");
+    assert!(detail.contains("\\restrict"), "{detail}");
+    assert!(!mark.exists(), "the old psql was fed the dump");
+    passed(&t, "cleanup");
+    no_scratch_left(&t);
+}
+
+#[test]
 fn restore_pg_a_pg_restore_error_fails_and_drops_the_scratch_database() {
     let db = shop();
     let dir = Dir::new();

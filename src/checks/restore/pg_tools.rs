@@ -20,8 +20,13 @@ pub struct Tools {
 impl Tools {
     /// Finds a folder holding every program of `needed`; `home` is the clients' `HOME`.
     pub async fn find(needed: &[&str], home: &Path) -> Result<Tools, String> {
+        // Relative entries (`.`, empty) would pick programs from the working folder.
         let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).collect())
+            .map(|p| {
+                std::env::split_paths(&p)
+                    .filter(|d| d.is_absolute())
+                    .collect()
+            })
             .unwrap_or_default();
         if let Some(dir) = pg_config_bindir(&dirs).await {
             dirs.push(dir);
