@@ -28,6 +28,8 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 /// How much of a line's start is looked at.
 const HEAD_MAX: usize = 64;
+/// How many leading blanks of a line are held with its head before they pass on.
+const BLANKS_MAX: usize = 4096;
 /// How much of a line's end is kept, to see `FROM stdin;` at the end of a `COPY` line.
 const TAIL_MAX: usize = 16;
 /// The longest line that may be removed; a longer one passes (and fails as the role).
@@ -84,6 +86,8 @@ pub struct SqlGuard<'a> {
     out_pos: usize,
     head: Vec<u8>,
     tail: Vec<u8>,
+    /// How many of the head's bytes are leading blanks.
+    blanks: usize,
     /// Inside the current line, past its head.
     passing: bool,
     /// Holding the current line whole, to decide whether it is removed.
@@ -105,6 +109,7 @@ impl<'a> SqlGuard<'a> {
             out_pos: 0,
             head: Vec::new(),
             tail: Vec::new(),
+            blanks: 0,
             passing: false,
             holding: false,
             copy_line: false,
@@ -140,6 +145,7 @@ impl<'a> SqlGuard<'a> {
                 continue;
             }
             if self.passing {
+                self.no_copy_after_comment(b);
                 self.out.push(b);
                 self.keep_tail(b);
                 if b == b'\n' {
@@ -147,8 +153,24 @@ impl<'a> SqlGuard<'a> {
                 }
                 continue;
             }
+            // Leading blanks do not count towards the head: psql skips them, so a run of them
+            // must not push the command past what is looked at. A very long run passes on
+            // early, so the head stays small.
+            if self.blanks == self.head.len()
+                && !self.in_copy
+                && b != b'\n'
+                && b.is_ascii_whitespace()
+            {
+                self.blanks += 1;
+                self.head.push(b);
+                if self.blanks >= BLANKS_MAX {
+                    self.out.append(&mut self.head);
+                    self.blanks = 0;
+                }
+                continue;
+            }
             self.head.push(b);
-            if b == b'\n' || self.head.len() >= HEAD_MAX {
+            if b == b'\n' || self.head.len() - self.blanks >= HEAD_MAX {
                 if !self.judge_head() {
                     return;
                 }
@@ -158,6 +180,14 @@ impl<'a> SqlGuard<'a> {
                     self.passing = true;
                 }
             }
+        }
+    }
+
+    /// A `--` comment on a `COPY` line: `FROM stdin;` at its end is no longer the statement's
+    /// (psql would not read data after it, but run the next lines as commands).
+    fn no_copy_after_comment(&mut self, b: u8) {
+        if b == b'-' && self.tail.last() == Some(&b'-') {
+            self.copy_line = false;
         }
     }
 
@@ -171,6 +201,7 @@ impl<'a> SqlGuard<'a> {
     /// Judges the head; passes it on when it is fine, or starts holding the line when it may
     /// be removed. `false` when the stream must stop.
     fn judge_head(&mut self) -> bool {
+        self.blanks = 0;
         if !self.in_copy && judge(&self.head).is_none() && may_be_removed(&self.head) {
             if self.head.ends_with(b"\n") || self.eof {
                 if !removed(&self.head) {
@@ -193,7 +224,8 @@ impl<'a> SqlGuard<'a> {
             }
             return false;
         } else {
-            self.copy_line = starts_with_ci(trim_start(&head), b"copy ");
+            self.copy_line =
+                starts_with_ci(trim_start(&head), b"copy ") && !head.windows(2).any(|w| w == b"--");
         }
         for &b in &head {
             self.keep_tail(b);
