@@ -96,28 +96,17 @@ impl Scratch {
         input: Option<&mut (dyn AsyncRead + Unpin + Send + '_)>,
         stdout_max: usize,
     ) -> Result<Ran, String> {
-        client(&self.tools, name, args, pg, input, stdout_max)
+        let mut argv = vec![self.tools.program(name)];
+        if name == "psql" {
+            argv.extend(["--no-psqlrc", "-q", "-v", "ON_ERROR_STOP=1"].map(String::from));
+        }
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let mut program = Program::new(&argv, self.tools.env(pg));
+        program.stdout_max = stdout_max;
+        process::run(&program, input)
             .await
             .map_err(|e| redact(&e, &self.secrets()))
     }
-}
-
-async fn client(
-    tools: &Tools,
-    name: &str,
-    args: &[&str],
-    pg: Vec<(String, String)>,
-    input: Option<&mut (dyn AsyncRead + Unpin + Send + '_)>,
-    stdout_max: usize,
-) -> Result<Ran, String> {
-    let mut argv = vec![tools.program(name)];
-    if name == "psql" {
-        argv.extend(["--no-psqlrc", "-q", "-v", "ON_ERROR_STOP=1"].map(String::from));
-    }
-    argv.extend(args.iter().map(|a| a.to_string()));
-    let mut program = Program::new(&argv, tools.env(pg));
-    program.stdout_max = stdout_max;
-    process::run(&program, input).await
 }
 
 /// `len` random characters from `[a-z0-9]`: names, passwords, `\restrict` keys.
@@ -125,6 +114,8 @@ pub fn random_token(len: usize) -> Result<String, String> {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut bytes = vec![0u8; len];
     getrandom::fill(&mut bytes).map_err(|e| format!("the OS gave no random bytes: {e}"))?;
+    // The modulo's slight bias (256 is not a multiple of 36) leaves 32 characters well over
+    // 160 bits.
     Ok(bytes
         .iter()
         .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
@@ -304,7 +295,6 @@ async fn run_script(
     env: Vec<(String, String)>,
 ) -> Result<(), String> {
     let mut input = std::io::Cursor::new(script.as_bytes().to_vec());
-    let mut input = tokio::io::BufReader::new(&mut input);
     let ran = scratch
         .client("psql", &[], env, Some(&mut input), 0)
         .await?;
@@ -461,7 +451,6 @@ pub async fn drop_scratch(scratch: &Scratch) -> CheckResult {
     );
     let admin = &scratch.admin;
     let mut input = std::io::Cursor::new(script.into_bytes());
-    let mut input = tokio::io::BufReader::new(&mut input);
     let ran = scratch
         .client(
             "psql",
