@@ -66,7 +66,8 @@ pub fn setup() -> &'static Setup {
                 &format!("create role {name} login password '{pw}' {rights}"),
             );
         }
-        let matview_out = world_writable();
+        // Kept for the whole test process: the dump names it.
+        let matview_out = world_writable().keep();
         pg.psql("postgres", "create database hostile_src");
         // The view is made while the function is harmless; the dump then holds the harmful
         // body and a REFRESH, which runs it during pg_restore.
@@ -88,14 +89,13 @@ pub fn setup() -> &'static Setup {
     })
 }
 
-/// A folder anyone may write to (kept for the test process), so an escaped write would land.
-fn world_writable() -> PathBuf {
+/// A folder anyone may write to, so an escaped write would land.
+fn world_writable() -> tempfile::TempDir {
     let dir = tempfile::Builder::new()
         .prefix("dr-hostile-out-")
         .tempdir()
-        .unwrap()
-        .keep();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     dir
 }
 
@@ -278,13 +278,14 @@ fn corpus_in(mode: Mode) {
     setup();
     for (name, sql) in corpus() {
         let out = world_writable();
+        let out = out.path();
         let mut sql = sql.replace("@OUT@", &out.display().to_string());
         if mode == Mode::Private {
             // The private cluster has no `victim`: aim at its own maintenance database, so the
             // attack is refused for what it tries, not for a missing name.
             sql = sql.replace("victim", "postgres");
         }
-        let (run, t) = restore(mode, &name, &gzip(sql.as_bytes()), &out);
+        let (run, t) = restore(mode, &name, &gzip(sql.as_bytes()), out);
         run.expect_code(1);
         // Refused for what it tried, not for some accident of the fixture.
         let detail = failed(&t, "restore");
@@ -355,6 +356,7 @@ fn hostile_pg_the_corpus_does_escape_when_run_as_a_superuser_without_restrict() 
     pg.psql("postgres", "create database hostile_unguarded");
     for name in ["shell_escape_midline", "copy_to_program"] {
         let out = world_writable();
+        let out = out.path();
         let sql = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/corpus/sql/{name}.sql")),
         )
