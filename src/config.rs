@@ -168,9 +168,15 @@ pub struct Retention {
 pub struct Restore {
     /// The engine the backup is restored into.
     pub engine: RestoreEngine,
-    /// The variable holding the PostgreSQL server URL (a scratch database is created in it).
+    /// The variable holding the URL of a PostgreSQL server to restore into (a throwaway role
+    /// and a scratch database owned by it are created there). Without it, `engine: postgres`
+    /// restores into a private cluster started for the restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_url_env: Option<String>,
+    /// For `engine: postgres`: extensions the admin creates in the scratch database before the
+    /// dump runs (the dump's role may not create untrusted ones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<String>,
     /// For `engine: command`: the command the decompressed stream is piped into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
@@ -595,12 +601,6 @@ fn validate_restore(
     at: &dyn Fn(&str, &str) -> String,
 ) -> Result<(), String> {
     match restore.engine {
-        RestoreEngine::Postgres if restore.database_url_env.is_none() => {
-            return Err(format!(
-                "{}: engine `postgres` needs `database-url-env` (the variable holding the server URL)",
-                at(&format!("{key}.engine"), "engine: postgres")
-            ));
-        }
         RestoreEngine::Command if restore.command.as_ref().is_none_or(Vec::is_empty) => {
             return Err(format!(
                 "{}: engine `command` needs `command: [program, args...]`",

@@ -35,6 +35,8 @@ pub mod kpi;
 pub mod output;
 /// The AWS policy templates, their validated rendering, and the audit of a live bucket.
 pub mod policy;
+/// Running another program: cleared environment, own process group, bounded output.
+pub mod process;
 /// The report JSON written by `check` and read by `kpi` and `notify`.
 pub mod report;
 /// The one retry policy (attempts, doubling waits, a deadline) of GitHub, Slack, OIDC and STS.

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 
 /// The superuser's password: characters that need percent-encoding in a URL, on purpose.
 pub const PASSWORD: &str = "pw#dr s3cr/t";
@@ -25,17 +25,10 @@ pub struct Cluster {
 }
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
-static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The cluster, started on first use.
 pub fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(|| Cluster::start().unwrap_or_else(|e| panic!("{e}")))
-}
-
-/// Scratch databases are named after the second they are made in, so the restores of
-/// different tests on the one cluster take turns.
-pub fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn find_bin() -> Result<PathBuf, String> {
@@ -182,8 +175,13 @@ impl Cluster {
 
     /// The server's URL (with the password) for `DR_RESTORE_DATABASE_URL`.
     pub fn url(&self) -> String {
+        self.url_as("postgres", PASSWORD_IN_URL)
+    }
+
+    /// The server's URL for another user (the password as written in a URL).
+    pub fn url_as(&self, user: &str, password: &str) -> String {
         format!(
-            "postgres://postgres:{PASSWORD_IN_URL}@127.0.0.1:{}/postgres",
+            "postgres://{user}:{password}@127.0.0.1:{}/postgres",
             self.port
         )
     }
@@ -210,8 +208,15 @@ impl Cluster {
 
     /// Runs SQL; returns psql's unaligned output.
     pub fn psql(&self, db: &str, sql: &str) -> String {
+        self.psql_as("postgres", PASSWORD, db, sql)
+    }
+
+    /// Runs SQL as another user; returns psql's unaligned output.
+    pub fn psql_as(&self, user: &str, password: &str, db: &str, sql: &str) -> String {
         let out = self
             .client("psql", db)
+            .env("PGUSER", user)
+            .env("PGPASSWORD", password)
             .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .output()
             .unwrap();
@@ -239,14 +244,11 @@ impl Cluster {
         out.stdout
     }
 
-    /// The databases whose name starts with `prefix`.
-    pub fn databases(&self, prefix: &str) -> Vec<String> {
-        self.psql(
-            "postgres",
-            &format!("select datname from pg_database where datname like '{prefix}%' order by 1"),
-        )
-        .lines()
-        .map(str::to_string)
-        .collect()
+    /// Whether a database or a role of this name exists.
+    pub fn exists(&self, name: &str) -> bool {
+        let q = format!(
+            "select (select count(*) from pg_database where datname = '{name}') + (select count(*) from pg_roles where rolname = '{name}')"
+        );
+        self.psql("postgres", &q) != "0"
     }
 }

@@ -354,6 +354,7 @@ fn may_be_dropped(line: &[u8]) -> bool {
         || text.starts_with("grant ")
         || text.starts_with("revoke ")
         || text.starts_with("alter default privileges ")
+        || text.starts_with("comment on extension ")
         || text.contains(" owner to ")
 }
 

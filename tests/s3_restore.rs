@@ -7,7 +7,7 @@
 //! trait.
 
 use crate::moto::{Moto, Sse, put};
-use crate::postgres::{cluster, serial};
+use crate::postgres::cluster;
 use crate::restore::{SQLITE_RESTORE, failed, gzip, passed, quarterly, sha256, sqlite_db};
 use crate::restore_pg::{PG_RESTORE, assert_no_password, no_scratch_left, shop};
 use crate::util::{Dir, Run};
@@ -113,7 +113,6 @@ fn s3_restore_sqlite_from_a_kms_encrypted_object_validates_and_reports_the_metri
 #[test]
 fn s3_restore_pg_dumps_restore_into_a_scratch_database_that_is_dropped() {
     let db = shop();
-    let _turn = serial();
     let pg = cluster();
     for (format, content, tool) in [
         ("c", "custom-format", "pg_restore"),
@@ -146,7 +145,7 @@ fn s3_restore_pg_dumps_restore_into_a_scratch_database_that_is_dropped() {
         assert!(passed(&t, "cleanup").contains("dropped the scratch database dr_restore_"));
         assert_eq!(t["metrics"]["bytes"], stored.len() as u64);
         assert_eq!(t["metrics"]["rto_met"], true);
-        no_scratch_left();
+        no_scratch_left(&t);
         assert_eq!(gets_of(&moto, key), 1, "{}", moto.log());
     }
 }

@@ -16,6 +16,7 @@ mod check;
 mod config;
 mod demo;
 mod github;
+mod hostile_pg;
 mod kpi;
 mod output;
 mod props;

@@ -40,6 +40,10 @@ use crate::units::{short_duration, short_size};
 
 pub mod command;
 pub mod files;
+pub mod pg_cluster;
+pub mod pg_tools;
+pub mod pg_url;
+pub mod pg_version;
 pub mod postgres;
 pub mod sql_guard;
 pub mod sqlite;
@@ -71,7 +75,7 @@ pub enum Restored {
     /// The folder a tar archive was unpacked into.
     Files(std::path::PathBuf),
     /// A scratch database on a PostgreSQL server.
-    Postgres(postgres::Scratch),
+    Postgres(Box<postgres::Scratch>),
     /// A command consumed the stream; nothing is left to query.
     Command,
 }
@@ -587,7 +591,7 @@ async fn restore_once(
                 command::restore(restore.command.as_deref(), ctx.base_dir, &mut content).await
             }
             RestoreEngine::Postgres => match &scratch {
-                Some(scratch) => postgres::restore(scratch, kind, &mut content).await,
+                Some(scratch) => postgres::restore(scratch, kind, &head, &mut content).await,
                 None => EngineOutcome::failed("no scratch database"),
             },
         };
@@ -772,15 +776,6 @@ impl AsyncRead for Watched {
         }
         poll
     }
-}
-
-/// The last `max` bytes of a process's stderr, as one trimmed line for a detail.
-pub fn tail(bytes: &[u8], max: usize) -> String {
-    let start = bytes.len().saturating_sub(max);
-    let text = String::from_utf8_lossy(&bytes[start..]);
-    let text = text.trim();
-    let cut = if start > 0 { "…" } else { "" };
-    format!("{cut}{}", text.replace('\n', " | "))
 }
 
 #[cfg(test)]

@@ -1,306 +1,316 @@
-//! The `postgres` engine. The server comes from the URL in the variable `database-url-env`
-//! names; on it a scratch database `dr_restore_<UTC YYYYMMDDhhmmss>` is created (from
-//! `template0`, as restores should be; a name that exists already makes CREATE fail, so an
-//! existing database is never restored into nor dropped). Custom and tar dumps (told apart by
-//! their bytes) go through `pg_restore --no-owner --no-acl`, plain SQL through
-//! `psql -v ON_ERROR_STOP=1` (behind [`SqlGuard`], which keeps a script in the scratch
-//! database), both reading the stream on stdin. The scratch database is dropped
-//! `WITH (FORCE)` afterwards, whatever happened.
+//! The `postgres` engine. A backup is untrusted input, and a dump is a program: the restore is
+//! built so that nothing a dump holds runs with more than the rights of a throwaway role on a
+//! throwaway database.
 //!
-//! Every step, validation queries included, uses the real PostgreSQL client programs rather
-//! than a Rust driver: `pg_restore` and `psql` are needed anyway, so there is one client whose
-//! behaviour (authentication, TLS, `.pgpass`) users already know, and no second
-//! protocol implementation to keep in step with it.
+//! - The server is the one in the URL `database-url-env` names (a shared server), or, without
+//!   it, a private cluster started for this restore alone ([`pg_cluster`]).
+//! - Its admin connection only prepares and cleans up: it creates a role for this run (LOGIN,
+//!   random password, no SUPERUSER / CREATEDB / CREATEROLE / REPLICATION / BYPASSRLS) and a
+//!   scratch database owned by it, `dr_restore_<UTC YYYYMMDDhhmmss>_<random>` (unique, so two
+//!   restores never meet, and an existing database is never restored into), plus the
+//!   `restore.extensions`. Afterwards it drops both, `WITH (FORCE)`, whatever happened.
+//! - `pg_restore --no-owner --no-acl` (custom and tar dumps) and `psql` (plain SQL), the SQL
+//!   validations and the validation commands all connect as that role.
+//! - psql never obeys a meta-command from the dump: the script it reads starts with
+//!   `\restrict <a fresh random key>`, and the dump's own `\restrict` / `\unrestrict` lines
+//!   (whose key the dump's author knows) are removed by [`SqlGuard`], which also refuses the
+//!   obvious attacks early with a clear detail. A psql without `\restrict` is refused.
+//! - Every program runs with a cleared environment ([`pg_tools`]).
 //!
-//! The URL holds a password. It is never put on a command line (other users can read those in
-//! `/proc`): it is split into the `PG*` variables libpq reads, given to the child processes
-//! only. Every detail that quotes a client's output is passed through [`redact`] anyway.
+//! Every step uses the real PostgreSQL client programs rather than a Rust driver: `pg_restore`
+//! and `psql` are needed anyway, so there is one client whose behaviour (authentication, TLS)
+//! users already know. Every detail that quotes a client's output goes through [`redact`].
+//!
+//! [`pg_cluster`]: super::pg_cluster
+//! [`pg_tools`]: super::pg_tools
+
+use std::sync::Arc;
 
 use chrono::Utc;
-use url::Url;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
-use tokio::io::AsyncRead;
-
-use super::command::{Program, Ran, pipe_into};
+use super::pg_cluster::{Cluster, SERVER_PROGRAMS};
+use super::pg_tools::Tools;
+use super::pg_url::Server;
+use super::pg_version;
 use super::sql_guard::SqlGuard;
 use super::validate::Cell;
 use super::{EngineOutcome, Restored};
 use crate::checks::CheckResult;
 use crate::checks::format::Content;
 use crate::config::Restore;
+use crate::process::{self, Program, Ran, redact};
 use crate::store::ObjectReader;
 use crate::units::short_size;
 
-/// Variables of the caller's environment that would change which server or database the
-/// clients reach; the URL alone decides.
-pub const INHERITED_PG_VARS: &[&str] = &[
-    "PGHOST",
-    "PGHOSTADDR",
-    "PGPORT",
-    "PGUSER",
-    "PGPASSWORD",
-    "PGDATABASE",
-    "PGSERVICE",
-    "PGOPTIONS",
-];
+/// The client programs every restore needs.
+const CLIENT_PROGRAMS: &[&str] = &["psql", "pg_restore"];
 
-/// URL query parameters and the libpq variables that carry them.
-const PARAMS: &[(&str, &str)] = &[
-    ("host", "PGHOST"),
-    ("hostaddr", "PGHOSTADDR"),
-    ("port", "PGPORT"),
-    ("user", "PGUSER"),
-    ("password", "PGPASSWORD"),
-    ("dbname", "PGDATABASE"),
-    ("sslmode", "PGSSLMODE"),
-    ("sslrootcert", "PGSSLROOTCERT"),
-    ("sslcert", "PGSSLCERT"),
-    ("sslkey", "PGSSLKEY"),
-    ("sslcrl", "PGSSLCRL"),
-    ("connect_timeout", "PGCONNECT_TIMEOUT"),
-    ("application_name", "PGAPPNAME"),
-    ("options", "PGOPTIONS"),
-    ("target_session_attrs", "PGTARGETSESSIONATTRS"),
-    ("channel_binding", "PGCHANNELBINDING"),
-    ("gssencmode", "PGGSSENCMODE"),
-    ("passfile", "PGPASSFILE"),
-];
-
-/// A PostgreSQL server, as libpq variables (the database left out).
-#[derive(Clone, Debug)]
-pub struct Server {
-    env: Vec<(String, String)>,
-    /// The database to connect to for CREATE / DROP.
-    maintenance_db: String,
-    /// `host:port`, for details (no credentials).
-    shown: String,
-    /// The URL with its path replaced by `{db}`-to-be (for `DR_RESTORE_DATABASE_URL`).
-    url: Url,
-    secrets: Vec<String>,
-}
-
-impl Server {
-    /// Parses a `postgres://` / `postgresql://` URL. Errors never quote it.
-    pub fn from_url(text: &str) -> Result<Server, String> {
-        let url = Url::parse(text.trim()).map_err(|e| {
-            format!("not a postgres:// URL ({e}); write it like postgres://user:password@host:5432/postgres")
-        })?;
-        if !matches!(url.scheme(), "postgres" | "postgresql") {
-            return Err(format!(
-                "the URL's scheme is `{}`, expected postgres:// or postgresql://",
-                url.scheme()
-            ));
-        }
-        let decode = |s: &str| {
-            percent_decode(s).map_err(|_| "the URL has invalid percent-encoding".to_string())
-        };
-        let mut env: Vec<(String, String)> = vec![("PGCONNECT_TIMEOUT".into(), "10".into())];
-        let mut set = |k: &str, v: String| {
-            env.retain(|(key, _)| key != k);
-            env.push((k.to_string(), v));
-        };
-        let mut secrets = vec![text.trim().to_string()];
-        let mut host = url
-            .host_str()
-            .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
-            .filter(|h| !h.is_empty());
-        if let Some(h) = &host {
-            let h = decode(h)?;
-            set("PGHOST", h.clone());
-            host = Some(h);
-        }
-        if let Some(port) = url.port() {
-            set("PGPORT", port.to_string());
-        }
-        if !url.username().is_empty() {
-            set("PGUSER", decode(url.username())?);
-        }
-        if let Some(pw) = url.password() {
-            let plain = decode(pw)?;
-            secrets.push(pw.to_string());
-            secrets.push(plain.clone());
-            set("PGPASSWORD", plain);
-        }
-        let mut db = decode(url.path().trim_start_matches('/'))?;
-        for (key, value) in url.query_pairs() {
-            let Some((_, var)) = PARAMS.iter().find(|(k, _)| *k == key) else {
-                return Err(format!(
-                    "the URL's parameter `{key}` is not supported here (supported: {})",
-                    PARAMS
-                        .iter()
-                        .map(|(k, _)| *k)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            };
-            match *var {
-                "PGDATABASE" => db = value.into_owned(),
-                "PGPASSWORD" => {
-                    secrets.push(value.to_string());
-                    set(var, value.into_owned());
-                }
-                "PGHOST" => {
-                    host = Some(value.to_string());
-                    set(var, value.into_owned());
-                }
-                _ => set(var, value.into_owned()),
-            }
-        }
-        if db.is_empty() {
-            db = "postgres".to_string();
-        }
-        let port = env
-            .iter()
-            .find(|(k, _)| k == "PGPORT")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| "5432".into());
-        let shown = format!("{}:{port}", host.as_deref().unwrap_or("local socket"));
-        secrets.retain(|s| s.len() >= 3);
-        Ok(Server {
-            env,
-            maintenance_db: db,
-            shown,
-            url,
-            secrets,
-        })
-    }
-
-    fn env_for(&self, db: &str) -> Vec<(String, String)> {
-        let mut env = self.env.clone();
-        env.push(("PGDATABASE".into(), db.to_string()));
-        env
-    }
-
-    /// Runs `psql` on database `db` with `args` and optional stdin.
-    async fn psql(
-        &self,
-        db: &str,
-        args: &[&str],
-        input: Option<&mut (dyn AsyncRead + Unpin + Send + '_)>,
-    ) -> Result<Ran, String> {
-        let mut argv = vec!["psql".to_string(), "-X".into(), "-q".into()];
-        argv.extend(["-v".into(), "ON_ERROR_STOP=1".into()]);
-        argv.extend(args.iter().map(|a| a.to_string()));
-        let program = Program {
-            argv: &argv,
-            cwd: None,
-            env: self.env_for(db),
-            env_remove: INHERITED_PG_VARS,
-        };
-        pipe_into(&program, input)
-            .await
-            .map_err(|e| redact(&e, &self.secrets))
-    }
-}
-
-/// A scratch database this run created, and the server it is on.
-#[derive(Clone, Debug)]
+/// A scratch database and the role it belongs to, on the server this run prepared.
+#[derive(Clone)]
 pub struct Scratch {
-    pub server: Server,
+    admin: Server,
+    tools: Tools,
     pub name: String,
+    pub role: String,
+    role_password: String,
+    /// The server's major version.
+    major: u32,
+    /// The admin created `restore.extensions` in the scratch database.
+    has_extensions: bool,
+    /// The clients' `HOME`; deleted with the last clone.
+    _home: Arc<tempfile::TempDir>,
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl Scratch {
-    /// What a validation command needs to reach the scratch database: the URL and `PG*`.
+    /// What a validation command needs to reach the scratch database, as its role.
     pub fn env_for_commands(&self) -> Vec<(String, String)> {
-        let mut url = self.server.url.clone();
-        url.set_path(&format!("/{}", self.name));
-        let pairs: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(k, _)| k != "dbname")
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        if pairs.is_empty() {
-            url.set_query(None);
-        } else {
-            url.query_pairs_mut().clear().extend_pairs(pairs);
-        }
-        let mut env = self.server.env_for(&self.name);
-        env.push(("DR_RESTORE_DATABASE_URL".into(), url.to_string()));
+        let mut env = self.role_env();
+        env.push((
+            "DR_RESTORE_DATABASE_URL".into(),
+            self.admin
+                .url_as(&self.role, &self.role_password, &self.name),
+        ));
         env.push(("DR_RESTORE_DATABASE".into(), self.name.clone()));
         env
     }
 
     pub fn secrets(&self) -> Vec<String> {
-        self.server.secrets.clone()
+        let mut secrets = self.admin.secrets.clone();
+        secrets.push(self.role_password.clone());
+        secrets
     }
-}
 
-/// Replaces every secret in `text` with `***`.
-pub fn redact(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
-    let mut sorted: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
-    // Longest first, so the whole URL goes before the password inside it.
-    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for s in sorted {
-        out = out.replace(s.as_str(), "***");
+    fn role_env(&self) -> Vec<(String, String)> {
+        self.admin
+            .env_as(&self.role, &self.role_password, &self.name)
     }
-    out
-}
 
-fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+    /// Runs a client program with `args` and the `PG*` variables `pg`, feeding it `input`.
+    async fn client(
+        &self,
+        name: &str,
+        args: &[&str],
+        pg: Vec<(String, String)>,
+        input: Option<&mut (dyn AsyncRead + Unpin + Send + '_)>,
+        stdout_max: usize,
+    ) -> Result<Ran, String> {
+        let mut argv = vec![self.tools.program(name)];
+        if name == "psql" {
+            argv.extend(["--no-psqlrc", "-q", "-v", "ON_ERROR_STOP=1"].map(String::from));
         }
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let mut program = Program::new(&argv, self.tools.env(pg));
+        program.stdout_max = stdout_max;
+        process::run(&program, input)
+            .await
+            .map_err(|e| redact(&e, &self.secrets()))
     }
-    String::from_utf8(out)
 }
 
-/// The scratch database's name for a restore starting now.
-pub fn scratch_name() -> String {
-    format!("dr_restore_{}", Utc::now().format("%Y%m%d%H%M%S"))
+/// `len` random characters from `[a-z0-9]`: names, passwords, `\restrict` keys.
+pub fn random_token(len: usize) -> Result<String, String> {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = vec![0u8; len];
+    getrandom::fill(&mut bytes).map_err(|e| format!("the OS gave no random bytes: {e}"))?;
+    // The modulo's slight bias (256 is not a multiple of 36) leaves 32 characters well over
+    // 160 bits.
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect())
 }
 
-/// Creates the scratch database, before the backup is read: a server that cannot be reached
-/// fails the restore without downloading anything.
+/// The scratch database's and the role's names for a restore starting now.
+pub fn scratch_names() -> Result<(String, String), String> {
+    let stamp = Utc::now().format("%Y%m%d%H%M%S");
+    let suffix = random_token(8)?;
+    Ok((
+        format!("dr_restore_{stamp}_{suffix}"),
+        format!("dr_restore_role_{stamp}_{suffix}"),
+    ))
+}
+
+/// `"name"`, for SQL.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Prepares the scratch database, before the backup is read: a server that cannot be reached,
+/// or an admin without the rights to prepare, fails the restore without downloading anything.
 pub async fn create_scratch(restore: &Restore) -> Result<Scratch, String> {
-    let var = restore.database_url_env.as_deref().ok_or(
-        "engine: postgres needs `restore.database-url-env`: the variable holding the server's URL",
-    )?;
-    let url = match std::env::var(var) {
-        Ok(u) if !u.trim().is_empty() => u,
-        _ => {
-            return Err(format!(
-                "the variable {var} (restore.database-url-env) is not set; it must hold the server's URL, e.g. postgres://user:password@host:5432/postgres"
-            ));
+    let home = tempfile::Builder::new()
+        .prefix("dr-pg-home-")
+        .tempdir()
+        .map_err(|e| format!("creating a temporary folder failed: {e}"))?;
+    let (admin, cluster, tools) = match restore.database_url_env.as_deref() {
+        Some(var) => {
+            let url = match std::env::var(var) {
+                Ok(u) if !u.trim().is_empty() => u,
+                _ => {
+                    return Err(format!(
+                        "the variable {var} (restore.database-url-env) is not set; it must hold the server's URL, e.g. postgres://user:password@host:5432/postgres (or omit database-url-env to restore into a private cluster)"
+                    ));
+                }
+            };
+            let admin = Server::from_url(&url).map_err(|e| format!("{var}: {e}"))?;
+            let tools = Tools::find(CLIENT_PROGRAMS, home.path()).await?;
+            (admin, None, tools)
+        }
+        None => {
+            let needed: Vec<&str> = CLIENT_PROGRAMS
+                .iter()
+                .chain(SERVER_PROGRAMS)
+                .copied()
+                .collect();
+            let tools = Tools::find(&needed, home.path()).await?;
+            let cluster = Cluster::start(&tools)
+                .await
+                .map_err(|e| format!("cannot start a private PostgreSQL cluster: {e}"))?;
+            let mut admin = Server::from_url(&cluster.url)?;
+            admin.shown = "a private PostgreSQL cluster".into();
+            (admin, Some(Arc::new(cluster)), tools)
         }
     };
-    let server = Server::from_url(&url).map_err(|e| format!("{var}: {e}"))?;
-    let name = scratch_name();
-    let create = format!("CREATE DATABASE \"{name}\" TEMPLATE template0");
-    match server
-        .psql(&server.maintenance_db, &["-c", &create], None)
-        .await
-    {
-        Ok(ran) if ran.status.success() => Ok(Scratch { server, name }),
-        Ok(ran) => Err(format!(
-            "cannot create the scratch database {name} on {}: {}",
-            server.shown,
-            redact(&ran.describe(), &server.secrets)
-        )),
-        Err(e) => Err(format!(
-            "cannot create the scratch database {name} on {}: {e}",
-            server.shown
-        )),
+    let (name, role) = scratch_names()?;
+    let mut scratch = Scratch {
+        admin,
+        tools,
+        name,
+        role,
+        role_password: random_token(32)?,
+        major: 0,
+        has_extensions: !restore.extensions.is_empty(),
+        _home: Arc::new(home),
+        cluster,
+    };
+    match prepare(&mut scratch, &restore.extensions).await {
+        Ok(()) => Ok(scratch),
+        Err(e) => {
+            // Whatever part was made goes again; a failure there is worth saying too.
+            let cleanup = drop_scratch(&scratch).await;
+            let detail = redact(&e, &scratch.secrets());
+            Err(if cleanup.ok {
+                detail
+            } else {
+                format!("{detail}; {}", cleanup.detail)
+            })
+        }
     }
 }
 
-/// Restores the stream into the scratch database with the tool its format needs.
+/// What the admin connection may do, and the server's version.
+struct Admin {
+    superuser: bool,
+    create_role: bool,
+    create_db: bool,
+    major: u32,
+    user: String,
+}
+
+async fn admin_rights(scratch: &Scratch) -> Result<Admin, String> {
+    let admin = &scratch.admin;
+    let sql = "select r.rolsuper, r.rolcreaterole, r.rolcreatedb, current_setting('server_version_num'), current_user from pg_roles r where r.rolname = current_user";
+    let ran = scratch
+        .client(
+            "psql",
+            &["-A", "-t", "-F", ",", "-c", sql],
+            admin.env_admin(&admin.maintenance_db),
+            None,
+            4096,
+        )
+        .await
+        .map_err(|e| format!("cannot reach {}: {e}", admin.shown))?;
+    if !ran.status.success() {
+        return Err(format!("cannot reach {}: {}", admin.shown, ran.describe()));
+    }
+    let out = String::from_utf8_lossy(&ran.stdout).trim().to_string();
+    let f: Vec<&str> = out.splitn(5, ',').collect();
+    let [superuser, create_role, create_db, version, user] = f[..] else {
+        return Err(format!("unexpected answer from {}: `{out}`", admin.shown));
+    };
+    Ok(Admin {
+        superuser: superuser == "t",
+        create_role: create_role == "t",
+        create_db: create_db == "t",
+        major: version.parse::<u32>().unwrap_or(0) / 10000,
+        user: user.to_string(),
+    })
+}
+
+/// Creates the role, the database it owns and the extensions.
+async fn prepare(scratch: &mut Scratch, extensions: &[String]) -> Result<(), String> {
+    let rights = admin_rights(scratch).await?;
+    scratch.major = rights.major;
+    let shown = &scratch.admin.shown;
+    let missing: Vec<&str> = [
+        (!rights.superuser && !rights.create_role).then_some("CREATEROLE"),
+        (!rights.superuser && !rights.create_db).then_some("CREATEDB"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "the user {} on {shown} lacks {}: a restore runs the dump as a throwaway role in a database owned by it, so the URL's user needs CREATEDB and CREATEROLE (ALTER ROLE {} CREATEDB CREATEROLE), or omit database-url-env to restore into a private cluster dr-action starts itself",
+            rights.user,
+            missing.join(" and "),
+            ident(&rights.user)
+        ));
+    }
+    let (db, role) = (ident(&scratch.name), ident(&scratch.role));
+    let password = scratch.role_password.replace('\'', "''");
+    // Membership lets a non-superuser admin name the role as the owner (and drop it later).
+    let script = format!(
+        "CREATE ROLE {role} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;\n\
+         GRANT {role} TO CURRENT_USER;\n\
+         CREATE DATABASE {db} OWNER {role} TEMPLATE template0 ENCODING 'UTF8';\n\
+         REVOKE ALL ON DATABASE {db} FROM PUBLIC;\n"
+    );
+    let admin_env = scratch.admin.env_admin(&scratch.admin.maintenance_db);
+    run_script(scratch, &script, admin_env).await.map_err(|e| {
+        format!(
+            "cannot create the scratch database {} and its role on {shown}: {e}",
+            scratch.name
+        )
+    })?;
+    if !extensions.is_empty() {
+        let script: String = extensions
+            .iter()
+            .map(|e| format!("CREATE EXTENSION IF NOT EXISTS {};\n", ident(e)))
+            .collect();
+        let env = scratch.admin.env_admin(&scratch.name);
+        run_script(scratch, &script, env).await.map_err(|e| {
+            format!("cannot create the extensions of restore.extensions on {shown}: {e}")
+        })?;
+    }
+    Ok(())
+}
+
+/// Runs an SQL script of ours through psql on stdin (so no password is on a command line).
+async fn run_script(
+    scratch: &Scratch,
+    script: &str,
+    env: Vec<(String, String)>,
+) -> Result<(), String> {
+    let mut input = std::io::Cursor::new(script.as_bytes().to_vec());
+    let ran = scratch
+        .client("psql", &[], env, Some(&mut input), 0)
+        .await?;
+    if ran.status.success() {
+        Ok(())
+    } else {
+        Err(redact(&ran.describe(), &scratch.secrets()))
+    }
+}
+
+/// Restores the stream into the scratch database with the tool its format needs; `head` is
+/// the stream's first bytes, for the dump's version.
 pub async fn restore(
     scratch: &Scratch,
     kind: Content,
+    head: &[u8],
     content: &mut ObjectReader,
 ) -> EngineOutcome {
     let tool = match kind {
@@ -313,36 +323,63 @@ pub async fn restore(
             ));
         }
     };
-    let server = &scratch.server;
     let name = &scratch.name;
+    let shown = &scratch.admin.shown;
+    if let Some(dumped) = pg_version::dump_source_major(head)
+        && scratch.major > 0
+        && dumped > scratch.major
+    {
+        return EngineOutcome::failed(format!(
+            "the dump comes from PostgreSQL {dumped}, and {shown} runs PostgreSQL {}: restore it into PostgreSQL {dumped} or newer",
+            scratch.major
+        ));
+    }
     let ran = if tool == "pg_restore" {
-        let argv: Vec<String> = ["pg_restore", "--no-owner", "--no-acl", "-d", name]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let program = Program {
-            argv: &argv,
-            cwd: None,
-            env: server.env_for(name),
-            env_remove: INHERITED_PG_VARS,
-        };
-        pipe_into(&program, Some(content)).await
+        let mut args = vec!["--no-owner", "--no-acl"];
+        // The extensions the admin created belong to it, so the role may not comment on them;
+        // pg_restore cannot leave out just those comments from a stream.
+        if scratch.has_extensions {
+            args.push("--no-comments");
+        }
+        args.extend(["-d", name.as_str()]);
+        scratch
+            .client("pg_restore", &args, scratch.role_env(), Some(content), 0)
+            .await
     } else {
-        let (mut guarded, refusal) = SqlGuard::new(content);
-        let ran = server.psql(name, &[], Some(&mut guarded)).await;
+        match scratch.tools.version("psql").await {
+            Ok(v) if v.has_restrict() => {}
+            Ok(v) => {
+                return EngineOutcome::failed(format!(
+                    "psql {v} (in {}) cannot be kept from obeying the meta-commands a plain SQL dump may hold (it has no \\restrict): install psql 13.22, 14.19, 15.14, 16.10, 17.6 or newer",
+                    scratch.tools.bindir.display()
+                ));
+            }
+            Err(e) => return EngineOutcome::failed(format!("cannot tell psql's version: {e}")),
+        }
+        let key = match random_token(32) {
+            Ok(k) => k,
+            Err(e) => return EngineOutcome::failed(e),
+        };
+        let (guarded, refusal) = SqlGuard::new(content);
+        let first = format!("\\restrict {key}\n").into_bytes();
+        let mut script = std::io::Cursor::new(first).chain(guarded);
+        let ran = scratch
+            .client("psql", &[], scratch.role_env(), Some(&mut script), 0)
+            .await;
         if let Some(why) = refusal.get() {
             return EngineOutcome::failed(why);
         }
         ran
     };
+    let secrets = scratch.secrets();
     let check = match ran {
         Ok(ran) if ran.status.success() => CheckResult::pass(
             "restore",
             format!(
-                "{} ({}) restored by {tool} into the scratch database {name} on {}",
+                "{} ({}) restored by {tool} into the scratch database {name} on {shown}, as the role {}",
                 kind.name(),
                 short_size(ran.fed),
-                server.shown
+                scratch.role
             ),
         ),
         Ok(ran) => CheckResult::fail(
@@ -350,19 +387,22 @@ pub async fn restore(
             format!(
                 "{tool} into the scratch database {name} failed after {}: {}",
                 short_size(ran.fed),
-                redact(&ran.describe(), &server.secrets)
+                redact(&ran.describe(), &secrets)
             ),
         ),
-        Err(e) => CheckResult::fail("restore", redact(&e, &server.secrets)),
+        Err(e) => CheckResult::fail("restore", redact(&e, &secrets)),
     };
-    let restored = check.ok.then(|| Restored::Postgres(scratch.clone()));
+    let restored = check
+        .ok
+        .then(|| Restored::Postgres(Box::new(scratch.clone())));
     EngineOutcome {
         checks: vec![check],
         restored,
     }
 }
 
-/// The first column of the first row of `sql`, run by `psql` in the scratch database.
+/// The first column of the first row of `sql`, run by `psql` in the scratch database as its
+/// role.
 pub async fn query_first(scratch: &Scratch, sql: &str) -> Result<Cell, String> {
     // Unit and record separators cannot clash with ordinary values; NULL gets a marker no
     // value has.
@@ -371,12 +411,18 @@ pub async fn query_first(scratch: &Scratch, sql: &str) -> Result<Cell, String> {
     let args = [
         "-A", "-t", "-F", "\u{1f}", "-R", "\u{1e}", "-P", &null, "-c", sql,
     ];
-    let server = &scratch.server;
-    let argv_out = run_capturing(server, &scratch.name, &args).await?;
-    let first_row = argv_out.split('\u{1e}').next().unwrap_or("");
-    if argv_out.is_empty() {
+    // The first row is all that is compared; 1 MiB of it is plenty.
+    let ran = scratch
+        .client("psql", &args, scratch.role_env(), None, 1 << 20)
+        .await?;
+    if !ran.status.success() {
+        return Err(redact(&ran.stderr, &scratch.secrets()));
+    }
+    let out = String::from_utf8_lossy(&ran.stdout);
+    if out.is_empty() {
         return Ok(Cell::NoRows);
     }
+    let first_row = out.split('\u{1e}').next().unwrap_or("");
     let first = first_row.split('\u{1f}').next().unwrap_or("");
     let first = first.strip_suffix('\n').unwrap_or(first);
     Ok(if first == NULL {
@@ -386,66 +432,84 @@ pub async fn query_first(scratch: &Scratch, sql: &str) -> Result<Cell, String> {
     })
 }
 
-/// Runs `psql` and returns its stdout (bounded), or the redacted error.
-async fn run_capturing(server: &Server, db: &str, args: &[&str]) -> Result<String, String> {
-    use tokio::io::AsyncReadExt;
-    let mut cmd = tokio::process::Command::new("psql");
-    cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    for key in INHERITED_PG_VARS {
-        cmd.env_remove(key);
-    }
-    cmd.envs(server.env_for(db));
-    let mut child = cmd.spawn().map_err(|e| format!("cannot run `psql`: {e}"))?;
-    // The first row is all that is compared; 1 MiB of it is plenty.
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        return Err("psql's output could not be read".into());
-    };
-    let mut stdout = stdout.take(1 << 20);
-    let (r1, r2) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
-    r1.and(r2)
-        .map_err(|e| format!("reading psql's output failed: {e}"))?;
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| format!("waiting for psql failed: {e}"))?;
-    if !status.success() {
-        return Err(redact(&super::tail(&err, 2048), &server.secrets));
-    }
-    Ok(String::from_utf8_lossy(&out).into_owned())
-}
-
-/// Drops the scratch database, forcing other sessions off it.
+/// Drops the scratch database and its role, forcing the role's sessions off, then stops a
+/// private cluster. Every statement runs even when one before it failed; what is left is then
+/// looked up, so the check says exactly what remains.
 pub async fn drop_scratch(scratch: &Scratch) -> CheckResult {
-    let server = &scratch.server;
-    let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", scratch.name);
-    match server
-        .psql(&server.maintenance_db, &["-c", &sql], None)
-        .await
-    {
-        Ok(ran) if ran.status.success() => CheckResult::pass(
-            "cleanup",
-            format!("dropped the scratch database {}", scratch.name),
-        ),
-        Ok(ran) => CheckResult::fail(
+    let (db, role) = (ident(&scratch.name), ident(&scratch.role));
+    let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    // A dump may have made its database a template, which DROP DATABASE refuses.
+    let script = format!(
+        "\\set ON_ERROR_STOP 0\n\
+         ALTER DATABASE {db} IS_TEMPLATE false;\n\
+         DROP DATABASE IF EXISTS {db} WITH (FORCE);\n\
+         DROP ROLE IF EXISTS {role};\n\
+         \\set ON_ERROR_STOP 1\n\
+         SELECT (SELECT count(*) FROM pg_database WHERE datname = {}) || ',' || (SELECT count(*) FROM pg_roles WHERE rolname = {});\n",
+        literal(&scratch.name),
+        literal(&scratch.role)
+    );
+    let admin = &scratch.admin;
+    let mut input = std::io::Cursor::new(script.into_bytes());
+    let ran = scratch
+        .client(
+            "psql",
+            &["-A", "-t"],
+            admin.env_admin(&admin.maintenance_db),
+            Some(&mut input),
+            4096,
+        )
+        .await;
+    let left = match &ran {
+        Ok(ran) if ran.status.success() => {
+            let out = String::from_utf8_lossy(&ran.stdout);
+            match out.trim().lines().last() {
+                Some("0,0") => None,
+                Some("1,0") => Some(format!("the scratch database {}", scratch.name)),
+                Some("0,1") => Some(format!("the role {}", scratch.role)),
+                _ => Some(format!(
+                    "the scratch database {} and the role {}",
+                    scratch.name, scratch.role
+                )),
+            }
+        }
+        Ok(ran) => Some(format!(
+            "the scratch database {} and the role {} ({})",
+            scratch.name,
+            scratch.role,
+            redact(&ran.describe(), &scratch.secrets())
+        )),
+        Err(e) => Some(format!(
+            "the scratch database {} and the role {} ({e})",
+            scratch.name, scratch.role
+        )),
+    };
+    let stopped = match &scratch.cluster {
+        Some(cluster) => Some(cluster.stop().await),
+        None => None,
+    };
+    match (left, stopped) {
+        (_, Some(Err(e))) => CheckResult::fail("cleanup", e),
+        // The private cluster is gone with all it held.
+        (_, Some(Ok(()))) => CheckResult::pass(
             "cleanup",
             format!(
-                "dropping the scratch database {} failed: {}; drop it by hand",
-                scratch.name,
-                redact(&ran.describe(), &server.secrets)
+                "stopped and deleted the private cluster with the scratch database {}",
+                scratch.name
             ),
         ),
-        Err(e) => CheckResult::fail(
+        (None, None) => CheckResult::pass(
             "cleanup",
             format!(
-                "dropping the scratch database {} failed: {e}; drop it by hand",
-                scratch.name
+                "dropped the scratch database {} and the role {}",
+                scratch.name, scratch.role
+            ),
+        ),
+        (Some(left), None) => CheckResult::fail(
+            "cleanup",
+            format!(
+                "dropping failed: {left} still exist on {}; drop them by hand",
+                admin.shown
             ),
         ),
     }
@@ -455,63 +519,25 @@ pub async fn drop_scratch(scratch: &Scratch) -> CheckResult {
 mod tests {
     use super::*;
 
-    fn env<'a>(s: &'a Server, k: &str) -> Option<&'a str> {
-        s.env
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-    }
-
     #[test]
-    fn a_url_becomes_libpq_variables() {
-        let s =
-            Server::from_url("postgres://dr%40ops:s3cr%2Ft@db.example:6543/admin?sslmode=require")
-                .unwrap();
-        assert_eq!(env(&s, "PGHOST"), Some("db.example"));
-        assert_eq!(env(&s, "PGPORT"), Some("6543"));
-        assert_eq!(env(&s, "PGUSER"), Some("dr@ops"));
-        assert_eq!(env(&s, "PGPASSWORD"), Some("s3cr/t"));
-        assert_eq!(env(&s, "PGSSLMODE"), Some("require"));
-        assert_eq!(s.maintenance_db, "admin");
-        assert_eq!(s.shown, "db.example:6543");
-        let s = Server::from_url("postgresql://u@[::1]/").unwrap();
-        assert_eq!(env(&s, "PGHOST"), Some("::1"));
-        assert_eq!(s.maintenance_db, "postgres");
-        let s = Server::from_url("postgres:///postgres?host=/run/postgresql").unwrap();
-        assert_eq!(env(&s, "PGHOST"), Some("/run/postgresql"));
-    }
-
-    #[test]
-    fn errors_and_redaction_never_show_the_password() {
-        let url = "mysql://u:hunter22@h/db";
-        let err = Server::from_url(url).unwrap_err();
-        assert!(!err.contains("hunter22"), "{err}");
-        let err = Server::from_url("postgres://u:hunter22@h/db?bogus=1").unwrap_err();
-        assert!(!err.contains("hunter22") && err.contains("bogus"), "{err}");
-        let s = Server::from_url("postgres://u:hunter%2122@h/db").unwrap();
-        let text = "failed for postgres://u:hunter%2122@h/db and hunter!22 and hunter%2122";
-        let r = redact(text, &s.secrets);
-        assert!(!r.contains("hunter"), "{r}");
-    }
-
-    #[test]
-    fn commands_get_a_url_to_the_scratch_database() {
-        let server = Server::from_url("postgres://u:pw1@h:5/postgres?sslmode=disable").unwrap();
-        let scratch = Scratch {
-            server,
-            name: "dr_restore_20260101000000".into(),
-        };
-        let env = scratch.env_for_commands();
-        let url = &env
-            .iter()
-            .find(|(k, _)| k == "DR_RESTORE_DATABASE_URL")
-            .unwrap()
-            .1;
-        assert_eq!(
-            url,
-            "postgres://u:pw1@h:5/dr_restore_20260101000000?sslmode=disable"
+    fn scratch_names_are_unique_and_fit_postgres_identifiers() {
+        let (db, role) = scratch_names().unwrap();
+        let (db2, _) = scratch_names().unwrap();
+        assert_ne!(db, db2);
+        assert!(db.starts_with("dr_restore_20"), "{db}");
+        assert_eq!(db.len(), "dr_restore_".len() + 14 + 1 + 8);
+        assert_eq!(role, db.replace("dr_restore_", "dr_restore_role_"));
+        assert!(role.len() < 64);
+        assert!(
+            random_token(32)
+                .unwrap()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric())
         );
-        assert!(scratch_name().starts_with("dr_restore_20"));
-        assert_eq!(scratch_name().len(), "dr_restore_".len() + 14);
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
     }
 }

@@ -6,8 +6,19 @@
 //! on a database other than the one connected to (`CREATE` / `DROP` / `ALTER DATABASE`) and
 //! the meta-commands that reach outside it (connect, shell, files, editor, environment).
 //!
-//! Lines are judged by their start, as they pass, with a bounded look-ahead; the data lines of
-//! a `COPY … FROM stdin;` block (up to `\.`) are data, not commands, and pass unjudged.
+//! The guard is the early, readable refusal, not the barrier: it judges lines by their start,
+//! and a statement or meta-command in the middle of a line passes it. The barrier is psql's
+//! `\restrict` (no meta-command runs at all) and the unprivileged role the script runs as. For
+//! those, the guard also removes lines a genuine pg_dump writes at the start of a line:
+//! `\restrict` / `\unrestrict` (their key is known to whoever wrote the dump, and psql is
+//! already restricted with a key of ours), and the ownership and privilege statements
+//! (`ALTER … OWNER TO …;`, `GRANT …;`, `REVOKE …;`, `ALTER DEFAULT PRIVILEGES …;`), which a
+//! throwaway role may not run — the equivalent of pg_restore's `--no-owner --no-acl` — and
+//! `COMMENT ON EXTENSION …;` (an extension the admin created belongs to the admin).
+//!
+//! Lines are judged by their start, as they pass, with a bounded look-ahead; a line that may be
+//! removed is held whole (up to [`HOLD_MAX`]) first. The data lines of a `COPY … FROM stdin;`
+//! block (up to `\.`) are data, not commands, and pass unjudged.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -21,6 +32,8 @@ const HEAD_MAX: usize = 64;
 const BLANKS_MAX: usize = 4096;
 /// How much of a line's end is kept, to see `FROM stdin;` at the end of a `COPY` line.
 const TAIL_MAX: usize = 16;
+/// The longest line that may be removed; a longer one passes (and fails as the role).
+pub const HOLD_MAX: usize = 16 * 1024;
 
 /// Statements (lower case, after leading blanks) a restore into a scratch database refuses.
 const STATEMENTS: &[&str] = &["create database", "drop database", "alter database"];
@@ -77,6 +90,8 @@ pub struct SqlGuard<'a> {
     blanks: usize,
     /// Inside the current line, past its head.
     passing: bool,
+    /// Holding the current line whole, to decide whether it is removed.
+    holding: bool,
     /// The current line began with `COPY `.
     copy_line: bool,
     in_copy: bool,
@@ -96,6 +111,7 @@ impl<'a> SqlGuard<'a> {
             tail: Vec::new(),
             blanks: 0,
             passing: false,
+            holding: false,
             copy_line: false,
             in_copy: false,
             eof: false,
@@ -112,6 +128,22 @@ impl<'a> SqlGuard<'a> {
     fn process(&mut self, n: usize) {
         for i in 0..n {
             let b = self.chunk[i];
+            if self.holding {
+                self.head.push(b);
+                if b == b'\n' {
+                    self.holding = false;
+                    if !removed(&self.head) {
+                        self.out.extend_from_slice(&self.head);
+                    }
+                    self.head.clear();
+                    self.end_line();
+                } else if self.head.len() >= HOLD_MAX {
+                    self.holding = false;
+                    self.out.append(&mut self.head);
+                    self.passing = true;
+                }
+                continue;
+            }
             if self.passing {
                 self.no_copy_after_comment(b);
                 self.out.push(b);
@@ -166,9 +198,21 @@ impl<'a> SqlGuard<'a> {
         }
     }
 
-    /// Judges the head; passes it on when it is fine. `false` when the stream must stop.
+    /// Judges the head; passes it on when it is fine, or starts holding the line when it may
+    /// be removed. `false` when the stream must stop.
     fn judge_head(&mut self) -> bool {
         self.blanks = 0;
+        if !self.in_copy && judge(&self.head).is_none() && may_be_removed(&self.head) {
+            if self.head.ends_with(b"\n") || self.eof {
+                if !removed(&self.head) {
+                    self.out.extend_from_slice(&self.head);
+                }
+                self.head.clear();
+            } else {
+                self.holding = true;
+            }
+            return true;
+        }
         let head = std::mem::take(&mut self.head);
         if self.in_copy {
             if head == b"\\.\n" || head == b"\\." || head == b"\\.\r\n" {
@@ -213,6 +257,41 @@ fn trim_start(line: &[u8]) -> &[u8] {
 
 fn starts_with_ci(line: &[u8], prefix: &[u8]) -> bool {
     line.len() >= prefix.len() && line[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// Whether a line starting with `head` is one [`removed`] may drop.
+fn may_be_removed(head: &[u8]) -> bool {
+    let meta = trim_start(head);
+    starts_with_ci(meta, b"\\restrict")
+        || starts_with_ci(meta, b"\\unrestrict")
+        || [
+            &b"alter "[..],
+            b"grant ",
+            b"revoke ",
+            b"comment on extension ",
+        ]
+        .iter()
+        .any(|p| starts_with_ci(head, p))
+}
+
+/// Whether a whole line is one the restore drops: psql's `\restrict` / `\unrestrict`, and the
+/// single-line ownership and privilege statements pg_dump writes at the start of a line.
+pub fn removed(line: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(line);
+    let meta = text.trim_start().to_ascii_lowercase();
+    let word = meta.split_whitespace().next().unwrap_or("");
+    if word == "\\restrict" || word == "\\unrestrict" {
+        return true;
+    }
+    let lower = text.trim_end().to_ascii_lowercase();
+    if !lower.ends_with(';') || lower.starts_with(char::is_whitespace) {
+        return false;
+    }
+    lower.starts_with("grant ")
+        || lower.starts_with("revoke ")
+        || lower.starts_with("comment on extension ")
+        || lower.starts_with("alter default privileges ")
+        || (lower.starts_with("alter ") && lower.contains(" owner to "))
 }
 
 /// Why a line (its start) may not reach psql, if it may not.
@@ -280,6 +359,7 @@ impl AsyncRead for SqlGuard<'_> {
                     return Poll::Ready(Ok(()));
                 }
                 // The last line has no newline: judge it now (a refusal shows on the next turn).
+                this.holding = false;
                 this.judge_head();
                 continue;
             }
@@ -318,11 +398,29 @@ mod tests {
     async fn a_pg_dump_script_passes_unchanged() {
         let long = "x".repeat(500);
         let script = format!(
-            "--\n-- PostgreSQL database dump\n--\n\\restrict abc\nSET statement_timeout = 0;\nCREATE TABLE public.t (a text);\nCOPY public.t (a) FROM stdin;\n\\N\n\\connect not a command in COPY data\ncreate database neither\n{long}\n\\.\nSELECT 1;\n\\unrestrict abc\nno newline at the end"
+            "--\n-- PostgreSQL database dump\n--\nSET statement_timeout = 0;\nCREATE TABLE public.t (a text);\nCOPY public.t (a) FROM stdin;\n\\N\n\\connect not a command in COPY data\ncreate database neither\nGRANT ALL ON t TO x;\n{long}\n\\.\nSELECT 1;\nALTER TABLE public.t ADD COLUMN b int;\n  GRANT inside a function body;\nno newline at the end"
         );
         let (out, refused) = pass(&script).await;
         assert_eq!(refused, None);
         assert_eq!(out, script);
+    }
+
+    #[tokio::test]
+    async fn restrict_lines_and_ownership_and_privileges_are_removed() {
+        let key = "k".repeat(70);
+        let owner = format!(
+            "ALTER TABLE public.{} OWNER TO postgres;\n",
+            "t".repeat(100)
+        );
+        let script = format!(
+            "\\restrict {key}\nCREATE TABLE public.t (a int);\n{owner}GRANT SELECT ON TABLE public.t TO reader;\nREVOKE ALL ON SCHEMA public FROM PUBLIC;\nALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT ALL ON TABLES TO x;\nCOMMENT ON EXTENSION dblink IS 'connect';\nCOPY public.t (a) FROM stdin;\nGRANT in data;\n\\.\nSELECT 1;\n\\unrestrict {key}"
+        );
+        let (out, refused) = pass(&script).await;
+        assert_eq!(refused, None);
+        assert_eq!(
+            out,
+            "CREATE TABLE public.t (a int);\nCOPY public.t (a) FROM stdin;\nGRANT in data;\n\\.\nSELECT 1;\n"
+        );
     }
 
     #[tokio::test]

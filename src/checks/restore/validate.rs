@@ -1,15 +1,18 @@
 //! The validations of `restore.validate`, run on what the engine restored: `sql` (the first
 //! column of the first row compared with `expect-min` / `expect-max` / `expect`) and `command`
-//! (exit 0 passes). A command runs in the restore's context: `DR_RESTORE_DATABASE_URL` (and the
-//! `PG*` variables) point at the scratch database, `DR_RESTORE_SQLITE` at the restored SQLite
-//! file, `DR_RESTORE_DIR` at the unpacked folder. Each validation is one check.
+//! (exit 0 passes). A command runs in the restore's context, with a cleared environment: only
+//! [`USER_ENV`] from dr-action's own, plus `DR_RESTORE_DATABASE_URL`, `DR_RESTORE_DATABASE`
+//! and the `PG*` variables of the scratch database (its throwaway role, never the admin's),
+//! `DR_RESTORE_SQLITE` (the restored SQLite file) or `DR_RESTORE_DIR` (the unpacked folder).
+//! Each validation is one check.
 
 use std::path::Path;
 
-use super::command::{Program, pipe_into};
+use super::command::USER_ENV;
 use super::{Restored, postgres, sqlite};
 use crate::checks::CheckResult;
 use crate::config::Validation;
+use crate::process::{self, Program};
 
 /// The first column of the first row a query returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,7 +123,7 @@ async fn run_command(
     restored: &Restored,
     base_dir: &Path,
 ) -> CheckResult {
-    let mut env = Vec::new();
+    let mut env = process::inherit(USER_ENV);
     let mut secrets = Vec::new();
     match restored {
         Restored::Sqlite(path) => {
@@ -134,19 +137,17 @@ async fn run_command(
         Restored::Command => {}
     }
     let program = Program {
-        argv,
         cwd: Some(base_dir),
-        env,
-        env_remove: postgres::INHERITED_PG_VARS,
+        ..Program::new(argv, env)
     };
     let shown = argv.join(" ");
-    let check = match pipe_into(&program, None).await {
+    let check = match process::run(&program, None).await {
         Err(e) => CheckResult::fail(name, e),
         Ok(ran) if ran.status.success() => CheckResult::pass(name, format!("`{shown}` exited 0")),
         Ok(ran) => CheckResult::fail(name, format!("`{shown}` failed: {}", ran.describe())),
     };
     CheckResult {
-        detail: postgres::redact(&check.detail, &secrets),
+        detail: process::redact(&check.detail, &secrets),
         ..check
     }
 }

@@ -1,0 +1,2 @@
+-- The admin's password hijacked.
+ALTER ROLE postgres PASSWORD 'hijacked';

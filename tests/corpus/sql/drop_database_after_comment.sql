@@ -1,0 +1,2 @@
+-- Dropping the maintenance database, behind a comment.
+/* */ DROP DATABASE postgres;

@@ -1,0 +1,2 @@
+-- Dropping another database, after a statement on the same line.
+SELECT 1; DROP DATABASE victim;

@@ -1,0 +1,3 @@
+-- Dropping another database, the statement split over two lines.
+DROP
+DATABASE victim;
