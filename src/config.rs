@@ -379,6 +379,8 @@ pub fn load(path: &Path) -> Result<Loaded> {
 
 /// Parses and validates config text. The error is one line a user can act on.
 pub fn parse(text: &str) -> Result<Config, String> {
+    // Some editors save UTF-8 with a byte-order mark, which the YAML parser does not skip.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let de = serde_norway::Deserializer::from_str(text);
     let config: Config = serde_path_to_error::deserialize(de)
         .map_err(|e| describe_yaml_error(&e.path().to_string(), e.inner(), text))?;
@@ -396,7 +398,8 @@ fn describe_yaml_error(path: &str, err: &serde_norway::Error, text: &str) -> Str
         _ => raw.as_str(),
     };
     let message = strip_location(message);
-    let mut node = (!path.is_empty() && path != ".").then(|| path.to_string());
+    // serde_path_to_error says `?` when the YAML broke before any key was known.
+    let mut node = (!path.is_empty() && path != "." && path != "?").then(|| path.to_string());
     let mut line = err
         .location()
         .map(|l| format!(" at line {} column {}", l.line(), l.column()));
