@@ -410,7 +410,8 @@ fn describe_yaml_error(path: &str, err: &serde_norway::Error, text: &str) -> Str
         _ => raw.as_str(),
     };
     let message = strip_location(message);
-    let mut node = (!path.is_empty() && path != ".").then(|| path.to_string());
+    // serde_path_to_error says `?` when the YAML broke before any key was known.
+    let mut node = (!path.is_empty() && path != "." && path != "?").then(|| path.to_string());
     let mut line = err
         .location()
         .map(|l| format!(" at line {} column {}", l.line(), l.column()));

@@ -13,6 +13,7 @@ mod util;
 mod audit;
 mod badge;
 mod check;
+mod cmd;
 mod config;
 mod demo;
 mod github;
