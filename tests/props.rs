@@ -1046,7 +1046,9 @@ fn break_rule(config: &mut serde_json::Value, rule: usize) {
         4 => config["targets"][1]["name"] = "orders-db".into(),
         5 => target["match"] = "[unclosed".into(),
         6 => target["prefix"] = "../up/".into(),
-        7 => target["restore"] = serde_json::json!({"engine": "postgres"}),
+        // A postgres restore without a URL is valid (a private cluster); a command restore
+        // without its command is not.
+        7 => target["restore"] = serde_json::json!({"engine": "command"}),
         8 => target["restore"]["validate"][0]["command"] = serde_json::json!(["true"]),
         _ => config["storage"]["kms-key-arn"] = "alias/backups".into(),
     }
