@@ -1,4 +1,4 @@
-//! The `dr-action` binary: parse arguments, set up logging, dispatch with the output streamed to
+//! The `dr-action` binary: parse arguments, set up logging, read the environment once, dispatch with the output streamed to
 //! stdout as it is produced, and turn the result into the exit code (see `error.rs`).
 
 use std::io::{IsTerminal, Write};
@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dr_action::cli::Cli;
+use dr_action::env::Env;
 use dr_action::error::{conclude, exit_code_for};
 use dr_action::output::{self, Streamed};
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -15,8 +16,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.global.verbose, cli.global.quiet);
+    let env = Env::from_process();
     let sink = Streamed::new(std::io::stdout().lock());
-    let result = dr_action::commands::dispatch(cli, &sink);
+    let result = dr_action::cli::dispatch(cli, &env, &sink);
     match conclude(result, sink.finish()) {
         Ok(outcome) => ExitCode::from(outcome.code),
         Err(err) => {
