@@ -41,11 +41,6 @@ pub struct Workflow {
 }
 
 impl Workflow {
-    /// Reads the process environment.
-    pub fn from_env() -> Self {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
     /// Reads the variables through `get` (tests pass a map). Empty values count as unset.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
         let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());

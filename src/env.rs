@@ -23,6 +23,10 @@ pub struct Env {
     pub run: Option<RunInfo>,
     /// `DR_CHAOS` true/1/yes: a chaos drill.
     pub chaos: bool,
+    /// `DR_LOG`: a log filter (`tracing` directives) overriding `-v`/`-q`.
+    pub log: Option<String>,
+    /// `NO_COLOR`, as set (any value, even empty, turns colour off).
+    pub no_color: Option<String>,
     /// `GITHUB_TOKEN`, when set and not blank.
     pub github_token: Option<SecretString>,
     /// Plain settings (`AWS_*`, `DR_AWS_*`, `GITHUB_*`): not secrets.
@@ -66,6 +70,8 @@ impl Env {
             "GITHUB_STEP_SUMMARY",
             "GITHUB_TOKEN",
             "DR_CHAOS",
+            "DR_LOG",
+            "NO_COLOR",
             "DR_AWS_REGION",
             "DR_AWS_ENDPOINT_URL",
             "DR_AWS_ROLE_ARN",
@@ -89,6 +95,8 @@ impl Env {
         let workflow = Workflow::from_lookup(|k| vars.get(k).cloned());
         let run = run_info(|k| vars.get(k).cloned());
         let chaos = vars.get("DR_CHAOS").is_some_and(|v| is_truthy(v));
+        let log = vars.get("DR_LOG").cloned();
+        let no_color = vars.get("NO_COLOR").cloned();
         let github_token = vars
             .remove("GITHUB_TOKEN")
             .filter(|t| !t.trim().is_empty())
@@ -102,6 +110,8 @@ impl Env {
             workflow,
             run,
             chaos,
+            log,
+            no_color,
             github_token,
             plain,
             secrets: secrets
