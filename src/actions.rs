@@ -41,11 +41,6 @@ pub struct Workflow {
 }
 
 impl Workflow {
-    /// Reads the process environment.
-    pub fn from_env() -> Self {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
     /// Reads the variables through `get` (tests pass a map). Empty values count as unset.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
         let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
@@ -339,6 +334,38 @@ pub fn summary_markdown(report: &Report, kpi: Option<&Kpi>, notes: &[String]) ->
         md.push('\n');
     }
     md
+}
+
+/// The line that ends a run of checks: the verdict and where the report is.
+pub fn verdict_line(report: &Report, path: &Path) -> String {
+    let failed = report.targets.iter().filter(|t| !t.ok).count();
+    let verdict = if report.ok {
+        "ok".to_string()
+    } else {
+        format!("FAILED ({failed} of {} targets)", report.targets.len())
+    };
+    let chaos = if report.chaos { " [chaos drill]" } else { "" };
+    format!(
+        "{} {}{chaos}: {verdict} — report {}",
+        report.schedule,
+        report.kind.as_str(),
+        path.display()
+    )
+}
+
+/// A finished target: `ok`/`FAIL` and its name, then each failed check.
+pub fn target_lines(t: &crate::report::TargetReport) -> Vec<String> {
+    let mut lines = vec![format!(
+        "  {} {}",
+        if t.ok { "ok  " } else { "FAIL" },
+        t.name
+    )];
+    for c in t.failed_checks() {
+        // A detail may quote an object key: one line, so a key cannot forge a workflow
+        // command in the job log.
+        lines.push(format!("         {}: {}", c.name, visible(&c.detail)));
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -362,6 +362,22 @@ pub fn locate(explicit: Option<&Path>) -> Result<Option<PathBuf>> {
     Ok(DEFAULT_PATHS.iter().map(PathBuf::from).find(|p| p.exists()))
 }
 
+/// The config named by `--config`, or found at the default paths; an error when there is none.
+pub fn load_required(explicit: Option<&Path>) -> Result<Loaded> {
+    match locate(explicit)? {
+        Some(path) => load(&path),
+        None => anyhow::bail!(
+            "no config found: looked for {}; pass --config PATH",
+            DEFAULT_PATHS.join(" and ")
+        ),
+    }
+}
+
+/// The config when one exists (commands that work without one use defaults).
+pub fn load_optional(explicit: Option<&Path>) -> Result<Option<Loaded>> {
+    locate(explicit)?.map(|p| load(&p)).transpose()
+}
+
 /// Reads, parses and validates the config at `path`.
 pub fn load(path: &Path) -> Result<Loaded> {
     let text = std::fs::read_to_string(path)

@@ -283,6 +283,49 @@ pub fn merge_views(views: &[ReportView]) -> Option<ReportView> {
     Some(merged)
 }
 
+/// Reads one schedule's report files into a slot; returns whether any was a chaos drill.
+pub fn read_slot(paths: &[std::path::PathBuf]) -> anyhow::Result<(Slot, bool)> {
+    let mut views = Vec::new();
+    for path in paths {
+        match crate::report::read_view(path)? {
+            Some(view) => views.push(view),
+            None => tracing::warn!("{} does not exist: counted as not present", path.display()),
+        }
+    }
+    Ok(match merge_views(&views) {
+        Some(view) => (Slot::from_view(&view), view.chaos),
+        None => (Slot::missing(), false),
+    })
+}
+
+/// Reads a previous KPI; `None` when the file does not exist.
+pub fn read_state(path: &std::path::Path) -> anyhow::Result<Option<Kpi>> {
+    use anyhow::Context;
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .with_context(|| format!("{}: not a KPI state file", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+pub fn slot_of(kpi: &Kpi, schedule: Schedule) -> &Slot {
+    match schedule {
+        Schedule::Weekly => &kpi.weekly,
+        Schedule::Monthly => &kpi.monthly,
+        Schedule::Quarterly => &kpi.quarterly,
+    }
+}
+
+pub fn slot_mut(inputs: &mut Inputs, schedule: Schedule) -> &mut Slot {
+    match schedule {
+        Schedule::Weekly => &mut inputs.weekly,
+        Schedule::Monthly => &mut inputs.monthly,
+        Schedule::Quarterly => &mut inputs.quarterly,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

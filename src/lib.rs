@@ -25,12 +25,16 @@ pub mod commands;
 pub mod config;
 /// The embedded default: a local store of sample backups, checked end to end.
 pub mod demo;
+/// The process environment, read once: run info, switches, settings, named secrets.
+pub mod env;
 /// Errors a caller branches on, and the exit codes they map to.
 pub mod error;
 /// The GitHub REST client: one-commit publishing and the alert issue.
 pub mod github;
 /// The KPI rule: pure functions from reports to a status.
 pub mod kpi;
+/// Alert delivery: the GitHub issue and the Slack message for a report.
+pub mod notify;
 /// The output sink: the lines a command writes as it goes, streamed by the binary.
 pub mod output;
 /// The AWS policy templates, their validated rendering, and the audit of a live bucket.
@@ -43,6 +47,8 @@ pub mod report;
 pub mod retry;
 /// Slack incoming-webhook alerts (Block Kit), with bounded retries.
 pub mod slack;
+/// The files kept in the repository: badge, PNG, KPI state, history, trend.
+pub mod state;
 /// Where backups live: the `BackupStore` trait and its implementations.
 pub mod store;
 /// Short human forms of durations and sizes used in check details.

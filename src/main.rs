@@ -1,4 +1,4 @@
-//! The `dr-action` binary: parse arguments, set up logging, dispatch with the output streamed to
+//! The `dr-action` binary: parse arguments, set up logging, read the environment once, dispatch with the output streamed to
 //! stdout as it is produced, and turn the result into the exit code (see `error.rs`).
 
 use std::io::{IsTerminal, Write};
@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dr_action::cli::Cli;
+use dr_action::env::Env;
 use dr_action::error::{conclude, exit_code_for};
 use dr_action::output::{self, Streamed};
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -14,9 +15,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose, cli.global.quiet);
+    let env = Env::from_process();
+    init_tracing(&env, cli.global.verbose, cli.global.quiet);
     let sink = Streamed::new(std::io::stdout().lock());
-    let result = dr_action::commands::dispatch(cli, &sink);
+    let result = dr_action::cli::dispatch(cli, &env, &sink);
     match conclude(result, sink.finish()) {
         Ok(outcome) => ExitCode::from(outcome.code),
         Err(err) => {
@@ -42,14 +44,18 @@ const CAPPED: [(&str, LevelFilter); 8] = [
     ("tower", LevelFilter::DEBUG),
 ];
 
-fn init_tracing(verbose: u8, quiet: bool) {
+fn init_tracing(env: &Env, verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
         (false, 1) => "info",
         (false, _) => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DR_LOG")
+    let filter = env
+        .log
+        .as_deref()
+        .ok_or(())
+        .and_then(|d| tracing_subscriber::EnvFilter::try_new(d).map_err(drop))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("dr_action={level}")));
     // A second, fixed filter: an event is logged only when both let it through, so no DR_LOG
     // directive can lift these crates past their cap.
@@ -61,7 +67,7 @@ fn init_tracing(verbose: u8, quiet: bool) {
         .with_writer(std::io::stderr)
         .with_ansi(output::colour(
             std::io::stderr().is_terminal(),
-            std::env::var_os("NO_COLOR").as_deref(),
+            env.no_color.as_deref().map(std::ffi::OsStr::new),
         ))
         .with_target(false)
         .without_time()

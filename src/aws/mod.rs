@@ -237,6 +237,25 @@ pub fn s3_client(conn: &Connection) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
+/// Resolves AWS access from the config and the environment (region, endpoint, credentials
+/// through GitHub OIDC inside Actions) and builds the S3 client of the run for `bucket`.
+pub async fn connect_s3(
+    aws: Option<&crate::config::Aws>,
+    bucket: &str,
+    env: &crate::env::Env,
+) -> anyhow::Result<(aws_sdk_s3::Client, Connection)> {
+    use anyhow::Context;
+    let settings = env.aws_settings(aws);
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .build()
+        .context("building the HTTP client")?;
+    let conn = connect(&settings, &http)
+        .await
+        .with_context(|| format!("getting AWS access for bucket `{bucket}`"))?;
+    Ok((s3_client(&conn), conn))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@ pub fn check_text(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Style {
     #[default]
     Flat,
@@ -75,6 +75,65 @@ pub fn endpoint_json(label: &str, message: &str, status: KpiStatus) -> String {
     let mut text = serde_json::to_string_pretty(&e).expect("endpoint serialises");
     text.push('\n');
     text
+}
+
+/// Reads the status from a KPI file.
+pub fn read_status(path: &std::path::Path) -> anyhow::Result<KpiStatus> {
+    use anyhow::Context;
+    #[derive(serde::Deserialize)]
+    struct StatusOnly {
+        status: KpiStatus,
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading KPI {}", path.display()))?;
+    let kpi: StatusOnly = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: not a KPI file (needs \"status\": green, amber or red)",
+            path.display()
+        )
+    })?;
+    Ok(kpi.status)
+}
+
+/// The files a badge render produced.
+pub struct Rendered {
+    pub svg: std::path::PathBuf,
+    pub png: Option<std::path::PathBuf>,
+    pub endpoint: Option<std::path::PathBuf>,
+}
+
+/// Where to write the badge files: the SVG, and optionally the PNG and the endpoint JSON.
+pub struct Targets<'a> {
+    pub svg: &'a std::path::Path,
+    pub png: Option<&'a std::path::Path>,
+    pub endpoint: Option<&'a std::path::Path>,
+}
+
+/// Renders and writes the badge files.
+pub fn render_files(
+    status: KpiStatus,
+    label: &str,
+    message: Option<&str>,
+    style: Style,
+    to: Targets<'_>,
+) -> anyhow::Result<Rendered> {
+    let message = message.unwrap_or(status.as_str());
+    check_text(label).map_err(|e| anyhow::anyhow!("the badge label {e}"))?;
+    check_text(message).map_err(|e| anyhow::anyhow!("the badge message {e}"))?;
+    let svg = svg::render(label, message, color_of(status), style);
+    svg::check_well_formed(&svg).map_err(anyhow::Error::msg)?;
+    crate::atomic::write(to.svg, svg.as_bytes())?;
+    if let Some(p) = to.png {
+        crate::atomic::write(p, &png::render_png(&svg)?)?;
+    }
+    if let Some(p) = to.endpoint {
+        crate::atomic::write(p, endpoint_json(label, message, status).as_bytes())?;
+    }
+    Ok(Rendered {
+        svg: to.svg.to_path_buf(),
+        png: to.png.map(std::path::Path::to_path_buf),
+        endpoint: to.endpoint.map(std::path::Path::to_path_buf),
+    })
 }
 
 #[cfg(test)]

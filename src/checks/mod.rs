@@ -6,9 +6,12 @@ use serde::{Deserialize, Serialize};
 
 pub mod dry_run;
 pub mod format;
+pub mod orchestrate;
 pub mod restore;
 pub mod retention;
 pub mod stream;
+
+pub use orchestrate::{CheckRequest, database_urls, execute, run, select_targets};
 
 /// One named check of one target.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

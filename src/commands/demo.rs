@@ -6,26 +6,25 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use chrono::Utc;
-use clap::Args;
 
-use super::badge::render_files;
-use super::check::{CheckRequest, execute, verdict_line};
-use crate::badge::Style;
-use crate::cli::Global;
+use crate::actions::verdict_line;
+use crate::badge::{self, Style};
+use crate::checks::{self, CheckRequest};
 use crate::config;
+use crate::env::Env;
 use crate::error::Outcome;
 use crate::kpi::{self, Inputs, MaxAges, Slot};
 use crate::output::Sink;
 use crate::report::{Report, Schedule};
 
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// The folder to build the demo in (created; a previous demo there is replaced).
-    #[arg(long, default_value = "dr-demo")]
+/// What `demo` is asked to do.
+#[derive(Debug)]
+pub struct Request {
+    /// The folder to build the demo in.
     pub dir: PathBuf,
 }
 
-pub async fn run(_global: &Global, args: DemoArgs, out: &dyn Sink) -> Result<Outcome> {
+pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let started = std::time::Instant::now();
     let built = crate::demo::build(&args.dir, Utc::now())?;
     let loaded = config::load(&built.config)?;
@@ -44,15 +43,10 @@ pub async fn run(_global: &Global, args: DemoArgs, out: &dyn Sink) -> Result<Out
     };
     let mut all_ok = true;
     for schedule in Schedule::ALL {
-        let request = CheckRequest {
-            schedule,
-            mode: schedule.default_mode(),
-            targets: Vec::new(),
-            chaos: false,
-            out: out_dir.join(schedule.default_report_name()),
-            backup: None,
-        };
-        let report = execute(&loaded, &request, out).await?;
+        let mut request =
+            CheckRequest::for_schedule(schedule, out_dir.join(schedule.default_report_name()));
+        request.run = env.run.clone();
+        let report = checks::execute(&loaded, &request, env, out).await?;
         crate::atomic::write_json(&request.out, &report)?;
         out.line(&verdict_line(&report, &request.out));
         all_ok &= report.ok;
@@ -68,14 +62,16 @@ pub async fn run(_global: &Global, args: DemoArgs, out: &dyn Sink) -> Result<Out
     crate::atomic::write_json(&kpi_path, &kpi)?;
     out.line(&format!("kpi: {} — {}", kpi.status, kpi_path.display()));
     let badge_dir = args.dir.join("badges");
-    let rendered = render_files(
+    let rendered = badge::render_files(
         kpi.status,
         &loaded.config.badge.label,
         None,
         Style::Flat,
-        &badge_dir.join("backup_status.svg"),
-        Some(&badge_dir.join("backup_status.png")),
-        Some(&badge_dir.join("backup_status.json")),
+        badge::Targets {
+            svg: &badge_dir.join("backup_status.svg"),
+            png: Some(&badge_dir.join("backup_status.png")),
+            endpoint: Some(&badge_dir.join("backup_status.json")),
+        },
     )?;
     out.line(&format!(
         "badge: {} (png {})",
@@ -86,7 +82,7 @@ pub async fn run(_global: &Global, args: DemoArgs, out: &dyn Sink) -> Result<Out
             .unwrap_or_default()
     ));
     out.line(&format!("config: {}", built.config.display()));
-    crate::actions::Workflow::from_env().set_outputs(&[
+    env.workflow.set_outputs(&[
         ("status", kpi.status.as_str().to_string()),
         ("ok", all_ok.to_string()),
         (

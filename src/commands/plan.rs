@@ -1,17 +1,21 @@
 //! `dr-action plan`: the configured targets as a GitHub Actions matrix, so many targets can fan
 //! out over many runners (`check --target NAME` on each) and one job merges their reports.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
-use clap::Args;
 use serde::Serialize;
 
-use super::require_config;
-use crate::cli::Global;
+use crate::config;
+use crate::env::Env;
 use crate::error::Outcome;
 use crate::output::Sink;
 
-#[derive(Debug, Args)]
-pub struct PlanArgs {}
+/// What `plan` is asked to do.
+#[derive(Debug)]
+pub struct Request {
+    pub config: Option<PathBuf>,
+}
 
 #[derive(Serialize)]
 struct Matrix<'a> {
@@ -24,8 +28,8 @@ struct Entry<'a> {
     critical: bool,
 }
 
-pub fn run(global: &Global, _args: PlanArgs, out: &dyn Sink) -> Result<Outcome> {
-    let loaded = require_config(global)?;
+pub fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
+    let loaded = config::load_required(req.config.as_deref())?;
     let matrix = Matrix {
         include: loaded
             .config
@@ -38,7 +42,7 @@ pub fn run(global: &Global, _args: PlanArgs, out: &dyn Sink) -> Result<Outcome> 
             .collect(),
     };
     let json = serde_json::to_string(&matrix)?;
-    crate::actions::Workflow::from_env().set_outputs(&[("matrix", json.clone())])?;
+    env.workflow.set_outputs(&[("matrix", json.clone())])?;
     out.line(&json);
     Ok(Outcome::ok())
 }

@@ -11,174 +11,42 @@
 //! failed (an alert not delivered, a publish refused by GitHub), else 1 when checks failed,
 //! else 0 — always after the alerts went out.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use anyhow::Result;
 use chrono::Utc;
-use clap::Args;
 
-use super::check::{CheckRequest, chaos_from_env, execute, verdict_line};
-use super::notify::deliver;
-use super::publish::{
-    HISTORY_PATH, STATE_PATH, TREND_PATH, default_branch, default_files, describe, github_client,
-    png_path, read_changes,
-};
-use super::require_config;
-use crate::actions::{Workflow, summary_markdown};
-use crate::badge::Style;
-use crate::badge::trend::{self, HistoryEntry};
-use crate::cli::Global;
-use crate::config::Loaded;
+use crate::actions::{summary_markdown, verdict_line};
+use crate::checks::{self, CheckRequest};
+use crate::config;
+use crate::env::Env;
 use crate::error::Outcome;
-use crate::github::GitHub;
-use crate::github::publish::{self, Published};
-use crate::kpi::{self, Inputs, Kpi, MaxAges, Slot};
+use crate::github::{self, GitHub};
+use crate::notify::{self, Channels};
 use crate::output::Sink;
-use crate::report::{Report, Schedule};
+use crate::state::{self, PublishStep, STATE_PATH};
 
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// Which schedule: weekly, monthly or quarterly (its default mode).
-    #[arg(long, value_enum)]
-    pub schedule: Schedule,
-    /// A chaos drill: fail on purpose to prove alerting works (also DR_CHAOS=true). Never
-    /// changes the KPI state or the committed badge.
-    #[arg(long)]
-    pub chaos: bool,
+/// What `run` is asked to do.
+#[derive(Debug)]
+pub struct Request {
+    pub config: Option<PathBuf>,
+    /// Where the report and the KPI are written.
+    pub out_dir: PathBuf,
+    pub check: CheckRequest,
 }
 
-/// The state and history kept in the repository.
-struct Kept {
-    state: Option<Kpi>,
-    history: String,
-}
-
-/// Reads the kept state through the API, or from the working tree when there is no client.
-async fn read_kept(gh: Option<(&GitHub, &str)>) -> Result<Kept> {
-    let (state, history) = match gh {
-        Some((gh, branch)) => (
-            gh.read_file(branch, STATE_PATH).await?,
-            gh.read_file(branch, HISTORY_PATH).await?,
-        ),
-        None => (
-            std::fs::read(STATE_PATH).ok(),
-            std::fs::read(HISTORY_PATH).ok(),
-        ),
-    };
-    let state = match state {
-        Some(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
-            anyhow::anyhow!("{STATE_PATH} in the repository is not a KPI state file: {e}")
-        })?),
-        None => None,
-    };
-    Ok(Kept {
-        state,
-        history: history
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default(),
-    })
-}
-
-fn max_ages(loaded: &Loaded) -> MaxAges {
-    let m = &loaded.config.kpi.max_age;
-    MaxAges {
-        weekly: m.weekly.secs(),
-        monthly: m.monthly.secs(),
-        quarterly: m.quarterly.secs(),
-    }
-}
-
-/// The KPI after this run: the kept slots, with this schedule's replaced by the report.
-fn merged_kpi(loaded: &Loaded, kept: Option<&Kpi>, report: &Report) -> Result<Kpi> {
-    let view =
-        crate::report::parse_view(&serde_json::to_string(report)?).map_err(anyhow::Error::msg)?;
-    let slot = |s: Schedule| {
-        kept.map(|k| super::kpi::slot_of(k, s).clone())
-            .unwrap_or_else(Slot::missing)
-    };
-    let mut inputs = Inputs {
-        weekly: slot(Schedule::Weekly),
-        monthly: slot(Schedule::Monthly),
-        quarterly: slot(Schedule::Quarterly),
-        chaos: report.chaos,
-    };
-    *super::kpi::slot_mut(&mut inputs, report.schedule) = Slot::from_view(&view);
-    Ok(kpi::compute(inputs, max_ages(loaded), Utc::now()))
-}
-
-/// The history line of this run: the slowest restore against its target's RTO.
-fn history_entry(loaded: &Loaded, report: &Report, kpi: &Kpi) -> HistoryEntry {
-    let mut worst: Option<(f64, Option<u64>)> = None;
-    for t in &report.targets {
-        let Some(total) = t.metrics.get("total_seconds").and_then(|v| v.as_f64()) else {
-            continue;
-        };
-        let rto = loaded
-            .config
-            .targets
-            .iter()
-            .find(|c| c.name == t.name)
-            .and_then(|c| c.rto.as_ref())
-            .map(|d| d.secs());
-        let ratio = |(total, rto): (f64, Option<u64>)| match rto {
-            Some(r) if r > 0 => total / r as f64,
-            _ => 0.0,
-        };
-        if worst.is_none_or(|w| ratio((total, rto)) > ratio(w)) {
-            worst = Some((total, rto));
-        }
-    }
-    HistoryEntry {
-        at: report.finished_at,
-        schedule: report.schedule,
-        kind: report.kind.as_str().to_string(),
-        ok: report.ok,
-        status: kpi.status,
-        run_url: report.run.as_ref().map(|r| r.url.clone()),
-        total_seconds: worst.map(|w| w.0),
-        rto_seconds: worst.and_then(|w| w.1),
-    }
-}
-
-/// Writes badge, PNG, state, history and trend into the working tree.
-fn write_badge_files(loaded: &Loaded, kpi: &Kpi, history: &str) -> Result<()> {
-    let cfg = &loaded.config.badge;
-    super::badge::render_files(
-        kpi.status,
-        &cfg.label,
-        None,
-        Style::Flat,
-        &cfg.path,
-        Some(&png_path(cfg)),
-        None,
-    )?;
-    crate::atomic::write_json(Path::new(STATE_PATH), kpi)?;
-    crate::atomic::write(Path::new(HISTORY_PATH), history.as_bytes())?;
-    let (entries, skipped) = trend::parse_history(history);
-    if skipped > 0 {
-        tracing::warn!("{HISTORY_PATH}: {skipped} lines are not history entries; skipped");
-    }
-    crate::atomic::write(Path::new(TREND_PATH), trend::render(&entries).as_bytes())?;
-    Ok(())
-}
-
-pub async fn run(global: &Global, args: RunArgs, out: &dyn Sink) -> Result<Outcome> {
-    let loaded = require_config(global)?;
-    let wf = Workflow::from_env();
-    let request = CheckRequest {
-        schedule: args.schedule,
-        mode: args.schedule.default_mode(),
-        targets: Vec::new(),
-        chaos: args.chaos || chaos_from_env(),
-        out: global.out_dir.join(args.schedule.default_report_name()),
-        backup: None,
-    };
+pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
+    let loaded = config::load_required(req.config.as_deref())?;
+    let wf = &env.workflow;
+    let mut request = req.check;
+    request.run = env.run.clone();
+    request.database_urls = checks::database_urls(&loaded, env);
     // The checks' lines stream into one foldable group of the job log; the masks written
     // inside it take effect at once all the same.
     if wf.in_actions {
         out.line("::group::checks");
     }
-    let checked = execute(&loaded, &request, out).await;
+    let checked = checks::execute(&loaded, &request, env, out).await;
     if wf.in_actions {
         out.line("::endgroup::");
     }
@@ -188,37 +56,28 @@ pub async fn run(global: &Global, args: RunArgs, out: &dyn Sink) -> Result<Outco
     let mut notes: Vec<String> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
 
-    let gh = github_client(&wf);
+    let gh = GitHub::from_env(env);
     let branch = match &gh {
-        Ok(gh) => match default_branch(&wf, gh).await {
-            Ok(b) => Some(b),
-            Err(e) => {
-                errors.push(format!("could not learn the default branch: {e:#}"));
-                None
-            }
-        },
+        Ok(gh) => github::default_branch(wf, gh)
+            .await
+            .map_err(|e| errors.push(format!("could not learn the default branch: {e:#}")))
+            .ok(),
         Err(_) => None,
     };
     let gh_ref = gh.as_ref().ok().zip(branch.as_deref());
     // When the state cannot be read, nothing may be published: it would overwrite the state.
-    let kept = match read_kept(gh_ref).await {
-        Ok(k) => Some(k),
-        Err(e) => {
-            errors.push(format!("could not read the kept KPI state: {e:#}"));
-            None
-        }
-    };
+    let kept = state::read_kept(gh_ref)
+        .await
+        .map_err(|e| errors.push(format!("could not read the kept KPI state: {e:#}")))
+        .ok();
     if gh_ref.is_some() && kept.as_ref().is_some_and(|k| k.state.is_none()) {
         notes.push(format!(
             "no {STATE_PATH} on the default branch yet: first run"
         ));
     }
-    let kpi = merged_kpi(
-        &loaded,
-        kept.as_ref().and_then(|k| k.state.as_ref()),
-        &report,
-    )?;
-    let kpi_path = global.out_dir.join("backup_kpi.json");
+    let kept_state = kept.as_ref().and_then(|k| k.state.as_ref());
+    let kpi = state::merged_kpi(&loaded, kept_state, &report, Utc::now())?;
+    let kpi_path = req.out_dir.join("backup_kpi.json");
     crate::atomic::write_json(&kpi_path, &kpi)?;
     out.line(&format!("kpi: {} — {}", kpi.status, kpi_path.display()));
 
@@ -226,57 +85,38 @@ pub async fn run(global: &Global, args: RunArgs, out: &dyn Sink) -> Result<Outco
     if report.chaos {
         notes.push("chaos drill: the KPI state, history and badge are left alone".into());
     } else if let Some(kept) = &kept {
-        let mut history = kept.history.clone();
-        if !history.is_empty() && !history.ends_with('\n') {
-            history.push('\n');
-        }
-        history.push_str(&trend::history_line(&history_entry(&loaded, &report, &kpi)));
-        write_badge_files(&loaded, &kpi, &history)?;
+        let history = state::next_history(&kept.history, &loaded, &report, &kpi);
+        state::write_files(&loaded, &kpi, &history)?;
+        let badge = &loaded.config.badge;
         notes.push(format!(
             "badge {} written to {}",
             kpi.status,
-            loaded.config.badge.path.display()
+            badge.path.display()
         ));
-        match (&gh, branch.as_deref()) {
-            (Err(why), _) => notes.push(format!("skipped publish: {why}")),
-            (Ok(_), None) => {}
+        let step = match (&gh, branch.as_deref()) {
+            (Err(why), _) => Some(PublishStep::Skipped(format!("skipped publish: {why}"))),
+            (Ok(_), None) => None,
             (Ok(gh), Some(default)) => {
-                match publish::refusal(
-                    wf.event_name.as_deref(),
-                    wf.branch.as_deref(),
-                    default,
-                    false,
-                    false,
-                ) {
-                    Some(why) => notes.push(format!("skipped publish: {why}")),
-                    None => {
-                        let message = publish::commit_message(kpi.status.as_str());
-                        let result = match read_changes(&default_files(&loaded.config.badge)) {
-                            Ok(changes) => publish::commit_files(gh, default, &changes, &message)
-                                .await
-                                .map_err(anyhow::Error::from),
-                            Err(e) => Err(e),
-                        };
-                        match result {
-                            Ok(p) => {
-                                badge_changed = matches!(p, Published::Committed { .. });
-                                notes.push(describe(&p, default));
-                            }
-                            Err(e) => errors.push(format!("the badge was not published: {e:#}")),
-                        }
-                    }
-                }
+                Some(state::publish_kept(gh, wf, default, badge, kpi.status).await)
             }
+        };
+        match step {
+            Some(PublishStep::Skipped(line)) => notes.push(line),
+            Some(PublishStep::Done { changed, line }) => {
+                badge_changed = changed;
+                notes.push(line);
+            }
+            Some(PublishStep::Failed(e)) => errors.push(e),
+            None => {}
         }
     }
 
-    let delivery = deliver(
+    let channels = Channels::new(
         &loaded.config.notify,
-        &report,
-        Some(&kpi),
         gh.as_ref().map_err(String::as_str),
-    )
-    .await;
+        env,
+    );
+    let delivery = notify::deliver(&report, Some(&kpi), channels).await;
     notes.extend(delivery.notes);
     errors.extend(delivery.errors);
 

@@ -288,3 +288,29 @@ fn is_transport(e: &octocrab::Error) -> bool {
         octocrab::Error::Hyper { .. } | octocrab::Error::Service { .. }
     )
 }
+
+impl GitHub {
+    /// The client for the current repository (`GITHUB_TOKEN`, `GITHUB_REPOSITORY`,
+    /// `GITHUB_API_URL`), or why there is none.
+    pub fn from_env(env: &crate::env::Env) -> Result<GitHub, String> {
+        let token = env
+            .github_token
+            .clone()
+            .ok_or_else(|| "GITHUB_TOKEN is not set".to_string())?;
+        let repo = env
+            .workflow
+            .repository
+            .as_deref()
+            .ok_or_else(|| "GITHUB_REPOSITORY is not set".to_string())?;
+        let repo = Repo::parse(repo).map_err(|e| e.to_string())?;
+        GitHub::new(&env.workflow.api_url, token, repo).map_err(|e| format!("{e:#}"))
+    }
+}
+
+/// The repository's default branch: from the event payload, else asked of the API.
+pub async fn default_branch(wf: &crate::actions::Workflow, gh: &GitHub) -> anyhow::Result<String> {
+    match &wf.default_branch {
+        Some(b) => Ok(b.clone()),
+        None => Ok(gh.default_branch().await?),
+    }
+}

@@ -63,6 +63,9 @@ pub struct RestoreContext<'a> {
     /// Where the stages of a restore are told as they start and end, with a progress line
     /// every [`PROGRESS_EVERY`] in between: a restore can run for hours.
     pub progress: &'a dyn Sink,
+    /// The server URLs the targets' `restore.database-url-env` name, by variable, read at the
+    /// edge.
+    pub database_urls: &'a std::collections::BTreeMap<String, secrecy::SecretString>,
 }
 
 /// How often a running restore says how far it got.
@@ -132,7 +135,15 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     // The scratch database is held here, outside the deadline below, so it is dropped even
     // when the restore is stopped.
     let scratch = match restore.engine {
-        RestoreEngine::Postgres => match postgres::create_scratch(restore).await {
+        RestoreEngine::Postgres => match postgres::create_scratch(
+            restore,
+            restore
+                .database_url_env
+                .as_deref()
+                .and_then(|v| ctx.database_urls.get(v)),
+        )
+        .await
+        {
             Ok(s) => Some(s),
             Err(e) => {
                 checks.push(CheckResult::fail("restore", e));

@@ -139,22 +139,25 @@ fn ident(name: &str) -> String {
 
 /// Prepares the scratch database, before the backup is read: a server that cannot be reached,
 /// or an admin without the rights to prepare, fails the restore without downloading anything.
-pub async fn create_scratch(restore: &Restore) -> Result<Scratch, String> {
+pub async fn create_scratch(
+    restore: &Restore,
+    database_url: Option<&secrecy::SecretString>,
+) -> Result<Scratch, String> {
     let home = tempfile::Builder::new()
         .prefix("dr-pg-home-")
         .tempdir()
         .map_err(|e| format!("creating a temporary folder failed: {e}"))?;
     let (admin, cluster, tools) = match restore.database_url_env.as_deref() {
         Some(var) => {
-            let url = match std::env::var(var) {
-                Ok(u) if !u.trim().is_empty() => u,
+            let url = match database_url.map(secrecy::ExposeSecret::expose_secret) {
+                Some(u) if !u.trim().is_empty() => u,
                 _ => {
                     return Err(format!(
                         "the variable {var} (restore.database-url-env) is not set; it must hold the server's URL, e.g. postgres://user:password@host:5432/postgres (or omit database-url-env to restore into a private cluster)"
                     ));
                 }
             };
-            let admin = Server::from_url(&url).map_err(|e| format!("{var}: {e}"))?;
+            let admin = Server::from_url(url).map_err(|e| format!("{var}: {e}"))?;
             let tools = Tools::find(CLIENT_PROGRAMS, home.path()).await?;
             (admin, None, tools)
         }

@@ -13,12 +13,9 @@ use anyhow::Result;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use clap::Args;
 
-use crate::cli::Global;
-use crate::commands::check::connect_s3;
-use crate::commands::require_config;
-use crate::config::StorageKind;
+use crate::config::{self, StorageKind};
+use crate::env::Env;
 use crate::error::Outcome;
 use crate::output::Sink;
 use crate::policy::audit::{
@@ -27,19 +24,19 @@ use crate::policy::audit::{
 use crate::store::s3::{SdkFailure, classify};
 use crate::store::{StoreError, StoreErrorKind};
 
-#[derive(Debug, Args)]
-pub struct AuditArgs {
-    /// The bucket to audit (default: storage.bucket of the config).
-    #[arg(long)]
+/// What `policy audit` is asked to do.
+#[derive(Debug)]
+pub struct Request {
+    pub config: Option<PathBuf>,
+    /// The bucket to audit instead of the config's.
     pub bucket: Option<String>,
-    /// The JSON result (default: OUT_DIR/policy_audit.json).
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    /// Where the JSON result goes.
+    pub out: PathBuf,
 }
 
-pub async fn run(global: &Global, args: AuditArgs, sink: &dyn Sink) -> Result<Outcome> {
-    let loaded = require_config(global)?;
-    let bucket = match (args.bucket, loaded.storage()) {
+pub async fn run(req: Request, env: &Env, sink: &dyn Sink) -> Result<Outcome> {
+    let loaded = config::load_required(req.config.as_deref())?;
+    let bucket = match (req.bucket, loaded.storage()) {
         (Some(b), _) if !b.trim().is_empty() => b,
         (Some(_), _) => anyhow::bail!("--bucket is empty"),
         (None, StorageKind::Bucket(b)) => b,
@@ -59,7 +56,7 @@ pub async fn run(global: &Global, args: AuditArgs, sink: &dyn Sink) -> Result<Ou
             .map(|t| t.prefix.clone())
             .collect(),
     };
-    let (client, conn) = connect_s3(&loaded, &bucket).await?;
+    let (client, conn) = crate::aws::connect_s3(loaded.config.aws.as_ref(), &bucket, env).await?;
     // The masks go out the moment the credentials exist, so the job log hides them from here on.
     sink.lines(&conn.masks);
     let state = fetch_state(&client, &bucket).await;
@@ -67,9 +64,7 @@ pub async fn run(global: &Global, args: AuditArgs, sink: &dyn Sink) -> Result<Ou
         anyhow::bail!("cannot audit bucket `{bucket}`: {err}");
     }
     let report = audit::audit(&expected, &state);
-    let out = args
-        .out
-        .unwrap_or_else(|| global.out_dir.join("policy_audit.json"));
+    let out = req.out;
     crate::atomic::write_json(&out, &report)?;
     sink.lines(&table(&report, &out));
     Ok(Outcome::checked(report.ok))

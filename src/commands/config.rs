@@ -1,31 +1,31 @@
 //! `dr-action config check` and `dr-action config schema`.
 
-use anyhow::Result;
-use clap::Subcommand;
+use std::path::PathBuf;
 
-use super::require_config;
-use crate::cli::Global;
-use crate::config::StorageKind;
+use anyhow::Result;
+
+use crate::config::{self, StorageKind};
 use crate::error::Outcome;
 use crate::output::Sink;
 
-#[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
-    /// Validate the config and summarise it.
-    Check,
-    /// Print the JSON Schema of the config file.
+/// What `config` is asked to do.
+#[derive(Debug)]
+pub enum Request {
+    /// Validate the config (`--config`, else the default paths) and summarise it.
+    Check { config: Option<PathBuf> },
+    /// Print the JSON Schema.
     Schema,
 }
 
-pub fn run(global: &Global, cmd: ConfigCommand, out: &dyn Sink) -> Result<Outcome> {
-    match cmd {
-        ConfigCommand::Schema => {
-            let text = serde_json::to_string_pretty(&crate::config::schema())?;
+pub fn run(req: Request, out: &dyn Sink) -> Result<Outcome> {
+    match req {
+        Request::Schema => {
+            let text = serde_json::to_string_pretty(&config::schema())?;
             out.line(&text);
             Ok(Outcome::ok())
         }
-        ConfigCommand::Check => {
-            let loaded = require_config(global)?;
+        Request::Check { config } => {
+            let loaded = config::load_required(config.as_deref())?;
             let store = match loaded.storage() {
                 StorageKind::Bucket(b) => format!("s3://{b}"),
                 StorageKind::Local(p) => format!("local folder {}", p.display()),

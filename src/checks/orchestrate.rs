@@ -1,0 +1,235 @@
+//! Running a schedule's checks: which targets, which prefix (a chaos drill swaps every prefix
+//! for one that cannot exist), dry run or full restore, and the report they add up to. Lines
+//! go to the progress sink as each target finishes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+
+use super::CheckResult;
+use super::dry_run::{self, CheckContext};
+use super::restore::{self, RestoreContext};
+use crate::actions::target_lines;
+use crate::config::{Loaded, Target};
+use crate::output::Sink;
+use crate::report::{Mode, Report, RunInfo, SCHEMA_VERSION, Schedule, TargetReport};
+use crate::store::{self, BackupStore};
+
+/// What a caller asks the checks to do, independent of the command line.
+#[derive(Clone, Debug)]
+pub struct CheckRequest {
+    pub schedule: Schedule,
+    pub mode: Mode,
+    /// The targets to check; empty means all.
+    pub targets: Vec<String>,
+    pub chaos: bool,
+    /// Where the report goes (the caller writes it).
+    pub out: PathBuf,
+    /// Full restore: the key to restore instead of the newest.
+    pub backup: Option<String>,
+    /// The Actions run this is, recorded in the report.
+    pub run: Option<RunInfo>,
+    /// The servers PostgreSQL restores use: the variables the targets' `restore.database-url-env`
+    /// name, with their values (see [`database_urls`]).
+    pub database_urls: BTreeMap<String, SecretString>,
+}
+
+impl CheckRequest {
+    /// A schedule's checks in its default mode, on every target, reported to `out`.
+    pub fn for_schedule(schedule: Schedule, out: PathBuf) -> Self {
+        CheckRequest {
+            schedule,
+            mode: schedule.default_mode(),
+            targets: Vec::new(),
+            chaos: false,
+            out,
+            backup: None,
+            run: None,
+            database_urls: BTreeMap::new(),
+        }
+    }
+}
+
+/// Opens the store and runs the checks; returns the report (not yet written). The
+/// `::add-mask::` lines of any credentials obtained go to `out` before the first check runs,
+/// then a line per target as it finishes. A store that cannot be opened (no region, the role
+/// refused, no `id-token: write`) fails every selected target's `access` check with the reason,
+/// so the report is still written and the alert path still runs: a broken role must be as loud
+/// as a broken backup.
+pub async fn execute(
+    loaded: &Loaded,
+    request: &CheckRequest,
+    env: &crate::env::Env,
+    out: &dyn Sink,
+) -> Result<Report> {
+    let targets = select_targets(loaded, &request.targets)?;
+    match store::open(loaded, env).await {
+        Ok(opened) => {
+            out.lines(&opened.masks);
+            run(request, loaded, opened.store.as_ref(), Utc::now(), out).await
+        }
+        Err(e) => {
+            tracing::error!("cannot open the store: {e:#}");
+            Ok(unreachable(
+                request,
+                &targets,
+                &format!("cannot open the store: {e:#}"),
+                Utc::now(),
+                out,
+            ))
+        }
+    }
+}
+
+/// The report of a run whose store could not be opened: every target fails `access`.
+fn unreachable(
+    request: &CheckRequest,
+    targets: &[&Target],
+    detail: &str,
+    now: DateTime<Utc>,
+    out: &dyn Sink,
+) -> Report {
+    let reports: Vec<TargetReport> = targets
+        .iter()
+        .map(|t| TargetReport::new(&t.name, None, vec![CheckResult::fail("access", detail)]))
+        .collect();
+    for t in &reports {
+        out.lines(&target_lines(t));
+    }
+    Report {
+        schema: SCHEMA_VERSION,
+        kind: request.mode,
+        schedule: request.schedule,
+        ok: false,
+        chaos: request.chaos,
+        started_at: now,
+        finished_at: now,
+        run: request.run.clone(),
+        targets: reports,
+    }
+}
+
+/// Runs the checks against `store` and returns the report (not yet written); a line per
+/// target goes to `progress` as soon as that target is done.
+pub async fn run(
+    request: &CheckRequest,
+    loaded: &Loaded,
+    store: &dyn BackupStore,
+    now: DateTime<Utc>,
+    progress: &dyn Sink,
+) -> Result<Report> {
+    let targets = select_targets(loaded, &request.targets)?;
+    if request.backup.is_some() {
+        anyhow::ensure!(
+            request.mode == Mode::FullRestore,
+            "--backup picks the backup a full restore uses; it needs --schedule quarterly or --mode full-restore"
+        );
+        anyhow::ensure!(
+            targets.len() == 1,
+            "--backup names one backup, so check one target: add --target NAME"
+        );
+    }
+    let started_at = now;
+    let run_id = request
+        .run
+        .as_ref()
+        .map(|r| r.run_id.clone())
+        .unwrap_or_else(|| format!("local-{}", started_at.timestamp()));
+    let ctx = CheckContext {
+        store,
+        now: started_at,
+        deep: request.schedule == Schedule::Monthly,
+        kms_key_arn: loaded.config.storage.kms_key_arn.as_deref(),
+    };
+    let restore_ctx = RestoreContext {
+        store,
+        now: started_at,
+        base_dir: &loaded.base_dir,
+        backup: request.backup.as_deref(),
+        progress,
+        database_urls: &request.database_urls,
+    };
+    let chaos_prefix = chaos_prefix(&run_id);
+    let mut reports = Vec::with_capacity(targets.len());
+    for target in targets {
+        let prefix = if request.chaos {
+            chaos_prefix.as_str()
+        } else {
+            target.prefix.as_str()
+        };
+        tracing::info!(target = %target.name, prefix, "checking");
+        let report = match request.mode {
+            Mode::DryRun => dry_run::check_target(target, prefix, &ctx).await,
+            Mode::FullRestore => restore::check_target(target, prefix, &restore_ctx).await,
+        };
+        tracing::trace!(
+            target = %report.name,
+            ok = report.ok,
+            checks = report.checks.len(),
+            "checked"
+        );
+        progress.lines(&target_lines(&report));
+        reports.push(report);
+    }
+    Ok(Report {
+        schema: SCHEMA_VERSION,
+        kind: request.mode,
+        schedule: request.schedule,
+        ok: Report::ok_of(&reports),
+        chaos: request.chaos,
+        started_at,
+        finished_at: Utc::now(),
+        run: request.run.clone(),
+        targets: reports,
+    })
+}
+
+/// The values of the variables the targets' `restore.database-url-env` name, those that are set.
+pub fn database_urls(loaded: &Loaded, env: &crate::env::Env) -> BTreeMap<String, SecretString> {
+    loaded
+        .config
+        .targets
+        .iter()
+        .filter_map(|t| t.restore.as_ref()?.database_url_env.clone())
+        .filter_map(|var| Some((var.clone(), env.secret(&var)?)))
+        .collect()
+}
+
+/// Picks the targets to check; an unknown name is an error listing the known ones.
+pub fn select_targets<'a>(loaded: &'a Loaded, names: &[String]) -> Result<Vec<&'a Target>> {
+    let all = &loaded.config.targets;
+    if names.is_empty() {
+        return Ok(all.iter().collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            all.iter().find(|t| &t.name == n).ok_or_else(|| {
+                let known: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+                anyhow::anyhow!(
+                    "no target named `{n}` in {}; targets: {}",
+                    loaded.path.display(),
+                    known.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// The prefix a chaos run uses instead of every target's: one that cannot exist.
+pub fn chaos_prefix(run_id: &str) -> String {
+    format!("dr-chaos-{run_id}/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chaos_prefix_names_the_run() {
+        assert_eq!(chaos_prefix("123"), "dr-chaos-123/");
+    }
+}

@@ -1,0 +1,54 @@
+//! `dr-action check` arguments.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{Global, ModeArg, ScheduleArg};
+use crate::checks::CheckRequest;
+use crate::commands::check::Request;
+use crate::env::Env;
+use crate::report::Schedule;
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Which schedule: weekly (dry-run), monthly (dry-run reading every byte), quarterly
+    /// (full restore).
+    #[arg(long, value_enum)]
+    pub schedule: ScheduleArg,
+    /// Override the schedule's mode.
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// Check only this target (repeatable).
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+    /// Fail on purpose (every prefix replaced by one that cannot exist) to prove alerting
+    /// works. Also on when DR_CHAOS is true/1/yes.
+    #[arg(long)]
+    pub chaos: bool,
+    /// The report file (default: OUT_DIR/<the schedule's report name>).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Full restore: restore this key instead of the newest backup (one target).
+    #[arg(long, value_name = "KEY")]
+    pub backup: Option<String>,
+}
+
+impl CheckArgs {
+    pub fn into_request(self, global: &Global, env: &Env) -> Request {
+        let schedule = Schedule::from(self.schedule);
+        let mut check = CheckRequest::for_schedule(
+            schedule,
+            self.out
+                .unwrap_or_else(|| global.out_dir.join(schedule.default_report_name())),
+        );
+        check.mode = self.mode.map_or(schedule.default_mode(), Into::into);
+        check.targets = self.targets;
+        check.chaos = self.chaos || env.chaos;
+        check.backup = self.backup;
+        Request {
+            config: global.config.clone(),
+            check,
+        }
+    }
+}
