@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
 
 use super::CheckResult;
-use super::format::{self, Compression, Content};
+use super::format::{self, Compression};
 use super::retention;
 use super::stream;
 use crate::aws::arn::KmsKeyArn;
@@ -336,9 +336,8 @@ async fn format_check(
         Compression::None => head,
         c => stream::decompress_prefix(head, c, 4096).await,
     };
-    let found = Content::detect(&content);
-    let check = match format::matches(target.format, found) {
-        Ok(()) => CheckResult::pass(
+    let check = match format::verify(target.format, &content) {
+        Ok(found) => CheckResult::pass(
             "format",
             format!("{}, {}", compression.name(), found.name()),
         ),
