@@ -92,9 +92,8 @@ impl Staging {
             Err(_) => None,
         };
         let built = work.keep();
-        std::fs::rename(&built, &target).with_context(|| {
-            format!("renaming {} to {}", built.display(), target.display())
-        })?;
+        std::fs::rename(&built, &target)
+            .with_context(|| format!("renaming {} to {}", built.display(), target.display()))?;
         if let Some(aside) = old {
             aside
                 .close()
@@ -212,7 +211,8 @@ fn is_empty_dir(dir: &Path) -> Result<bool> {
 fn clear_leftovers(dir: &Path) -> Result<()> {
     let parent = parent_of(dir);
     let prefix = staging_prefix(dir);
-    let entries = std::fs::read_dir(parent).with_context(|| format!("reading {}", parent.display()))?;
+    let entries =
+        std::fs::read_dir(parent).with_context(|| format!("reading {}", parent.display()))?;
     for entry in entries.flatten() {
         let path = entry.path();
         let ours = entry.file_name().to_string_lossy().starts_with(&prefix)

@@ -99,12 +99,14 @@ pub fn verify(format: BackupFormat, data: &[u8]) -> Result<Content, String> {
     let content = Content::detect(data);
     matches(format, content)?;
     let fault = match (format, content) {
-        (BackupFormat::PgDump, Content::Text) if !is_pg_dump_script(data) => {
-            Some(format!("text that does not look like a pg_dump script: {}", opening(data)))
-        }
-        (BackupFormat::Sql, Content::Text) if !has_sql_statement(data) => {
-            Some(format!("text that does not look like SQL: {}", opening(data)))
-        }
+        (BackupFormat::PgDump, Content::Text) if !is_pg_dump_script(data) => Some(format!(
+            "text that does not look like a pg_dump script: {}",
+            opening(data)
+        )),
+        (BackupFormat::Sql, Content::Text) if !has_sql_statement(data) => Some(format!(
+            "text that does not look like SQL: {}",
+            opening(data)
+        )),
         (BackupFormat::PgDump, Content::Tar) => match tar_first_name(data) {
             Some(name) if name == PG_TAR_TOC => None,
             name => Some(format!(
@@ -126,8 +128,25 @@ const PG_TAR_TOC: &str = "toc.dat";
 /// What a statement in a dump or a hand-written SQL file starts with (pg_dump, pg_dumpall,
 /// `sqlite3 .dump`, mysqldump-style files). Compared case-insensitively at a line start.
 const SQL_STARTS: &[&str] = &[
-    "SET", "CREATE", "COPY", "INSERT", "SELECT", "ALTER", "BEGIN", "COMMIT", "DROP", "COMMENT",
-    "GRANT", "REVOKE", "START", "UPDATE", "DELETE", "WITH", "PRAGMA", "\\connect", "\\restrict",
+    "SET",
+    "CREATE",
+    "COPY",
+    "INSERT",
+    "SELECT",
+    "ALTER",
+    "BEGIN",
+    "COMMIT",
+    "DROP",
+    "COMMENT",
+    "GRANT",
+    "REVOKE",
+    "START",
+    "UPDATE",
+    "DELETE",
+    "WITH",
+    "PRAGMA",
+    "\\connect",
+    "\\restrict",
 ];
 
 /// A plain pg_dump: its header comment, or SQL statements.
@@ -161,7 +180,9 @@ fn lines(data: &[u8]) -> impl Iterator<Item = &str> {
 /// The first non-blank line, shortened and escaped: it is untrusted and goes into logs.
 fn opening(data: &[u8]) -> String {
     const SHOWN: usize = 60;
-    let first = lines(data).find(|l| !l.trim().is_empty()).unwrap_or_default();
+    let first = lines(data)
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
     let mut shown: String = first.chars().take(SHOWN).collect();
     if first.chars().count() > SHOWN {
         shown.push('…');

@@ -71,7 +71,11 @@ pub async fn run(_global: &Global, args: DemoArgs, out: &dyn Sink) -> Result<Out
     let kpi = kpi::compute(slots, MaxAges::default(), Utc::now());
     let kpi_path = out_dir.join("backup_kpi.json");
     crate::atomic::write_json(&kpi_path, &kpi)?;
-    out.line(&format!("kpi: {} — {}", kpi.status, shown(&kpi_path).display()));
+    out.line(&format!(
+        "kpi: {} — {}",
+        kpi.status,
+        shown(&kpi_path).display()
+    ));
     let badge_dir = work.join("badges");
     let rendered = render_files(
         kpi.status,
