@@ -292,4 +292,31 @@ mod tests {
         assert!(matches(BackupFormat::Tar, Content::Binary).is_err());
         assert!(matches(BackupFormat::File, Content::Empty).is_err());
     }
+
+    #[test]
+    fn sql_formats_need_statements_not_just_text() {
+        let sqlite_dump = b"PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nCREATE TABLE t(a);\n";
+        assert_eq!(verify(BackupFormat::Sql, sqlite_dump), Ok(Content::Text));
+        let commented = b"-- nightly\n\n  insert into t values (1);\n";
+        assert_eq!(verify(BackupFormat::Sql, commented), Ok(Content::Text));
+        let log = b"backup finished\nselected rows: 0\n";
+        assert_eq!(
+            verify(BackupFormat::Sql, log),
+            Err("expected SQL text, found text that does not look like SQL: starts with `backup finished`".to_string())
+        );
+        let header = b"--\n-- PostgreSQL database dump\n--\n";
+        assert_eq!(verify(BackupFormat::PgDump, header), Ok(Content::Text));
+    }
+
+    #[test]
+    fn what_a_rejected_script_starts_with_is_shortened_and_escaped() {
+        let line = format!("\u{1b}[31m::error::{}", "x".repeat(100));
+        let err = verify(BackupFormat::PgDump, line.as_bytes()).unwrap_err();
+        assert!(
+            err.contains("starts with `\\u{1b}[31m::error::xxx"),
+            "{err}"
+        );
+        assert!(err.ends_with("x…`"), "{err}");
+        assert!(!err.contains('\u{1b}'), "{err}");
+    }
 }
