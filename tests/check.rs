@@ -456,3 +456,21 @@ fn a_report_written_by_check_is_0644_under_umask_022() {
     check(&dir, "weekly").expect_code(0);
     assert_eq!(mode("out/dr_dryrun_weekly.json"), 0o640);
 }
+
+#[test]
+fn a_sidecar_with_the_wrong_hash_fails_the_weekly_check_of_a_local_store() {
+    // Reading a local file is cheap, so the weekly check hashes it instead of only noting that
+    // a sidecar exists.
+    let dir = healthy_store();
+    let wrong = format!("{}  db-000.sqlite.gz\n", "0".repeat(64));
+    dir.write("backups/db/db-000.sqlite.gz.sha256", wrong);
+    check(&dir, "weekly").expect_code(1);
+    let f = failed(&dir.json("out/dr_dryrun_weekly.json"));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].0, "checksum");
+    assert!(
+        f[0].1
+            .contains(&format!("the sidecar says {}", "0".repeat(64))),
+        "{f:?}"
+    );
+}

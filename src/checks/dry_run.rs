@@ -179,6 +179,15 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
         _ => None,
     };
     checks.push(deepen_format(format_check, drained.as_ref()));
+    // A local file is cheap to read: the weekly check hashes it against its sidecar too (raw
+    // bytes only; whether the stream decompresses stays the monthly check's question).
+    let hashed = match (&drained, ctx.store.kind(), target.checksum) {
+        (None, StoreKind::Local, ChecksumMode::Sidecar) => {
+            Some(read_whole(ctx.store, &newest.key, Compression::None).await)
+        }
+        _ => None,
+    };
+    let drained = drained.or(hashed);
     let head = head.as_ref().ok().and_then(|h| h.as_ref());
     let stored_sha = head.and_then(|h| h.sha256.clone());
     let no_stored_sha = why_no_stored_sha256(ctx.store.kind(), head);
