@@ -9,6 +9,7 @@
 #                   labels (macos-14, ubuntu-*-arm). The actionlint binaries themselves come from
 #                   GitHub releases, which this project's machines cannot download.
 #   PostgreSQL      initdb / pg_ctl / pg_restore from Debian's `postgresql` package, when missing
+#   strace          Debian's `strace`, when missing: a test counts the demo's fsync calls with it
 #
 # Idempotent and quick on a machine that already has everything: each step is skipped when its
 # result is present (the venv is keyed on a hash of the requirements file, the npm package on its
@@ -110,7 +111,26 @@ setup_postgres() {
   log "PostgreSQL binaries (initdb, pg_ctl) in $dir"
 }
 
+setup_strace() {
+  local sudo=""
+  if command -v strace >/dev/null 2>&1; then
+    log "strace at $(command -v strace)"
+    return
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "strace not found and apt-get is not available: install strace yourself"
+    return 1
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    sudo="sudo"
+  fi
+  log "installing strace with apt-get"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq strace >/dev/null
+}
+
 setup_venv
 setup_actionlint
 setup_postgres
+setup_strace
 log "done"

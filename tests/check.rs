@@ -341,3 +341,136 @@ fn global_options_work_after_the_subcommand() {
         .expect_code(0);
     assert_eq!(dir.json("elsewhere/dr_dryrun_weekly.json")["ok"], true);
 }
+
+/// A local store with one pg-dump target whose newest backup is `bytes` under `key`.
+fn pg_dump_store(key: &str, bytes: &[u8]) -> Dir {
+    let dir = Dir::new();
+    dir.write(
+        "dr.yml",
+        "version: 1\nstorage:\n  local: ./backups\ntargets:\n  - name: pg\n    prefix: pg/\n    format: pg-dump\n    rpo: 26h\n    retention: { daily: 7 }\n",
+    );
+    put_backup(&dir, key, bytes, Duration::from_secs(60));
+    dir
+}
+
+fn format_check(dir: &Dir, schedule: &str) -> (bool, String) {
+    check(dir, schedule);
+    let report = format!("out/{}", report_name(schedule));
+    let checks = target_checks(&dir.json(&report));
+    let (_, ok, detail) = checks.into_iter().find(|c| c.0 == "format").unwrap();
+    (ok, detail)
+}
+
+fn report_name(schedule: &str) -> &'static str {
+    match schedule {
+        "weekly" => "dr_dryrun_weekly.json",
+        _ => "dr_dryrun_result.json",
+    }
+}
+
+#[test]
+fn a_gzipped_pg_dump_error_message_is_not_a_pg_dump() {
+    let error = b"pg_dump: error: connection to server at \"db.internal\" (10.0.0.5), port 5432 failed: FATAL:  password authentication failed for user \"backup\"\n";
+    let dir = pg_dump_store("pg/app-2026-11-30.sql.gz", &gzip(error));
+    for schedule in ["weekly", "monthly"] {
+        let (ok, detail) = format_check(&dir, schedule);
+        assert!(!ok, "{schedule}: {detail}");
+        assert!(
+            detail.starts_with(
+                "gzip: expected a pg_dump (custom, tar or SQL), found text that does not look like a pg_dump script: starts with `pg_dump: error: connection to server at"
+            ),
+            "{schedule}: {detail}"
+        );
+    }
+}
+
+#[test]
+fn real_pg_dump_plain_and_tar_dumps_pass_the_format_check() {
+    let pg = crate::postgres::cluster();
+    let plain = pg_dump_store("pg/app.sql.gz", &gzip(&pg.dump("postgres", "p")));
+    let (ok, detail) = format_check(&plain, "weekly");
+    assert!(ok, "{detail}");
+    assert_eq!(detail, "gzip, text");
+    let tar = pg_dump_store("pg/app.tar", &pg.dump("postgres", "t"));
+    let (ok, detail) = format_check(&tar, "weekly");
+    assert!(ok, "{detail}");
+    assert_eq!(detail, "uncompressed, tar archive");
+    let custom = pg_dump_store("pg/app.dump", &pg.dump("postgres", "c"));
+    let (ok, detail) = format_check(&custom, "weekly");
+    assert!(ok, "{detail}");
+}
+
+#[test]
+fn a_tar_that_pg_dump_did_not_write_is_not_a_pg_dump() {
+    let src = Dir::new();
+    src.write("notes.txt", "not a table of contents");
+    let out = std::process::Command::new("tar")
+        .args(["--format=ustar", "-cf", "-", "-C"])
+        .arg(src.path())
+        .arg("notes.txt")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let dir = pg_dump_store("pg/app.tar", &out.stdout);
+    let (ok, detail) = format_check(&dir, "weekly");
+    assert!(!ok, "{detail}");
+    assert_eq!(
+        detail,
+        "uncompressed: expected a pg_dump (custom, tar or SQL), found a tar archive whose first entry is `notes.txt`, not pg_dump's `toc.dat`"
+    );
+}
+
+#[test]
+fn a_report_written_by_check_is_0644_under_umask_022() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = healthy_store();
+    // The umask is set by a shell for the binary alone; the test process's own stays as it is.
+    let cmd = dir.command().into_std();
+    let status = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "umask 022 && exec \"$0\" \"$@\"",
+            cmd.get_program().to_str().unwrap(),
+        ])
+        .args(["check", "--schedule", "weekly"])
+        .current_dir(dir.path())
+        .env_clear()
+        .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mode = |rel: &str| {
+        std::fs::metadata(dir.join(rel))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode("out/dr_dryrun_weekly.json"), 0o644);
+    // Run again with a mode the user chose: the replaced report keeps it.
+    std::fs::set_permissions(
+        dir.join("out/dr_dryrun_weekly.json"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    check(&dir, "weekly").expect_code(0);
+    assert_eq!(mode("out/dr_dryrun_weekly.json"), 0o640);
+}
+
+#[test]
+fn a_sidecar_with_the_wrong_hash_fails_the_weekly_check_of_a_local_store() {
+    // Reading a local file is cheap, so the weekly check hashes it instead of only noting that
+    // a sidecar exists.
+    let dir = healthy_store();
+    let wrong = format!("{}  db-000.sqlite.gz\n", "0".repeat(64));
+    dir.write("backups/db/db-000.sqlite.gz.sha256", wrong);
+    check(&dir, "weekly").expect_code(1);
+    let f = failed(&dir.json("out/dr_dryrun_weekly.json"));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].0, "checksum");
+    assert!(
+        f[0].1
+            .contains(&format!("the sidecar says {}", "0".repeat(64))),
+        "{f:?}"
+    );
+}

@@ -57,3 +57,93 @@ fn the_demo_refuses_a_folder_that_is_not_its_own() {
     );
     assert_eq!(dir.read("mine/precious.txt"), "keep me");
 }
+
+/// Whether `dir/dr-demo` is a whole demo: every backup and sidecar, every report, the config.
+fn is_whole_demo(dir: &Dir) -> bool {
+    let backups = std::fs::read_dir(dir.join("dr-demo/backups/app-db"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    backups == 80
+        && [
+            "dr-demo/.dr-demo",
+            "dr-demo/dr.yml",
+            "dr-demo/out/dr_dryrun_weekly.json",
+            "dr-demo/out/dr_dryrun_result.json",
+            "dr-demo/out/dr_fullrestore_summary.json",
+            "dr-demo/out/backup_kpi.json",
+            "dr-demo/badges/backup_status.svg",
+        ]
+        .iter()
+        .all(|f| dir.join(f).is_file())
+}
+
+#[test]
+fn an_interrupted_demo_leaves_the_previous_demo_or_nothing() {
+    let dir = Dir::new();
+    // Killed at several points of its run, with and without a previous demo in place.
+    for (round, delay_ms) in [50u64, 300, 800, 1500].into_iter().enumerate() {
+        let mut child = dir
+            .command()
+            .args(["demo"])
+            .into_std()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let there = dir.join("dr-demo").exists();
+        assert!(
+            !there || is_whole_demo(&dir),
+            "round {round}: a half-built demo is in place"
+        );
+        if round == 1 {
+            // A whole demo for the next rounds to (fail to) replace.
+            dir.command().args(["demo"]).output().expect_code(0);
+            assert!(is_whole_demo(&dir));
+        }
+    }
+    // The next run clears what the killed ones left next to the folder.
+    dir.command().args(["demo"]).output().expect_code(0);
+    assert!(is_whole_demo(&dir));
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["dr-demo"], "leftovers next to the demo");
+}
+
+#[test]
+fn the_demo_makes_fewer_than_300_fsyncs() {
+    // The sample database once cost one journal fsync per inserted row (over 22,000 in all).
+    let dir = Dir::new();
+    let summary = dir.join("strace.txt");
+    let cmd = dir.command().into_std();
+    let out = std::process::Command::new("strace")
+        .arg("-f")
+        .arg("-c")
+        .args(["-e", "trace=fsync,fdatasync"])
+        .arg("-o")
+        .arg(&summary)
+        .arg(cmd.get_program())
+        .arg("demo")
+        .current_dir(dir.path())
+        .env_clear()
+        .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .output()
+        .expect("strace (scripts/setup-tools.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = std::fs::read_to_string(&summary).unwrap();
+    let syncs: u64 = table
+        .lines()
+        .filter(|l| l.ends_with(" fsync") || l.ends_with(" fdatasync"))
+        .map(|l| l.split_whitespace().nth(3).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(syncs > 0, "strace saw no fsync at all:\n{table}");
+    assert!(syncs < 300, "{syncs} fsync calls:\n{table}");
+}

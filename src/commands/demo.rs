@@ -26,9 +26,14 @@ pub struct Request {
 
 pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let started = std::time::Instant::now();
-    let built = crate::demo::build(&args.dir, Utc::now())?;
+    // Everything is written into a hidden sibling folder that replaces `args.dir` when whole.
+    let staging = crate::demo::begin(&args.dir)?;
+    let work = staging.path().to_path_buf();
+    let built = crate::demo::build(&work, Utc::now())?;
     let loaded = config::load(&built.config)?;
-    let out_dir = args.dir.join("out");
+    let out_dir = work.join("out");
+    // Paths are shown where they will be once the demo is in place.
+    let shown = |p: &std::path::Path| args.dir.join(p.strip_prefix(&work).unwrap_or(p));
     out.line(&format!(
         "demo store: {} daily backups of a SQLite database in {} (newest {})",
         built.backups,
@@ -48,7 +53,7 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         request.run = env.run.clone();
         let report = checks::execute(&loaded, &request, env, out).await?;
         crate::atomic::write_json(&request.out, &report)?;
-        out.line(&verdict_line(&report, &request.out));
+        out.line(&verdict_line(&report, &shown(&request.out)));
         all_ok &= report.ok;
         let slot = slot_of_report(&report)?;
         match schedule {
@@ -60,8 +65,12 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let kpi = kpi::compute(slots, MaxAges::default(), Utc::now());
     let kpi_path = out_dir.join("backup_kpi.json");
     crate::atomic::write_json(&kpi_path, &kpi)?;
-    out.line(&format!("kpi: {} — {}", kpi.status, kpi_path.display()));
-    let badge_dir = args.dir.join("badges");
+    out.line(&format!(
+        "kpi: {} — {}",
+        kpi.status,
+        shown(&kpi_path).display()
+    ));
+    let badge_dir = work.join("badges");
     let rendered = badge::render_files(
         kpi.status,
         &loaded.config.badge.label,
@@ -75,24 +84,24 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     )?;
     out.line(&format!(
         "badge: {} (png {})",
-        rendered.svg.display(),
+        shown(&rendered.svg).display(),
         rendered
             .png
-            .map(|p| p.display().to_string())
+            .map(|p| shown(&p).display().to_string())
             .unwrap_or_default()
     ));
-    out.line(&format!("config: {}", built.config.display()));
+    out.line(&format!("config: {}", shown(&built.config).display()));
+    staging.commit()?;
     env.workflow.set_outputs(&[
         ("status", kpi.status.as_str().to_string()),
         ("ok", all_ok.to_string()),
         (
             "report",
-            out_dir
-                .join(Schedule::Weekly.default_report_name())
+            shown(&out_dir.join(Schedule::Weekly.default_report_name()))
                 .display()
                 .to_string(),
         ),
-        ("kpi", kpi_path.display().to_string()),
+        ("kpi", shown(&kpi_path).display().to_string()),
         ("badge-changed", "false".to_string()),
     ])?;
     out.line(&format!("done in {:.1}s", started.elapsed().as_secs_f64()));
