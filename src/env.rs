@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use secrecy::SecretString;
 
 use crate::actions::Workflow;
-use crate::aws::AwsSettings;
 use crate::report::RunInfo;
 
 /// A snapshot of the environment the tool reads.
@@ -124,18 +123,6 @@ impl Env {
     /// A plain setting (`AWS_*`, `DR_AWS_*`, `GITHUB_*`).
     pub fn setting(&self, name: &str) -> Option<String> {
         self.plain.get(name).cloned()
-    }
-
-    /// The AWS access the config and these variables describe. The OIDC request token is the
-    /// one secret handed over here: `AwsSettings` keeps it as a secret in turn.
-    pub fn aws_settings(&self, aws: Option<&crate::config::Aws>) -> AwsSettings {
-        use secrecy::ExposeSecret;
-        AwsSettings::resolve(aws, |k| match k {
-            "ACTIONS_ID_TOKEN_REQUEST_TOKEN" => {
-                self.secrets.get(k).map(|s| s.expose_secret().to_string())
-            }
-            _ => self.setting(k),
-        })
     }
 
     /// The secret held in the variable `name` (a config's `webhook-env`, `database-url-env`),

@@ -237,6 +237,20 @@ pub fn s3_client(conn: &Connection) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
+impl AwsSettings {
+    /// The AWS access the config and the environment snapshot describe. The OIDC request
+    /// token is the one secret handed over here: `AwsSettings` keeps it as a secret in turn.
+    pub fn from_env(aws: Option<&crate::config::Aws>, env: &crate::env::Env) -> Self {
+        use secrecy::ExposeSecret;
+        AwsSettings::resolve(aws, |k| match k {
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN" => {
+                env.secret(k).map(|s| s.expose_secret().to_string())
+            }
+            _ => env.setting(k),
+        })
+    }
+}
+
 /// Resolves AWS access from the config and the environment (region, endpoint, credentials
 /// through GitHub OIDC inside Actions) and builds the S3 client of the run for `bucket`.
 pub async fn connect_s3(
@@ -245,7 +259,7 @@ pub async fn connect_s3(
     env: &crate::env::Env,
 ) -> anyhow::Result<(aws_sdk_s3::Client, Connection)> {
     use anyhow::Context;
-    let settings = env.aws_settings(aws);
+    let settings = AwsSettings::from_env(aws, env);
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(3))
         .build()
