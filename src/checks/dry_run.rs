@@ -9,12 +9,12 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
 
-use super::CheckResult;
 use super::format::{self, Compression, Content};
 use super::retention;
 use super::stream;
 use crate::aws::arn::KmsKeyArn;
 use crate::config::{ChecksumMode, Retention, Target};
+use crate::report::Check;
 use crate::report::{Latest, TargetReport};
 use crate::store::{BackupStore, ObjectHead, ObjectMeta, StoreError, StoreKind};
 use crate::units::{short_duration, short_size};
@@ -110,7 +110,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
     let filter = match KeyFilter::new(&target.pattern) {
         Ok(f) => f,
         Err(e) => {
-            let check = CheckResult::fail("listing", format!("bad match glob: {e}"));
+            let check = Check::fail("listing", format!("bad match glob: {e}"));
             return TargetReport::new(&target.name, None, vec![check]);
         }
     };
@@ -124,22 +124,22 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
         Ok(s) => s,
         Err(e) => {
             let checks = vec![
-                CheckResult::fail("listing", format!("cannot list {where_}: {e}")),
-                CheckResult::fail("freshness", "no backup could be listed"),
+                Check::fail("listing", format!("cannot list {where_}: {e}")),
+                Check::fail("freshness", "no backup could be listed"),
             ];
             return TargetReport::new(&target.name, None, checks);
         }
     };
     let Some(newest) = summary.newest.first().cloned() else {
         let checks = vec![
-            CheckResult::fail(
+            Check::fail(
                 "listing",
                 format!(
                     "no key matching `{}` in {where_} ({} other objects)",
                     target.pattern, summary.scanned
                 ),
             ),
-            CheckResult::fail("freshness", "no backup found"),
+            Check::fail("freshness", "no backup found"),
         ];
         return TargetReport::new(&target.name, None, checks);
     };
@@ -152,7 +152,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
         age_seconds: age,
     };
     let mut checks = vec![
-        CheckResult::pass(
+        Check::pass(
             "listing",
             format!(
                 "{} backups match `{}` under `{prefix}`",
@@ -166,11 +166,11 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
     let head = ctx.store.head(&newest.key).await;
     checks.push(match &head {
         Ok(Some(h)) => encryption(ctx.store.kind(), h, ctx.kms_key_arn),
-        Ok(None) => CheckResult::fail(
+        Ok(None) => Check::fail(
             "encryption",
             format!("{} vanished after listing", newest.key),
         ),
-        Err(e) => CheckResult::fail("encryption", format!("HEAD {} failed: {e}", newest.key)),
+        Err(e) => Check::fail("encryption", format!("HEAD {} failed: {e}", newest.key)),
     });
 
     let (format_check, compression) = format_check(ctx.store, &newest.key, target).await;
@@ -199,7 +199,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
     TargetReport::new(&target.name, Some(latest), checks)
 }
 
-fn freshness(age: u64, target: &Target) -> CheckResult {
+fn freshness(age: u64, target: &Target) -> Check {
     let ok = age <= target.rpo.secs();
     let detail = if ok {
         format!("newest is {} old (rpo {})", short_duration(age), target.rpo)
@@ -210,23 +210,23 @@ fn freshness(age: u64, target: &Target) -> CheckResult {
             target.rpo
         )
     };
-    CheckResult::new("freshness", ok, detail)
+    Check::new("freshness", ok, detail)
 }
 
 /// The newest must reach `min-size` and not fall below half the median of the previous five.
-fn size(newest_first: &[ObjectMeta], target: &Target) -> CheckResult {
+fn size(newest_first: &[ObjectMeta], target: &Target) -> Check {
     let newest = newest_first[0].size;
     if let Some(min) = &target.min_size
         && newest < min.bytes
     {
-        return CheckResult::fail(
+        return Check::fail(
             "size",
             format!("newest is {}, below min-size {min}", short_size(newest)),
         );
     }
     let mut previous: Vec<u64> = newest_first[1..].iter().map(|o| o.size).collect();
     if previous.is_empty() {
-        return CheckResult::pass(
+        return Check::pass(
             "size",
             format!(
                 "newest is {} (no earlier backup to compare)",
@@ -238,7 +238,7 @@ fn size(newest_first: &[ObjectMeta], target: &Target) -> CheckResult {
     let median = median(&previous);
     let n = previous.len();
     if (newest as f64) < median / 2.0 {
-        return CheckResult::fail(
+        return Check::fail(
             "size",
             format!(
                 "newest is {}, less than half the median of the previous {n} ({}): a sudden shrink",
@@ -247,7 +247,7 @@ fn size(newest_first: &[ObjectMeta], target: &Target) -> CheckResult {
             ),
         );
     }
-    CheckResult::pass(
+    Check::pass(
         "size",
         format!(
             "newest is {} (median of the previous {n}: {})",
@@ -267,30 +267,30 @@ fn median(sorted: &[u64]) -> f64 {
 }
 
 /// `aws:kms` is required on S3, and the exact key when the config names one.
-pub fn encryption(kind: StoreKind, head: &ObjectHead, want_key: Option<&str>) -> CheckResult {
+pub fn encryption(kind: StoreKind, head: &ObjectHead, want_key: Option<&str>) -> Check {
     if kind == StoreKind::Local {
-        return CheckResult::pass("encryption", "not applicable: local store");
+        return Check::pass("encryption", "not applicable: local store");
     }
     let sse = head.sse.as_deref().unwrap_or("none");
     if sse != "aws:kms" {
-        return CheckResult::fail(
+        return Check::fail(
             "encryption",
             format!("ServerSideEncryption is {sse}, expected aws:kms"),
         );
     }
     let actual = head.kms_key_id.as_deref();
     match (want_key, actual) {
-        (None, Some(key)) => CheckResult::pass("encryption", format!("aws:kms with key {key}")),
-        (None, None) => CheckResult::pass("encryption", "aws:kms"),
-        (Some(want), Some(key)) if names_the_key(want, key) => CheckResult::pass(
+        (None, Some(key)) => Check::pass("encryption", format!("aws:kms with key {key}")),
+        (None, None) => Check::pass("encryption", "aws:kms"),
+        (Some(want), Some(key)) if names_the_key(want, key) => Check::pass(
             "encryption",
             format!("aws:kms with the expected key {want}"),
         ),
-        (Some(want), Some(key)) => CheckResult::fail(
+        (Some(want), Some(key)) => Check::fail(
             "encryption",
             format!("aws:kms with key {key}, expected {want}"),
         ),
-        (Some(want), None) => CheckResult::fail(
+        (Some(want), None) => Check::fail(
             "encryption",
             format!("aws:kms but the store does not say which key; expected {want}"),
         ),
@@ -308,12 +308,12 @@ async fn format_check(
     store: &dyn BackupStore,
     key: &str,
     target: &Target,
-) -> (CheckResult, Option<Compression>) {
+) -> (Check, Option<Compression>) {
     let head = match store.read_range(key, 0, HEAD_BYTES).await {
         Ok(h) => h,
         Err(e) => {
             return (
-                CheckResult::fail(
+                Check::fail(
                     "format",
                     format!("reading the first bytes of {key} failed: {e}"),
                 ),
@@ -330,7 +330,7 @@ async fn format_check(
             promised.name(),
             compression.name()
         );
-        return (CheckResult::fail("format", detail), None);
+        return (Check::fail("format", detail), None);
     }
     let content = match compression {
         Compression::None => head,
@@ -338,11 +338,11 @@ async fn format_check(
     };
     let found = Content::detect(&content);
     let check = match format::matches(target.format, found) {
-        Ok(()) => CheckResult::pass(
+        Ok(()) => Check::pass(
             "format",
             format!("{}, {}", compression.name(), found.name()),
         ),
-        Err(e) => CheckResult::fail("format", format!("{}: {e}", compression.name())),
+        Err(e) => Check::fail("format", format!("{}: {e}", compression.name())),
     };
     (check, Some(compression))
 }
@@ -357,18 +357,15 @@ async fn read_whole(
 }
 
 /// Monthly: the format check also says whether the whole stream decompresses.
-fn deepen_format(
-    check: CheckResult,
-    drained: Option<&Result<stream::Drained, StoreError>>,
-) -> CheckResult {
+fn deepen_format(check: Check, drained: Option<&Result<stream::Drained, StoreError>>) -> Check {
     match drained {
         None => check,
-        Some(Err(e)) => CheckResult::fail(
+        Some(Err(e)) => Check::fail(
             "format",
             format!("{}; reading the whole object failed: {e}", check.detail),
         ),
         Some(Ok(d)) => match &d.error {
-            Some(err) => CheckResult::fail(
+            Some(err) => Check::fail(
                 "format",
                 format!(
                     "{}; decompression failed after {} of {} read: {err}",
@@ -377,7 +374,7 @@ fn deepen_format(
                     short_size(d.stored_bytes)
                 ),
             ),
-            None => CheckResult::new(
+            None => Check::new(
                 "format",
                 check.ok,
                 format!(
@@ -434,18 +431,18 @@ async fn checksum(
     mode: ChecksumMode,
     (stored, no_stored_why): (Option<String>, &str),
     drained: Option<&Result<stream::Drained, StoreError>>,
-) -> CheckResult {
+) -> Check {
     const NAME: &str = "checksum";
     let expected = match mode {
-        ChecksumMode::None => return CheckResult::pass(NAME, "not configured (checksum: none)"),
+        ChecksumMode::None => return Check::pass(NAME, "not configured (checksum: none)"),
         ChecksumMode::Sidecar => match read_sidecar(store, key).await {
             Ok(h) => h,
-            Err(e) => return CheckResult::fail(NAME, e),
+            Err(e) => return Check::fail(NAME, e),
         },
         ChecksumMode::S3 => match &stored {
             Some(h) => h.clone(),
             None => {
-                return CheckResult::fail(
+                return Check::fail(
                     NAME,
                     format!(
                         "{key} has no stored SHA-256: {no_stored_why} (upload it with a full-object SHA-256 checksum, or use checksum: sidecar)"
@@ -460,7 +457,7 @@ async fn checksum(
         "the sidecar"
     };
     match drained {
-        Some(Ok(d)) if d.sha256 == expected => CheckResult::pass(
+        Some(Ok(d)) if d.sha256 == expected => Check::pass(
             NAME,
             format!(
                 "sha256 {} matches {source} (whole object read: {})",
@@ -468,34 +465,34 @@ async fn checksum(
                 short_size(d.stored_bytes)
             ),
         ),
-        Some(Ok(d)) => CheckResult::fail(
+        Some(Ok(d)) => Check::fail(
             NAME,
             format!(
                 "sha256 of the object is {}, {source} says {}",
                 d.sha256, expected
             ),
         ),
-        Some(Err(e)) => CheckResult::fail(NAME, format!("reading {key} to hash it failed: {e}")),
+        Some(Err(e)) => Check::fail(NAME, format!("reading {key} to hash it failed: {e}")),
         None => match (&stored, mode) {
-            (Some(s), ChecksumMode::Sidecar) if *s == expected => CheckResult::pass(
+            (Some(s), ChecksumMode::Sidecar) if *s == expected => Check::pass(
                 NAME,
                 format!(
                     "the store's SHA-256 {} matches the sidecar (not downloaded)",
                     short_hash(s)
                 ),
             ),
-            (Some(s), ChecksumMode::Sidecar) => CheckResult::fail(
+            (Some(s), ChecksumMode::Sidecar) => Check::fail(
                 NAME,
                 format!("the store's SHA-256 is {s}, the sidecar says {expected}"),
             ),
-            (_, ChecksumMode::S3) => CheckResult::pass(
+            (_, ChecksumMode::S3) => Check::pass(
                 NAME,
                 format!(
                     "stored SHA-256 {} present; the monthly check hashes the content",
                     short_hash(&expected)
                 ),
             ),
-            _ => CheckResult::pass(
+            _ => Check::pass(
                 NAME,
                 format!(
                     "sidecar present (sha256 {}); {no_stored_why}, so the monthly check hashes the content",
@@ -506,18 +503,14 @@ async fn checksum(
     }
 }
 
-fn retention_check(
-    policy: &Retention,
-    today: NaiveDate,
-    days: &BTreeSet<NaiveDate>,
-) -> CheckResult {
+fn retention_check(policy: &Retention, today: NaiveDate, days: &BTreeSet<NaiveDate>) -> Check {
     match retention::missing_slots(policy, today, days) {
-        Ok(missing) => CheckResult::new(
+        Ok(missing) => Check::new(
             "retention",
             missing.is_empty(),
             retention::describe(policy, &missing),
         ),
-        Err(e) => CheckResult::fail("retention", e),
+        Err(e) => Check::fail("retention", e),
     }
 }
 

@@ -28,12 +28,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
-use super::CheckResult;
 use super::dry_run::{KeyFilter, read_sidecar, summarize_listing};
 use super::format::{Compression, Content};
 use super::stream;
 use crate::config::{ChecksumMode, Restore, RestoreEngine, Target};
 use crate::output::Sink;
+use crate::report::Check;
 use crate::report::{Latest, TargetReport};
 use crate::store::{BackupStore, ObjectMeta, ObjectReader};
 use crate::units::{short_duration, short_size};
@@ -82,14 +82,14 @@ pub enum Restored {
 
 /// The engine's verdict: its checks (at least `restore`) and, when it worked, what it left.
 pub struct EngineOutcome {
-    pub checks: Vec<CheckResult>,
+    pub checks: Vec<Check>,
     pub restored: Option<Restored>,
 }
 
 impl EngineOutcome {
     pub fn failed(detail: impl Into<String>) -> Self {
         EngineOutcome {
-            checks: vec![CheckResult::fail("restore", detail)],
+            checks: vec![Check::fail("restore", detail)],
             restored: None,
         }
     }
@@ -99,7 +99,7 @@ impl EngineOutcome {
 pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_>) -> TargetReport {
     let started = Instant::now();
     let Some(restore) = &target.restore else {
-        let check = CheckResult::fail(
+        let check = Check::fail(
             "restore",
             "this target has no `restore:` section in the config; add one (engine: postgres, sqlite, files or command) to run a full restore",
         );
@@ -108,10 +108,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     let backup = match pick_backup(target, prefix, ctx).await {
         Ok(b) => b,
         Err(listing) => {
-            let checks = vec![
-                listing,
-                CheckResult::fail("restore", "no backup to restore"),
-            ];
+            let checks = vec![listing, Check::fail("restore", "no backup to restore")];
             return TargetReport::new(&target.name, None, checks);
         }
     };
@@ -135,7 +132,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         RestoreEngine::Postgres => match postgres::create_scratch(restore).await {
             Ok(s) => Some(s),
             Err(e) => {
-                checks.push(CheckResult::fail("restore", e));
+                checks.push(Check::fail("restore", e));
                 None
             }
         },
@@ -165,7 +162,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
             let name = format!("validate[{i}]");
             validations.push(match &run.engine.restored {
                 Some(restored) => validate::run(&name, validation, restored, ctx.base_dir).await,
-                None => CheckResult::fail(&name, "not run: the restore did not succeed"),
+                None => Check::fail(&name, "not run: the restore did not succeed"),
             });
         }
         (run, validations, validate_started.elapsed())
@@ -197,7 +194,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
             if can_start {
                 // Dropping the future killed the engine's processes (kill_on_drop) and
                 // deleted its temporary folder.
-                checks.push(CheckResult::fail(
+                checks.push(Check::fail(
                     "restore",
                     format!(
                         "stopped after {}: still not restored and validated at 3× the rto",
@@ -206,7 +203,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
                 ));
             }
             checks.push(match (&expected, can_start) {
-                (Ok(Some(_)), true) => CheckResult::fail(
+                (Ok(Some(_)), true) => Check::fail(
                     "checksum",
                     "not verified: the restore was stopped before the object was read to its end",
                 ),
@@ -214,10 +211,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
             });
             for i in 0..restore.validate.len() {
                 let name = format!("validate[{i}]");
-                checks.push(CheckResult::fail(
-                    &name,
-                    "not run: the restore did not succeed",
-                ));
+                checks.push(Check::fail(&name, "not run: the restore did not succeed"));
             }
             Timings::default()
         }
@@ -283,12 +277,12 @@ async fn pick_backup(
     target: &Target,
     prefix: &str,
     ctx: &RestoreContext<'_>,
-) -> Result<(CheckResult, ObjectMeta), CheckResult> {
+) -> Result<(Check, ObjectMeta), Check> {
     const NAME: &str = "listing";
     let where_ = format!("{} under `{prefix}`", ctx.store.describe());
     if let Some(key) = ctx.backup {
         if !key.starts_with(prefix) {
-            return Err(CheckResult::fail(
+            return Err(Check::fail(
                 NAME,
                 format!("--backup {key} is not under the target's prefix `{prefix}`"),
             ));
@@ -301,25 +295,25 @@ async fn pick_backup(
                     last_modified: head.last_modified.unwrap_or(ctx.now),
                 };
                 Ok((
-                    CheckResult::pass(NAME, format!("restoring {key}, as --backup asks")),
+                    Check::pass(NAME, format!("restoring {key}, as --backup asks")),
                     meta,
                 ))
             }
-            Ok(None) => Err(CheckResult::fail(
+            Ok(None) => Err(Check::fail(
                 NAME,
                 format!("--backup {key} does not exist in {}", ctx.store.describe()),
             )),
-            Err(e) => Err(CheckResult::fail(NAME, format!("HEAD {key} failed: {e}"))),
+            Err(e) => Err(Check::fail(NAME, format!("HEAD {key} failed: {e}"))),
         };
     }
     let filter = KeyFilter::new(&target.pattern)
-        .map_err(|e| CheckResult::fail(NAME, format!("bad match glob: {e}")))?;
+        .map_err(|e| Check::fail(NAME, format!("bad match glob: {e}")))?;
     let summary = summarize_listing(ctx.store, prefix, &filter, None)
         .await
-        .map_err(|e| CheckResult::fail(NAME, format!("cannot list {where_}: {e}")))?;
+        .map_err(|e| Check::fail(NAME, format!("cannot list {where_}: {e}")))?;
     match summary.newest.into_iter().next() {
         Some(newest) => Ok((
-            CheckResult::pass(
+            Check::pass(
                 NAME,
                 format!(
                     "{} backups match `{}` under `{prefix}`; restoring the newest, {}",
@@ -328,7 +322,7 @@ async fn pick_backup(
             ),
             newest,
         )),
-        None => Err(CheckResult::fail(
+        None => Err(Check::fail(
             NAME,
             format!(
                 "no key matching `{}` in {where_} ({} other objects)",
@@ -338,7 +332,7 @@ async fn pick_backup(
     }
 }
 
-fn rpo_check(age: u64, target: &Target) -> CheckResult {
+fn rpo_check(age: u64, target: &Target) -> Check {
     let ok = age <= target.rpo.secs();
     let detail = if ok {
         format!(
@@ -353,21 +347,21 @@ fn rpo_check(age: u64, target: &Target) -> CheckResult {
             target.rpo
         )
     };
-    CheckResult::new("rpo", ok, detail)
+    Check::new("rpo", ok, detail)
 }
 
-fn rto_check(total: Duration, target: &Target) -> CheckResult {
+fn rto_check(total: Duration, target: &Target) -> Check {
     let took = human_seconds(total);
     match &target.rto {
-        None => CheckResult::pass(
+        None => Check::pass(
             "rto",
             format!("restored and validated in {took} (no rto configured)"),
         ),
-        Some(rto) if total <= rto.duration => CheckResult::pass(
+        Some(rto) if total <= rto.duration => Check::pass(
             "rto",
             format!("restored and validated in {took}, within the rto of {rto}"),
         ),
-        Some(rto) => CheckResult::fail(
+        Some(rto) => Check::fail(
             "rto",
             format!("restore exceeded rto {rto}: restoring and validating took {took}"),
         ),
@@ -415,24 +409,21 @@ async fn expected_checksum(
     }
 }
 
-fn checksum_check(
-    expected: &Result<Option<(String, &str)>, String>,
-    read: &ReadSummary,
-) -> CheckResult {
+fn checksum_check(expected: &Result<Option<(String, &str)>, String>, read: &ReadSummary) -> Check {
     const NAME: &str = "checksum";
     let (want, source) = match expected {
-        Err(e) => return CheckResult::fail(NAME, e.clone()),
-        Ok(None) => return CheckResult::pass(NAME, "not configured (checksum: none)"),
+        Err(e) => return Check::fail(NAME, e.clone()),
+        Ok(None) => return Check::pass(NAME, "not configured (checksum: none)"),
         Ok(Some((h, s))) => (h, *s),
     };
     if !read.stored_eof && read.stored_bytes == 0 && read.error.is_none() {
-        return CheckResult::fail(
+        return Check::fail(
             NAME,
             "not verified: the backup was not read, because the restore could not start",
         );
     }
     if !read.stored_eof {
-        return CheckResult::fail(
+        return Check::fail(
             NAME,
             format!(
                 "not verified: the object could not be read to its end ({} read{})",
@@ -445,7 +436,7 @@ fn checksum_check(
         );
     }
     if &read.sha256 == want {
-        CheckResult::pass(
+        Check::pass(
             NAME,
             format!(
                 "sha256 {} of the {} streamed matches {source}",
@@ -454,7 +445,7 @@ fn checksum_check(
             ),
         )
     } else {
-        CheckResult::fail(
+        Check::fail(
             NAME,
             format!(
                 "sha256 of the object is {}, {source} says {want}",
@@ -614,9 +605,7 @@ async fn restore_once(
                 c.ok = false;
                 c.detail = format!("{detail}; the engine said: {}", c.detail);
             }
-            None => engine
-                .checks
-                .insert(0, CheckResult::fail("restore", detail)),
+            None => engine.checks.insert(0, Check::fail("restore", detail)),
         }
         engine.restored = None;
     }
