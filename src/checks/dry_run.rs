@@ -7,25 +7,22 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::StreamExt;
 
 use super::format::{self, Compression, Content};
+use super::listing::{KeyFilter, summarize_listing};
 use super::retention;
+use super::sidecar::read_sidecar;
 use super::stream;
+use super::verdicts;
 use crate::aws::arn::KmsKeyArn;
 use crate::config::{ChecksumMode, Retention, Target};
 use crate::report::Check;
 use crate::report::{Latest, TargetReport};
-use crate::store::{BackupStore, ObjectHead, ObjectMeta, StoreError, StoreKind};
-use crate::units::{short_duration, short_size};
+use crate::store::{BackupStore, ObjectHead, StoreError, StoreKind};
+use crate::units::short_size;
 
-/// How many of the newest objects the listing keeps: the newest and the five before it.
-const KEEP_NEWEST: usize = 6;
 /// How many bytes the format check reads from the start of the object.
 const HEAD_BYTES: u64 = 64 * 1024;
-/// The largest sidecar read; a `sha256sum` line is under 1 KiB.
-const SIDECAR_MAX: u64 = 4096;
-
 /// What the checks of one run share.
 pub struct CheckContext<'a> {
     pub store: &'a dyn BackupStore,
@@ -33,76 +30,6 @@ pub struct CheckContext<'a> {
     /// Monthly: read the whole newest object (hash + decompress).
     pub deep: bool,
     pub kms_key_arn: Option<&'a str>,
-}
-
-/// The listing, folded: what the checks need from it and nothing more.
-#[derive(Debug, Default)]
-pub struct ListingSummary {
-    pub scanned: u64,
-    pub matched: u64,
-    /// Newest first, at most [`KEEP_NEWEST`].
-    pub newest: Vec<ObjectMeta>,
-    /// Days (UTC) inside the retention window that hold at least one backup.
-    pub days: BTreeSet<NaiveDate>,
-}
-
-impl ListingSummary {
-    fn add(&mut self, obj: ObjectMeta, window_start: Option<NaiveDate>) {
-        self.matched += 1;
-        let day = obj.last_modified.date_naive();
-        if window_start.is_some_and(|start| day >= start) {
-            self.days.insert(day);
-        }
-        let rank = |o: &ObjectMeta| (o.last_modified, o.key.clone());
-        let pos = self.newest.partition_point(|o| rank(o) > rank(&obj));
-        if pos < KEEP_NEWEST {
-            self.newest.insert(pos, obj);
-            self.newest.truncate(KEEP_NEWEST);
-        }
-    }
-}
-
-/// Whether a key is a backup of the target: its last segment matches the glob, and it is not a
-/// sidecar or a folder marker.
-pub struct KeyFilter {
-    matcher: globset::GlobMatcher,
-    wants_sidecars: bool,
-}
-
-impl KeyFilter {
-    pub fn new(pattern: &str) -> Result<Self, globset::Error> {
-        Ok(KeyFilter {
-            matcher: globset::Glob::new(pattern)?.compile_matcher(),
-            wants_sidecars: pattern.ends_with(".sha256"),
-        })
-    }
-
-    pub fn matches(&self, key: &str) -> bool {
-        if key.ends_with('/') || (!self.wants_sidecars && key.ends_with(".sha256")) {
-            return false;
-        }
-        let last = key.rsplit('/').next().unwrap_or(key);
-        self.matcher.is_match(last)
-    }
-}
-
-/// Lists `prefix` once and folds it.
-pub async fn summarize_listing(
-    store: &dyn BackupStore,
-    prefix: &str,
-    filter: &KeyFilter,
-    window_start: Option<NaiveDate>,
-) -> Result<ListingSummary, StoreError> {
-    let mut summary = ListingSummary::default();
-    let mut objects = store.list(prefix);
-    while let Some(obj) = objects.next().await {
-        let obj = obj?;
-        summary.scanned += 1;
-        if filter.matches(&obj.key) {
-            summary.add(obj, window_start);
-        }
-    }
-    Ok(summary)
 }
 
 /// Runs every dry-run check of one target against `prefix` (the target's, or chaos's).
@@ -159,8 +86,8 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
                 summary.matched, target.pattern
             ),
         ),
-        freshness(age, target),
-        size(&summary.newest, target),
+        verdicts::rpo("freshness", "newest", age, target),
+        verdicts::size(&summary.newest, target),
     ];
 
     let head = ctx.store.head(&newest.key).await;
@@ -197,73 +124,6 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
         checks.push(retention_check(policy, today, &summary.days));
     }
     TargetReport::new(&target.name, Some(latest), checks)
-}
-
-fn freshness(age: u64, target: &Target) -> Check {
-    let ok = age <= target.rpo.secs();
-    let detail = if ok {
-        format!("newest is {} old (rpo {})", short_duration(age), target.rpo)
-    } else {
-        format!(
-            "newest is {} old, older than the rpo of {}",
-            short_duration(age),
-            target.rpo
-        )
-    };
-    Check::new("freshness", ok, detail)
-}
-
-/// The newest must reach `min-size` and not fall below half the median of the previous five.
-fn size(newest_first: &[ObjectMeta], target: &Target) -> Check {
-    let newest = newest_first[0].size;
-    if let Some(min) = &target.min_size
-        && newest < min.bytes
-    {
-        return Check::fail(
-            "size",
-            format!("newest is {}, below min-size {min}", short_size(newest)),
-        );
-    }
-    let mut previous: Vec<u64> = newest_first[1..].iter().map(|o| o.size).collect();
-    if previous.is_empty() {
-        return Check::pass(
-            "size",
-            format!(
-                "newest is {} (no earlier backup to compare)",
-                short_size(newest)
-            ),
-        );
-    }
-    previous.sort_unstable();
-    let median = median(&previous);
-    let n = previous.len();
-    if (newest as f64) < median / 2.0 {
-        return Check::fail(
-            "size",
-            format!(
-                "newest is {}, less than half the median of the previous {n} ({}): a sudden shrink",
-                short_size(newest),
-                short_size(median as u64)
-            ),
-        );
-    }
-    Check::pass(
-        "size",
-        format!(
-            "newest is {} (median of the previous {n}: {})",
-            short_size(newest),
-            short_size(median as u64)
-        ),
-    )
-}
-
-fn median(sorted: &[u64]) -> f64 {
-    let n = sorted.len();
-    if n % 2 == 1 {
-        sorted[n / 2] as f64
-    } else {
-        (sorted[n / 2 - 1] as f64 + sorted[n / 2] as f64) / 2.0
-    }
 }
 
 /// `aws:kms` is required on S3, and the exact key when the config names one.
@@ -387,29 +247,6 @@ fn deepen_format(check: Check, drained: Option<&Result<stream::Drained, StoreErr
     }
 }
 
-/// Parses a `sha256sum` line (`<hex>  name` or `<hex> *name`) or a bare hex digest.
-pub fn parse_sidecar(text: &str) -> Option<String> {
-    let token = text.split_whitespace().next()?;
-    let valid = token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit());
-    valid.then(|| token.to_ascii_lowercase())
-}
-
-pub async fn read_sidecar(store: &dyn BackupStore, key: &str) -> Result<String, String> {
-    let sidecar = format!("{key}.sha256");
-    match store.head(&sidecar).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return Err(format!("sidecar {sidecar} is missing")),
-        Err(e) => return Err(format!("HEAD {sidecar} failed: {e}")),
-    }
-    let bytes = store
-        .read_range(&sidecar, 0, SIDECAR_MAX)
-        .await
-        .map_err(|e| format!("reading {sidecar} failed: {e}"))?;
-    let text = String::from_utf8_lossy(&bytes);
-    parse_sidecar(&text)
-        .ok_or_else(|| format!("sidecar {sidecar} holds no SHA-256 in sha256sum format"))
-}
-
 fn short_hash(h: &str) -> &str {
     &h[..h.len().min(12)]
 }
@@ -517,60 +354,6 @@ fn retention_check(policy: &Retention, today: NaiveDate, days: &BTreeSet<NaiveDa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-
-    fn obj(key: &str, size: u64, day: u32) -> ObjectMeta {
-        ObjectMeta {
-            key: key.into(),
-            size,
-            last_modified: Utc.with_ymd_and_hms(2026, 11, day, 2, 0, 0).unwrap(),
-        }
-    }
-
-    #[test]
-    fn the_listing_keeps_only_the_six_newest() {
-        let mut s = ListingSummary::default();
-        for day in [3, 9, 1, 7, 5, 2, 8, 4, 6] {
-            s.add(obj(&format!("k{day}"), 10, day), None);
-        }
-        let keys: Vec<_> = s.newest.iter().map(|o| o.key.as_str()).collect();
-        assert_eq!(keys, ["k9", "k8", "k7", "k6", "k5", "k4"]);
-        assert_eq!(s.matched, 9);
-        assert!(s.days.is_empty());
-    }
-
-    #[test]
-    fn key_filter_matches_the_last_segment_and_skips_sidecars() {
-        let f = KeyFilter::new("*.dump.gz").unwrap();
-        assert!(f.matches("pwm/orders/2026-11-22.dump.gz"));
-        assert!(!f.matches("pwm/orders/2026-11-22.dump.gz.sha256"));
-        assert!(!f.matches("pwm/orders.dump.gz/"));
-        let all = KeyFilter::new("*").unwrap();
-        assert!(!all.matches("a/b.sha256"));
-        assert!(all.matches("a/b"));
-    }
-
-    #[test]
-    fn a_sudden_shrink_fails_the_size_check() {
-        let target: Target =
-            serde_norway::from_str("name: t\nformat: file\nrpo: 1d\nmin-size: 1KiB").unwrap();
-        let history = |newest: u64| {
-            let mut v = vec![obj("new", newest, 9)];
-            v.extend(
-                [100_000, 110_000, 90_000, 105_000, 95_000]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| obj("old", *s, 8 - i as u32)),
-            );
-            v
-        };
-        let c = size(&history(49_000), &target);
-        assert!(!c.ok && c.detail.contains("sudden shrink"), "{c:?}");
-        let c = size(&history(51_000), &target);
-        assert!(c.ok, "{c:?}");
-        let c = size(&[obj("only", 500, 9)], &target);
-        assert!(!c.ok && c.detail.contains("below min-size 1KiB"), "{c:?}");
-    }
 
     #[test]
     fn encryption_requires_kms_and_the_configured_key() {
@@ -610,18 +393,5 @@ mod tests {
             .ok
         );
         assert!(encryption(StoreKind::Local, &head(None, None), Some(arn)).ok);
-    }
-
-    #[test]
-    fn sidecars_in_sha256sum_format_parse() {
-        let h = "a".repeat(64);
-        assert_eq!(parse_sidecar(&format!("{h}  backup.gz\n")), Some(h.clone()));
-        assert_eq!(
-            parse_sidecar(&format!("{} *backup.gz", h.to_uppercase())),
-            Some(h.clone())
-        );
-        assert_eq!(parse_sidecar(&h), Some(h));
-        assert_eq!(parse_sidecar("not a hash  backup.gz"), None);
-        assert_eq!(parse_sidecar(""), None);
     }
 }

@@ -4,9 +4,12 @@
 
 pub mod dry_run;
 pub mod format;
+pub mod listing;
 pub mod restore;
 pub mod retention;
+pub mod sidecar;
 pub mod stream;
+pub mod verdicts;
 
 // The check type is owned by the report; the old name stays for the commands that still use it.
 pub use crate::report::Check as CheckResult;

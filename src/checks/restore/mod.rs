@@ -28,15 +28,17 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
-use super::dry_run::{KeyFilter, read_sidecar, summarize_listing};
 use super::format::{Compression, Content};
+use super::listing::{KeyFilter, summarize_listing};
+use super::sidecar::read_sidecar;
 use super::stream;
+use super::verdicts;
 use crate::config::{ChecksumMode, Restore, RestoreEngine, Target};
 use crate::output::Sink;
 use crate::report::Check;
 use crate::report::{Latest, TargetReport};
 use crate::store::{BackupStore, ObjectMeta, ObjectReader};
-use crate::units::{short_duration, short_size};
+use crate::units::{self, short_size};
 
 pub mod command;
 pub mod files;
@@ -121,7 +123,10 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         age_seconds: age,
     };
     let rpo_met = age <= target.rpo.secs();
-    let mut checks = vec![listing, rpo_check(age, target)];
+    let mut checks = vec![
+        listing,
+        verdicts::rpo("rpo", "the restored backup", age, target),
+    ];
 
     let expected = expected_checksum(ctx.store, &newest.key, target).await;
     let restore_started = Instant::now();
@@ -198,7 +203,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
                     "restore",
                     format!(
                         "stopped after {}: still not restored and validated at 3× the rto",
-                        human_seconds(total)
+                        units::human_seconds(total)
                     ),
                 ));
             }
@@ -220,7 +225,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         checks.push(postgres::drop_scratch(scratch).await);
     }
     let rto_met = target.rto.as_ref().map(|rto| total <= rto.duration);
-    checks.push(rto_check(total, target));
+    checks.push(verdicts::rto(total, target));
 
     let mut report = TargetReport::new(&target.name, Some(latest), checks);
     let metrics = &mut report.metrics;
@@ -329,58 +334,6 @@ async fn pick_backup(
                 target.pattern, summary.scanned
             ),
         )),
-    }
-}
-
-fn rpo_check(age: u64, target: &Target) -> Check {
-    let ok = age <= target.rpo.secs();
-    let detail = if ok {
-        format!(
-            "the restored backup is {} old (rpo {})",
-            short_duration(age),
-            target.rpo
-        )
-    } else {
-        format!(
-            "the restored backup is {} old, older than the rpo of {}",
-            short_duration(age),
-            target.rpo
-        )
-    };
-    Check::new("rpo", ok, detail)
-}
-
-fn rto_check(total: Duration, target: &Target) -> Check {
-    let took = human_seconds(total);
-    match &target.rto {
-        None => Check::pass(
-            "rto",
-            format!("restored and validated in {took} (no rto configured)"),
-        ),
-        Some(rto) if total <= rto.duration => Check::pass(
-            "rto",
-            format!("restored and validated in {took}, within the rto of {rto}"),
-        ),
-        Some(rto) => Check::fail(
-            "rto",
-            format!("restore exceeded rto {rto}: restoring and validating took {took}"),
-        ),
-    }
-}
-
-/// `1.234s` under a minute, `3m 12s`-style above.
-fn human_seconds(d: Duration) -> String {
-    if d.as_secs() < 10 {
-        format!("{:.2}s", d.as_secs_f64())
-    } else if d.as_secs() < 60 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        let s = d.as_secs();
-        if s < 3600 {
-            format!("{}m {}s", s / 60, s % 60)
-        } else {
-            short_duration(s)
-        }
     }
 }
 
@@ -593,7 +546,7 @@ async fn restore_once(
     let restore_took = started.elapsed();
     ctx.progress.line(&format!(
         "{name}: restore finished after {} ({} read)",
-        human_seconds(restore_took),
+        units::human_seconds(restore_took),
         short_size(stored.snapshot().bytes)
     ));
     let read = summarize(&stored, &unpacked, &tally);
@@ -770,27 +723,6 @@ impl AsyncRead for Watched {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn target(rto: Option<&str>) -> Target {
-        let rto = rto.map(|r| format!("\nrto: {r}")).unwrap_or_default();
-        serde_norway::from_str(&format!("name: t\nformat: file\nrpo: 1d{rto}")).unwrap()
-    }
-
-    #[test]
-    fn the_rto_check_quotes_both_figures() {
-        let c = rto_check(Duration::from_secs(8040), &target(Some("2h")));
-        assert!(!c.ok);
-        assert_eq!(
-            c.detail,
-            "restore exceeded rto 2h: restoring and validating took 2h 14m"
-        );
-        let c = rto_check(Duration::from_millis(1500), &target(Some("15m")));
-        assert!(
-            c.ok && c.detail.contains("1.50s, within the rto of 15m"),
-            "{c:?}"
-        );
-        assert!(rto_check(Duration::from_secs(1), &target(None)).ok);
-    }
 
     #[test]
     fn the_checksum_compares_only_a_whole_read() {
