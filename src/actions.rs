@@ -371,8 +371,8 @@ pub fn target_lines(t: &crate::report::TargetReport) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::CheckResult;
     use crate::kpi::{Inputs, MaxAges, Slot};
+    use crate::report::Check;
     use crate::report::{Latest, Mode, Schedule, TargetReport};
     use chrono::{TimeZone, Utc};
     use std::collections::HashMap;
@@ -507,8 +507,8 @@ mod tests {
                 age_seconds: 3000,
             }),
             vec![
-                CheckResult::pass("freshness", "newest is 50m old (rpo 24h)"),
-                CheckResult::fail("restore", "exceeded rto 2h | took 2h 14m"),
+                Check::pass("freshness", "newest is 50m old (rpo 24h)"),
+                Check::fail("restore", "exceeded rto 2h | took 2h 14m"),
             ],
         );
         restored

@@ -10,7 +10,6 @@ use anyhow::{Context, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::checks::retention;
 use crate::units::{Dur, Size};
 
 /// Where the config is looked for when `--config` is not given, in order.
@@ -146,21 +145,41 @@ pub enum ChecksumMode {
     None,
 }
 
+/// The most slots of each kind a policy may ask for: ten years of days and of weeks, a century
+/// of months. Each slot is a line of work and a name in the report; counts past these are
+/// mistakes, and in the millions they would exhaust memory or run off the calendar.
+pub const MAX_DAILY: u32 = 3660;
+pub const MAX_WEEKLY: u32 = 520;
+pub const MAX_MONTHLY: u32 = 1200;
+
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Retention {
     /// The last N days must each hold a backup (at most 3660).
     #[serde(default)]
-    #[schemars(range(max = crate::checks::retention::MAX_DAILY))]
+    #[schemars(range(max = MAX_DAILY))]
     pub daily: u32,
     /// The last N ISO weeks must each hold a backup (at most 520).
     #[serde(default)]
-    #[schemars(range(max = crate::checks::retention::MAX_WEEKLY))]
+    #[schemars(range(max = MAX_WEEKLY))]
     pub weekly: u32,
     /// The last N calendar months must each hold a backup (at most 1200).
     #[serde(default)]
-    #[schemars(range(max = crate::checks::retention::MAX_MONTHLY))]
+    #[schemars(range(max = MAX_MONTHLY))]
     pub monthly: u32,
+}
+
+impl Retention {
+    /// The first count of `policy` above its limit: `(kind, count, limit)`.
+    pub fn over_limit(&self) -> Option<(&'static str, u32, u32)> {
+        [
+            ("daily", self.daily, MAX_DAILY),
+            ("weekly", self.weekly, MAX_WEEKLY),
+            ("monthly", self.monthly, MAX_MONTHLY),
+        ]
+        .into_iter()
+        .find(|(_, n, max)| n > max)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -594,7 +613,7 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
         if let Some(restore) = &target.restore {
             validate_restore(restore, &key("restore"), &|k, n| at(k, n))?;
         }
-        if let Some((kind, n, max)) = target.retention.as_ref().and_then(retention::over_limit) {
+        if let Some((kind, n, max)) = target.retention.as_ref().and_then(Retention::over_limit) {
             let line = text
                 .lines()
                 .position(|l| l.contains(kind) && l.contains(&n.to_string()))

@@ -7,8 +7,6 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::checks::CheckResult;
-
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Which schedule a report belongs to.
@@ -94,13 +92,13 @@ pub struct TargetReport {
     pub name: String,
     pub ok: bool,
     pub latest: Option<Latest>,
-    pub checks: Vec<CheckResult>,
+    pub checks: Vec<Check>,
     #[serde(default)]
     pub metrics: serde_json::Map<String, serde_json::Value>,
 }
 
 impl TargetReport {
-    pub fn new(name: &str, latest: Option<Latest>, checks: Vec<CheckResult>) -> Self {
+    pub fn new(name: &str, latest: Option<Latest>, checks: Vec<Check>) -> Self {
         let ok = !checks.is_empty() && checks.iter().all(|c| c.ok);
         TargetReport {
             name: name.to_string(),
@@ -111,7 +109,7 @@ impl TargetReport {
         }
     }
 
-    pub fn failed_checks(&self) -> impl Iterator<Item = &CheckResult> {
+    pub fn failed_checks(&self) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(|c| !c.ok)
     }
 }
@@ -274,6 +272,40 @@ pub fn parse_view(text: &str) -> Result<ReportView, String> {
 }
 
 /// RFC 3339 in UTC with a `Z` and whole seconds, as in the spec's examples.
+/// One named check of one target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+impl Check {
+    pub fn pass(name: &str, detail: impl Into<String>) -> Self {
+        Check {
+            name: name.to_string(),
+            ok: true,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn fail(name: &str, detail: impl Into<String>) -> Self {
+        Check {
+            name: name.to_string(),
+            ok: false,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn new(name: &str, ok: bool, detail: impl Into<String>) -> Self {
+        Check {
+            name: name.to_string(),
+            ok,
+            detail: detail.into(),
+        }
+    }
+}
+
 pub mod rfc3339 {
     use super::*;
     use serde::{Deserializer, Serializer};

@@ -192,14 +192,14 @@ pub async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::CheckResult;
+    use crate::report::Check;
     use crate::report::{Mode, Schedule, TargetReport};
 
     fn report(chaos: bool) -> Report {
         let targets = vec![TargetReport::new(
             "orders-db",
             None,
-            vec![CheckResult::fail(
+            vec![Check::fail(
                 "listing",
                 "no key under dr-chaos-123/ matches *.dump.gz",
             )],

@@ -154,6 +154,22 @@ pub fn short_size(bytes: u64) -> String {
     bytesize::ByteSize::b(bytes).display().iec().to_string()
 }
 
+/// `1.234s` under a minute, `3m 12s`-style above.
+pub fn human_seconds(d: std::time::Duration) -> String {
+    if d.as_secs() < 10 {
+        format!("{:.2}s", d.as_secs_f64())
+    } else if d.as_secs() < 60 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        let s = d.as_secs();
+        if s < 3600 {
+            format!("{}m {}s", s / 60, s % 60)
+        } else {
+            short_duration(s)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

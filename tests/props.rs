@@ -12,10 +12,10 @@ use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use dr_action::checks::dry_run::{parse_sidecar, read_sidecar};
 use dr_action::checks::format::{Compression, Content};
 use dr_action::checks::restore::files::unpack;
 use dr_action::checks::restore::sql_guard::SqlGuard;
+use dr_action::checks::sidecar::{parse_sidecar, read_sidecar};
 use dr_action::config;
 use dr_action::store::local::LocalStore;
 use proptest::prelude::*;

@@ -9,12 +9,12 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-use super::CheckResult;
 use super::dry_run::{self, CheckContext};
 use super::restore::{self, RestoreContext};
 use crate::actions::target_lines;
 use crate::config::{Loaded, Target};
 use crate::output::Sink;
+use crate::report::Check;
 use crate::report::{Mode, Report, RunInfo, SCHEMA_VERSION, Schedule, TargetReport};
 use crate::store::{self, BackupStore};
 
@@ -94,7 +94,7 @@ fn unreachable(
 ) -> Report {
     let reports: Vec<TargetReport> = targets
         .iter()
-        .map(|t| TargetReport::new(&t.name, None, vec![CheckResult::fail("access", detail)]))
+        .map(|t| TargetReport::new(&t.name, None, vec![Check::fail("access", detail)]))
         .collect();
     for t in &reports {
         out.lines(&target_lines(t));

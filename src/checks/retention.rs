@@ -7,24 +7,8 @@ use std::collections::BTreeSet;
 use chrono::{Datelike, Days, Months, NaiveDate};
 
 use crate::config::Retention;
-
-/// The most slots of each kind a policy may ask for: ten years of days and of weeks, a century
-/// of months. Each slot is a line of work and a name in the report; counts past these are
-/// mistakes, and in the millions they would exhaust memory or run off the calendar.
-pub const MAX_DAILY: u32 = 3660;
-pub const MAX_WEEKLY: u32 = 520;
-pub const MAX_MONTHLY: u32 = 1200;
-
-/// The first count of `policy` above its limit: `(kind, count, limit)`.
-pub fn over_limit(policy: &Retention) -> Option<(&'static str, u32, u32)> {
-    [
-        ("daily", policy.daily, MAX_DAILY),
-        ("weekly", policy.weekly, MAX_WEEKLY),
-        ("monthly", policy.monthly, MAX_MONTHLY),
-    ]
-    .into_iter()
-    .find(|(_, n, max)| n > max)
-}
+#[cfg(test)]
+use crate::config::{MAX_DAILY, MAX_MONTHLY, MAX_WEEKLY};
 
 /// The earliest day any slot of `policy` reaches back to, seen from `today`; the calendar's
 /// first day when a slot would lie before it.
@@ -64,7 +48,7 @@ pub fn missing_slots(
     today: NaiveDate,
     days: &BTreeSet<NaiveDate>,
 ) -> Result<Missing, String> {
-    if let Some((kind, n, max)) = over_limit(policy) {
+    if let Some((kind, n, max)) = policy.over_limit() {
         return Err(format!(
             "retention.{kind} is {n}; at most {max} {kind} slots can be checked"
         ));

@@ -294,7 +294,7 @@ pub async fn sync_issue(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::CheckResult;
+    use crate::report::Check;
     use crate::report::{Mode, Schedule, TargetReport};
 
     pub(crate) fn failing_report(chaos: bool) -> Report {
@@ -302,16 +302,12 @@ mod tests {
             TargetReport::new(
                 "orders-db",
                 None,
-                vec![CheckResult::fail(
+                vec![Check::fail(
                     "encryption",
                     "ServerSideEncryption is AES256, expected aws:kms",
                 )],
             ),
-            TargetReport::new(
-                "app-db",
-                None,
-                vec![CheckResult::pass("listing", "40 keys")],
-            ),
+            TargetReport::new("app-db", None, vec![Check::pass("listing", "40 keys")]),
         ];
         crate::report::sample(Mode::DryRun, Schedule::Weekly, chaos, targets)
     }

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::statement::{Statement, find_cover, statements};
 use crate::aws::arn::KmsKeyArn;
-use crate::checks::CheckResult;
+use crate::report::Check;
 use crate::store::{StoreError, StoreErrorKind};
 
 /// The version of the JSON `policy audit` writes.
@@ -81,7 +81,7 @@ pub struct AuditReport {
     pub schema: u32,
     pub bucket: String,
     pub ok: bool,
-    pub findings: Vec<CheckResult>,
+    pub findings: Vec<Check>,
 }
 
 /// Every finding for the bucket, in a fixed order and with fixed names, so reports compare.
@@ -110,7 +110,7 @@ fn refused(call: &str, permission: &str, bucket: &str, err: &StoreError) -> Stri
     }
 }
 
-fn encryption_findings(e: &Expected, fetched: &Fetched<DefaultEncryption>) -> Vec<CheckResult> {
+fn encryption_findings(e: &Expected, fetched: &Fetched<DefaultEncryption>) -> Vec<Check> {
     let b = &e.bucket;
     let key = e.kms_key_arn.as_deref();
     let fix = format!(
@@ -121,11 +121,11 @@ fn encryption_findings(e: &Expected, fetched: &Fetched<DefaultEncryption>) -> Ve
         Fetched::Found(enc) => enc,
         Fetched::Missing => {
             return vec![
-                CheckResult::fail(
+                Check::fail(
                     "encryption",
                     format!("no default encryption configured: {fix}"),
                 ),
-                CheckResult::pass("bucket-key", "not applicable: no default encryption"),
+                Check::pass("bucket-key", "not applicable: no default encryption"),
             ];
         }
         Fetched::Failed(err) => {
@@ -136,21 +136,21 @@ fn encryption_findings(e: &Expected, fetched: &Fetched<DefaultEncryption>) -> Ve
                 err,
             );
             return vec![
-                CheckResult::fail("encryption", detail),
-                CheckResult::pass("bucket-key", "unknown: the encryption could not be read"),
+                Check::fail("encryption", detail),
+                Check::pass("bucket-key", "unknown: the encryption could not be read"),
             ];
         }
     };
     let is_kms = matches!(enc.algorithm.as_str(), "aws:kms" | "aws:kms:dsse");
     let encryption = match (is_kms, key, enc.kms_key.as_deref()) {
-        (false, _, _) => CheckResult::fail(
+        (false, _, _) => Check::fail(
             "encryption",
             format!(
                 "default encryption is {}, not SSE-KMS: {fix}",
                 enc.algorithm
             ),
         ),
-        (true, None, k) => CheckResult::pass(
+        (true, None, k) => Check::pass(
             "encryption",
             format!(
                 "{} with {} (storage.kms-key-arn is not set, so any key is accepted)",
@@ -161,12 +161,12 @@ fn encryption_findings(e: &Expected, fetched: &Fetched<DefaultEncryption>) -> Ve
         (true, Some(want), Some(k))
             if KmsKeyArn::parse(want).is_ok_and(|want| want.is_named_by(k)) =>
         {
-            CheckResult::pass(
+            Check::pass(
                 "encryption",
                 format!("{} with the expected key {want}", enc.algorithm),
             )
         }
-        (true, Some(want), k) => CheckResult::fail(
+        (true, Some(want), k) => Check::fail(
             "encryption",
             format!(
                 "{} with {}, expected {want}: {fix}",
@@ -177,11 +177,11 @@ fn encryption_findings(e: &Expected, fetched: &Fetched<DefaultEncryption>) -> Ve
         ),
     };
     let bucket_key = if !is_kms {
-        CheckResult::pass("bucket-key", "not applicable: not SSE-KMS")
+        Check::pass("bucket-key", "not applicable: not SSE-KMS")
     } else if enc.bucket_key {
-        CheckResult::pass("bucket-key", "enabled")
+        Check::pass("bucket-key", "enabled")
     } else {
-        CheckResult::pass(
+        Check::pass(
             "bucket-key",
             "not enabled (informational: every object write calls KMS; BucketKeyEnabled=true cuts those calls and their cost)",
         )
@@ -189,26 +189,24 @@ fn encryption_findings(e: &Expected, fetched: &Fetched<DefaultEncryption>) -> Ve
     vec![encryption, bucket_key]
 }
 
-fn versioning_finding(b: &str, fetched: &Fetched<Option<String>>) -> CheckResult {
+fn versioning_finding(b: &str, fetched: &Fetched<Option<String>>) -> Check {
     let fix = format!(
         "aws s3api put-bucket-versioning --bucket {b} --versioning-configuration Status=Enabled"
     );
     match fetched {
-        Fetched::Found(Some(s)) if s == "Enabled" => CheckResult::pass("versioning", "Enabled"),
-        Fetched::Found(Some(s)) => {
-            CheckResult::fail("versioning", format!("versioning is {s}: {fix}"))
-        }
+        Fetched::Found(Some(s)) if s == "Enabled" => Check::pass("versioning", "Enabled"),
+        Fetched::Found(Some(s)) => Check::fail("versioning", format!("versioning is {s}: {fix}")),
         Fetched::Found(None) | Fetched::Missing => {
-            CheckResult::fail("versioning", format!("versioning was never enabled: {fix}"))
+            Check::fail("versioning", format!("versioning was never enabled: {fix}"))
         }
-        Fetched::Failed(err) => CheckResult::fail(
+        Fetched::Failed(err) => Check::fail(
             "versioning",
             refused("GetBucketVersioning", "s3:GetBucketVersioning", b, err),
         ),
     }
 }
 
-fn public_access_block_finding(b: &str, fetched: &Fetched<PublicAccessBlock>) -> CheckResult {
+fn public_access_block_finding(b: &str, fetched: &Fetched<PublicAccessBlock>) -> Check {
     let fix = format!(
         "aws s3api put-public-access-block --bucket {b} --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true"
     );
@@ -226,15 +224,15 @@ fn public_access_block_finding(b: &str, fetched: &Fetched<PublicAccessBlock>) ->
             .map(|(flag, _)| flag)
             .collect();
             if off.is_empty() {
-                CheckResult::pass(name, "all four flags on")
+                Check::pass(name, "all four flags on")
             } else {
-                CheckResult::fail(name, format!("{} off: {fix}", off.join(", ")))
+                Check::fail(name, format!("{} off: {fix}", off.join(", ")))
             }
         }
         Fetched::Missing => {
-            CheckResult::fail(name, format!("no public access block on the bucket: {fix}"))
+            Check::fail(name, format!("no public access block on the bucket: {fix}"))
         }
-        Fetched::Failed(err) => CheckResult::fail(
+        Fetched::Failed(err) => Check::fail(
             name,
             refused(
                 "GetPublicAccessBlock",
@@ -247,7 +245,7 @@ fn public_access_block_finding(b: &str, fetched: &Fetched<PublicAccessBlock>) ->
 }
 
 /// One finding per statement of the template, named `policy:<Sid>`.
-fn policy_findings(e: &Expected, fetched: &Fetched<String>) -> Vec<CheckResult> {
+fn policy_findings(e: &Expected, fetched: &Fetched<String>) -> Vec<Check> {
     let b = &e.bucket;
     let apply = format!(
         "render it with `dr-action policy render` and apply it with `aws s3api put-bucket-policy --bucket {b} --policy file://out/policies/{ENFORCE_FILE}`"
@@ -270,7 +268,7 @@ fn policy_findings(e: &Expected, fetched: &Fetched<String>) -> Vec<CheckResult> 
     let template: Value = match serde_json::from_str(ENFORCE_TEMPLATE) {
         Ok(v) => v,
         Err(err) => {
-            return vec![CheckResult::fail(
+            return vec![Check::fail(
                 "policy",
                 format!("policies/{ENFORCE_FILE} is not JSON: {err}"),
             )];
@@ -288,14 +286,14 @@ fn policy_findings(e: &Expected, fetched: &Fetched<String>) -> Vec<CheckResult> 
             let name = format!("policy:{sid}");
             let text = raw.to_string();
             if text.contains("${KMS_KEY_ARN}") && e.kms_key_arn.is_none() {
-                return CheckResult::pass(
+                return Check::pass(
                     &name,
                     "not checked: storage.kms-key-arn is not set, so no single key is required",
                 );
             }
             let live = match &live {
                 Ok(live) => live,
-                Err(why) => return CheckResult::fail(&name, why.clone()),
+                Err(why) => return Check::fail(&name, why.clone()),
             };
             let mut covered_by = Vec::new();
             for prefix in &prefixes {
@@ -303,7 +301,7 @@ fn policy_findings(e: &Expected, fetched: &Fetched<String>) -> Vec<CheckResult> 
                 let wanted = match serde_json::from_str::<Value>(&filled) {
                     Ok(v) => Statement::parse(&v),
                     Err(err) => {
-                        return CheckResult::fail(
+                        return Check::fail(
                             &name,
                             format!("policies/{ENFORCE_FILE} statement {sid} does not fill to JSON: {err}"),
                         );
@@ -312,7 +310,7 @@ fn policy_findings(e: &Expected, fetched: &Fetched<String>) -> Vec<CheckResult> 
                 match find_cover(live, &wanted) {
                     Ok(by) => covered_by.push(by),
                     Err(why) => {
-                        return CheckResult::fail(
+                        return Check::fail(
                             &name,
                             format!("{why}; add statement {sid} of {ENFORCE_FILE}: {apply}"),
                         );
@@ -320,7 +318,7 @@ fn policy_findings(e: &Expected, fetched: &Fetched<String>) -> Vec<CheckResult> 
                 }
             }
             covered_by.dedup();
-            CheckResult::pass(&name, format!("covered by {}", covered_by.join(", ")))
+            Check::pass(&name, format!("covered by {}", covered_by.join(", ")))
         })
         .collect()
 }

@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use super::{EngineOutcome, Restored};
-use crate::checks::CheckResult;
 use crate::process::{self, Program};
+use crate::report::Check;
 use crate::store::ObjectReader;
 use crate::units::short_size;
 
@@ -32,19 +32,19 @@ pub async fn restore(
     };
     let shown = argv.join(" ");
     let check = match process::run(&program, Some(content)).await {
-        Err(e) => CheckResult::fail("restore", e),
+        Err(e) => Check::fail("restore", e),
         Ok(ran) if ran.status.success() => {
             let note = if ran.stopped_reading {
                 " (it stopped reading early)"
             } else {
                 ""
             };
-            CheckResult::pass(
+            Check::pass(
                 "restore",
                 format!("`{shown}` read {} and exited 0{note}", short_size(ran.fed)),
             )
         }
-        Ok(ran) => CheckResult::fail(
+        Ok(ran) => Check::fail(
             "restore",
             format!(
                 "`{shown}` failed after reading {}: {}",

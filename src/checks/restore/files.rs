@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tar::EntryType;
 
 use super::{EngineOutcome, Restored};
-use crate::checks::CheckResult;
 use crate::checks::format::Content;
+use crate::report::Check;
 use crate::store::ObjectReader;
 use crate::units::short_size;
 
@@ -84,7 +84,7 @@ pub async fn restore(
     };
     let outcome = match result {
         Ok(u) => EngineOutcome {
-            checks: vec![CheckResult::pass(
+            checks: vec![Check::pass(
                 "restore",
                 format!(
                     "unpacked {} files, {} folders, {} links ({}) into a temporary folder",

@@ -28,15 +28,17 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
-use super::CheckResult;
-use super::dry_run::{KeyFilter, read_sidecar, summarize_listing};
 use super::format::{Compression, Content};
+use super::listing::{KeyFilter, summarize_listing};
+use super::sidecar::read_sidecar;
 use super::stream;
+use super::verdicts;
 use crate::config::{ChecksumMode, Restore, RestoreEngine, Target};
 use crate::output::Sink;
+use crate::report::Check;
 use crate::report::{Latest, TargetReport};
 use crate::store::{BackupStore, ObjectMeta, ObjectReader};
-use crate::units::{short_duration, short_size};
+use crate::units::{self, short_size};
 
 pub mod command;
 pub mod files;
@@ -85,14 +87,14 @@ pub enum Restored {
 
 /// The engine's verdict: its checks (at least `restore`) and, when it worked, what it left.
 pub struct EngineOutcome {
-    pub checks: Vec<CheckResult>,
+    pub checks: Vec<Check>,
     pub restored: Option<Restored>,
 }
 
 impl EngineOutcome {
     pub fn failed(detail: impl Into<String>) -> Self {
         EngineOutcome {
-            checks: vec![CheckResult::fail("restore", detail)],
+            checks: vec![Check::fail("restore", detail)],
             restored: None,
         }
     }
@@ -102,7 +104,7 @@ impl EngineOutcome {
 pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_>) -> TargetReport {
     let started = Instant::now();
     let Some(restore) = &target.restore else {
-        let check = CheckResult::fail(
+        let check = Check::fail(
             "restore",
             "this target has no `restore:` section in the config; add one (engine: postgres, sqlite, files or command) to run a full restore",
         );
@@ -111,10 +113,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     let backup = match pick_backup(target, prefix, ctx).await {
         Ok(b) => b,
         Err(listing) => {
-            let checks = vec![
-                listing,
-                CheckResult::fail("restore", "no backup to restore"),
-            ];
+            let checks = vec![listing, Check::fail("restore", "no backup to restore")];
             return TargetReport::new(&target.name, None, checks);
         }
     };
@@ -127,7 +126,10 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         age_seconds: age,
     };
     let rpo_met = age <= target.rpo.secs();
-    let mut checks = vec![listing, rpo_check(age, target)];
+    let mut checks = vec![
+        listing,
+        verdicts::rpo("rpo", "the restored backup", age, target),
+    ];
 
     let expected = expected_checksum(ctx.store, &newest.key, target).await;
     let restore_started = Instant::now();
@@ -146,7 +148,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         {
             Ok(s) => Some(s),
             Err(e) => {
-                checks.push(CheckResult::fail("restore", e));
+                checks.push(Check::fail("restore", e));
                 None
             }
         },
@@ -176,7 +178,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
             let name = format!("validate[{i}]");
             validations.push(match &run.engine.restored {
                 Some(restored) => validate::run(&name, validation, restored, ctx.base_dir).await,
-                None => CheckResult::fail(&name, "not run: the restore did not succeed"),
+                None => Check::fail(&name, "not run: the restore did not succeed"),
             });
         }
         (run, validations, validate_started.elapsed())
@@ -208,16 +210,16 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
             if can_start {
                 // Dropping the future killed the engine's processes (kill_on_drop) and
                 // deleted its temporary folder.
-                checks.push(CheckResult::fail(
+                checks.push(Check::fail(
                     "restore",
                     format!(
                         "stopped after {}: still not restored and validated at 3× the rto",
-                        human_seconds(total)
+                        units::human_seconds(total)
                     ),
                 ));
             }
             checks.push(match (&expected, can_start) {
-                (Ok(Some(_)), true) => CheckResult::fail(
+                (Ok(Some(_)), true) => Check::fail(
                     "checksum",
                     "not verified: the restore was stopped before the object was read to its end",
                 ),
@@ -225,10 +227,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
             });
             for i in 0..restore.validate.len() {
                 let name = format!("validate[{i}]");
-                checks.push(CheckResult::fail(
-                    &name,
-                    "not run: the restore did not succeed",
-                ));
+                checks.push(Check::fail(&name, "not run: the restore did not succeed"));
             }
             Timings::default()
         }
@@ -237,7 +236,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         checks.push(postgres::drop_scratch(scratch).await);
     }
     let rto_met = target.rto.as_ref().map(|rto| total <= rto.duration);
-    checks.push(rto_check(total, target));
+    checks.push(verdicts::rto(total, target));
 
     let mut report = TargetReport::new(&target.name, Some(latest), checks);
     let metrics = &mut report.metrics;
@@ -294,12 +293,12 @@ async fn pick_backup(
     target: &Target,
     prefix: &str,
     ctx: &RestoreContext<'_>,
-) -> Result<(CheckResult, ObjectMeta), CheckResult> {
+) -> Result<(Check, ObjectMeta), Check> {
     const NAME: &str = "listing";
     let where_ = format!("{} under `{prefix}`", ctx.store.describe());
     if let Some(key) = ctx.backup {
         if !key.starts_with(prefix) {
-            return Err(CheckResult::fail(
+            return Err(Check::fail(
                 NAME,
                 format!("--backup {key} is not under the target's prefix `{prefix}`"),
             ));
@@ -312,25 +311,25 @@ async fn pick_backup(
                     last_modified: head.last_modified.unwrap_or(ctx.now),
                 };
                 Ok((
-                    CheckResult::pass(NAME, format!("restoring {key}, as --backup asks")),
+                    Check::pass(NAME, format!("restoring {key}, as --backup asks")),
                     meta,
                 ))
             }
-            Ok(None) => Err(CheckResult::fail(
+            Ok(None) => Err(Check::fail(
                 NAME,
                 format!("--backup {key} does not exist in {}", ctx.store.describe()),
             )),
-            Err(e) => Err(CheckResult::fail(NAME, format!("HEAD {key} failed: {e}"))),
+            Err(e) => Err(Check::fail(NAME, format!("HEAD {key} failed: {e}"))),
         };
     }
     let filter = KeyFilter::new(&target.pattern)
-        .map_err(|e| CheckResult::fail(NAME, format!("bad match glob: {e}")))?;
+        .map_err(|e| Check::fail(NAME, format!("bad match glob: {e}")))?;
     let summary = summarize_listing(ctx.store, prefix, &filter, None)
         .await
-        .map_err(|e| CheckResult::fail(NAME, format!("cannot list {where_}: {e}")))?;
+        .map_err(|e| Check::fail(NAME, format!("cannot list {where_}: {e}")))?;
     match summary.newest.into_iter().next() {
         Some(newest) => Ok((
-            CheckResult::pass(
+            Check::pass(
                 NAME,
                 format!(
                     "{} backups match `{}` under `{prefix}`; restoring the newest, {}",
@@ -339,65 +338,13 @@ async fn pick_backup(
             ),
             newest,
         )),
-        None => Err(CheckResult::fail(
+        None => Err(Check::fail(
             NAME,
             format!(
                 "no key matching `{}` in {where_} ({} other objects)",
                 target.pattern, summary.scanned
             ),
         )),
-    }
-}
-
-fn rpo_check(age: u64, target: &Target) -> CheckResult {
-    let ok = age <= target.rpo.secs();
-    let detail = if ok {
-        format!(
-            "the restored backup is {} old (rpo {})",
-            short_duration(age),
-            target.rpo
-        )
-    } else {
-        format!(
-            "the restored backup is {} old, older than the rpo of {}",
-            short_duration(age),
-            target.rpo
-        )
-    };
-    CheckResult::new("rpo", ok, detail)
-}
-
-fn rto_check(total: Duration, target: &Target) -> CheckResult {
-    let took = human_seconds(total);
-    match &target.rto {
-        None => CheckResult::pass(
-            "rto",
-            format!("restored and validated in {took} (no rto configured)"),
-        ),
-        Some(rto) if total <= rto.duration => CheckResult::pass(
-            "rto",
-            format!("restored and validated in {took}, within the rto of {rto}"),
-        ),
-        Some(rto) => CheckResult::fail(
-            "rto",
-            format!("restore exceeded rto {rto}: restoring and validating took {took}"),
-        ),
-    }
-}
-
-/// `1.234s` under a minute, `3m 12s`-style above.
-fn human_seconds(d: Duration) -> String {
-    if d.as_secs() < 10 {
-        format!("{:.2}s", d.as_secs_f64())
-    } else if d.as_secs() < 60 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        let s = d.as_secs();
-        if s < 3600 {
-            format!("{}m {}s", s / 60, s % 60)
-        } else {
-            short_duration(s)
-        }
     }
 }
 
@@ -426,24 +373,21 @@ async fn expected_checksum(
     }
 }
 
-fn checksum_check(
-    expected: &Result<Option<(String, &str)>, String>,
-    read: &ReadSummary,
-) -> CheckResult {
+fn checksum_check(expected: &Result<Option<(String, &str)>, String>, read: &ReadSummary) -> Check {
     const NAME: &str = "checksum";
     let (want, source) = match expected {
-        Err(e) => return CheckResult::fail(NAME, e.clone()),
-        Ok(None) => return CheckResult::pass(NAME, "not configured (checksum: none)"),
+        Err(e) => return Check::fail(NAME, e.clone()),
+        Ok(None) => return Check::pass(NAME, "not configured (checksum: none)"),
         Ok(Some((h, s))) => (h, *s),
     };
     if !read.stored_eof && read.stored_bytes == 0 && read.error.is_none() {
-        return CheckResult::fail(
+        return Check::fail(
             NAME,
             "not verified: the backup was not read, because the restore could not start",
         );
     }
     if !read.stored_eof {
-        return CheckResult::fail(
+        return Check::fail(
             NAME,
             format!(
                 "not verified: the object could not be read to its end ({} read{})",
@@ -456,7 +400,7 @@ fn checksum_check(
         );
     }
     if &read.sha256 == want {
-        CheckResult::pass(
+        Check::pass(
             NAME,
             format!(
                 "sha256 {} of the {} streamed matches {source}",
@@ -465,7 +409,7 @@ fn checksum_check(
             ),
         )
     } else {
-        CheckResult::fail(
+        Check::fail(
             NAME,
             format!(
                 "sha256 of the object is {}, {source} says {want}",
@@ -613,7 +557,7 @@ async fn restore_once(
     let restore_took = started.elapsed();
     ctx.progress.line(&format!(
         "{name}: restore finished after {} ({} read)",
-        human_seconds(restore_took),
+        units::human_seconds(restore_took),
         short_size(stored.snapshot().bytes)
     ));
     let read = summarize(&stored, &unpacked, &tally);
@@ -625,9 +569,7 @@ async fn restore_once(
                 c.ok = false;
                 c.detail = format!("{detail}; the engine said: {}", c.detail);
             }
-            None => engine
-                .checks
-                .insert(0, CheckResult::fail("restore", detail)),
+            None => engine.checks.insert(0, Check::fail("restore", detail)),
         }
         engine.restored = None;
     }
@@ -792,27 +734,6 @@ impl AsyncRead for Watched {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn target(rto: Option<&str>) -> Target {
-        let rto = rto.map(|r| format!("\nrto: {r}")).unwrap_or_default();
-        serde_norway::from_str(&format!("name: t\nformat: file\nrpo: 1d{rto}")).unwrap()
-    }
-
-    #[test]
-    fn the_rto_check_quotes_both_figures() {
-        let c = rto_check(Duration::from_secs(8040), &target(Some("2h")));
-        assert!(!c.ok);
-        assert_eq!(
-            c.detail,
-            "restore exceeded rto 2h: restoring and validating took 2h 14m"
-        );
-        let c = rto_check(Duration::from_millis(1500), &target(Some("15m")));
-        assert!(
-            c.ok && c.detail.contains("1.50s, within the rto of 15m"),
-            "{c:?}"
-        );
-        assert!(rto_check(Duration::from_secs(1), &target(None)).ok);
-    }
 
     #[test]
     fn the_checksum_compares_only_a_whole_read() {

@@ -36,10 +36,10 @@ use super::pg_version;
 use super::sql_guard::SqlGuard;
 use super::validate::Cell;
 use super::{EngineOutcome, Restored};
-use crate::checks::CheckResult;
 use crate::checks::format::Content;
 use crate::config::Restore;
 use crate::process::{self, Program, Ran, redact};
+use crate::report::Check;
 use crate::store::ObjectReader;
 use crate::units::short_size;
 
@@ -376,7 +376,7 @@ pub async fn restore(
     };
     let secrets = scratch.secrets();
     let check = match ran {
-        Ok(ran) if ran.status.success() => CheckResult::pass(
+        Ok(ran) if ran.status.success() => Check::pass(
             "restore",
             format!(
                 "{} ({}) restored by {tool} into the scratch database {name} on {shown}, as the role {}",
@@ -385,7 +385,7 @@ pub async fn restore(
                 scratch.role
             ),
         ),
-        Ok(ran) => CheckResult::fail(
+        Ok(ran) => Check::fail(
             "restore",
             format!(
                 "{tool} into the scratch database {name} failed after {}: {}",
@@ -393,7 +393,7 @@ pub async fn restore(
                 redact(&ran.describe(), &secrets)
             ),
         ),
-        Err(e) => CheckResult::fail("restore", redact(&e, &secrets)),
+        Err(e) => Check::fail("restore", redact(&e, &secrets)),
     };
     let restored = check
         .ok
@@ -438,7 +438,7 @@ pub async fn query_first(scratch: &Scratch, sql: &str) -> Result<Cell, String> {
 /// Drops the scratch database and its role, forcing the role's sessions off, then stops a
 /// private cluster. Every statement runs even when one before it failed; what is left is then
 /// looked up, so the check says exactly what remains.
-pub async fn drop_scratch(scratch: &Scratch) -> CheckResult {
+pub async fn drop_scratch(scratch: &Scratch) -> Check {
     let (db, role) = (ident(&scratch.name), ident(&scratch.role));
     let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
     // A dump may have made its database a template, which DROP DATABASE refuses.
@@ -492,23 +492,23 @@ pub async fn drop_scratch(scratch: &Scratch) -> CheckResult {
         None => None,
     };
     match (left, stopped) {
-        (_, Some(Err(e))) => CheckResult::fail("cleanup", e),
+        (_, Some(Err(e))) => Check::fail("cleanup", e),
         // The private cluster is gone with all it held.
-        (_, Some(Ok(()))) => CheckResult::pass(
+        (_, Some(Ok(()))) => Check::pass(
             "cleanup",
             format!(
                 "stopped and deleted the private cluster with the scratch database {}",
                 scratch.name
             ),
         ),
-        (None, None) => CheckResult::pass(
+        (None, None) => Check::pass(
             "cleanup",
             format!(
                 "dropped the scratch database {} and the role {}",
                 scratch.name, scratch.role
             ),
         ),
-        (Some(left), None) => CheckResult::fail(
+        (Some(left), None) => Check::fail(
             "cleanup",
             format!(
                 "dropping failed: {left} still exist on {}; drop them by hand",

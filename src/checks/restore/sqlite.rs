@@ -18,8 +18,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::validate::Cell;
 use super::{EngineOutcome, Restored};
-use crate::checks::CheckResult;
 use crate::checks::format::Content;
+use crate::report::Check;
 use crate::store::ObjectReader;
 use crate::units::short_size;
 
@@ -53,7 +53,7 @@ pub async fn restore(
             return EngineOutcome::failed(e);
         }
     };
-    let restore = CheckResult::pass(
+    let restore = Check::pass(
         "restore",
         format!(
             "{} SQLite database written to a temporary file",
@@ -63,10 +63,10 @@ pub async fn restore(
     let integrity = on_blocking_thread(path.clone(), integrity_check).await;
     let (integrity, restored) = match integrity {
         Ok(()) => (
-            CheckResult::pass("integrity", "PRAGMA integrity_check: ok"),
+            Check::pass("integrity", "PRAGMA integrity_check: ok"),
             Some(Restored::Sqlite(path)),
         ),
-        Err(e) => (CheckResult::fail("integrity", e), None),
+        Err(e) => (Check::fail("integrity", e), None),
     };
     EngineOutcome {
         checks: vec![restore, integrity],

@@ -10,9 +10,9 @@ use std::path::Path;
 
 use super::command::USER_ENV;
 use super::{Restored, postgres, sqlite};
-use crate::checks::CheckResult;
 use crate::config::Validation;
 use crate::process::{self, Program};
+use crate::report::Check;
 
 /// The first column of the first row a query returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub enum Cell {
     Value(String),
 }
 
-pub async fn run(name: &str, v: &Validation, restored: &Restored, base_dir: &Path) -> CheckResult {
+pub async fn run(name: &str, v: &Validation, restored: &Restored, base_dir: &Path) -> Check {
     match (&v.sql, &v.command) {
         (Some(sql), None) => {
             let cell = match restored {
@@ -36,17 +36,17 @@ pub async fn run(name: &str, v: &Validation, restored: &Restored, base_dir: &Pat
             match cell {
                 Ok(cell) => {
                     let (ok, detail) = judge(v, sql, &cell);
-                    CheckResult::new(name, ok, detail)
+                    Check::new(name, ok, detail)
                 }
-                Err(e) => CheckResult::fail(name, format!("`{sql}` failed: {e}")),
+                Err(e) => Check::fail(name, format!("`{sql}` failed: {e}")),
             }
         }
         (None, Some(argv)) => run_command(name, argv, restored, base_dir).await,
-        (Some(_), Some(_)) => CheckResult::fail(
+        (Some(_), Some(_)) => Check::fail(
             name,
             "give either `sql` or `command` in one validation, not both",
         ),
-        (None, None) => CheckResult::fail(name, "a validation needs `sql` or `command`"),
+        (None, None) => Check::fail(name, "a validation needs `sql` or `command`"),
     }
 }
 
@@ -117,12 +117,7 @@ fn wanted(v: &Validation) -> String {
     }
 }
 
-async fn run_command(
-    name: &str,
-    argv: &[String],
-    restored: &Restored,
-    base_dir: &Path,
-) -> CheckResult {
+async fn run_command(name: &str, argv: &[String], restored: &Restored, base_dir: &Path) -> Check {
     let mut env = process::inherit(USER_ENV);
     let mut secrets = Vec::new();
     match restored {
@@ -142,11 +137,11 @@ async fn run_command(
     };
     let shown = argv.join(" ");
     let check = match process::run(&program, None).await {
-        Err(e) => CheckResult::fail(name, e),
-        Ok(ran) if ran.status.success() => CheckResult::pass(name, format!("`{shown}` exited 0")),
-        Ok(ran) => CheckResult::fail(name, format!("`{shown}` failed: {}", ran.describe())),
+        Err(e) => Check::fail(name, e),
+        Ok(ran) if ran.status.success() => Check::pass(name, format!("`{shown}` exited 0")),
+        Ok(ran) => Check::fail(name, format!("`{shown}` failed: {}", ran.describe())),
     };
-    CheckResult {
+    Check {
         detail: process::redact(&check.detail, &secrets),
         ..check
     }
