@@ -1,4 +1,4 @@
-//! The KPI rule of seed 000, exactly:
+//! The KPI rule, exactly:
 //! - green: weekly.ok AND monthly.ok
 //! - amber: exactly one of weekly.ok or monthly.ok
 //! - red: neither

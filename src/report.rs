@@ -1,4 +1,4 @@
-//! The report JSON `check` writes (SPEC §6) and the loose view of it `kpi` reads: any JSON
+//! The report JSON `check` writes and the loose view of it `kpi` reads: any JSON
 //! object with a boolean `ok` is a report, so other tools can feed the KPI.
 
 use std::path::Path;

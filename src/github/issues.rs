@@ -1,4 +1,4 @@
-//! The alert issue's lifecycle (SPEC §10). One issue per (schedule, target set), found again
+//! The alert issue's lifecycle. One issue per (schedule, target set), found again
 //! by a hidden marker in its body — `<!-- dr-action:key=weekly:app-db,orders-db -->` — among
 //! the open issues carrying the label:
 //!
