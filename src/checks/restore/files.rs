@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tar::EntryType;
 
-use super::{EngineOutcome, Restored};
+use super::engine::{EngineOutcome, Restored};
 use crate::checks::format::Content;
 use crate::report::Check;
 use crate::store::ObjectReader;
@@ -33,6 +33,15 @@ use crate::units::short_size;
 const MAX_LINK_DEPTH: usize = 40;
 /// What each entry costs against the cap besides its content.
 const ENTRY_COST: u64 = 512;
+
+/// What the `files` engine leaves: the folder the archive was unpacked into.
+pub struct FilesDir(pub PathBuf);
+
+impl Restored for FilesDir {
+    fn command_env(&self) -> Vec<(String, String)> {
+        vec![("DR_RESTORE_DIR".into(), self.0.display().to_string())]
+    }
+}
 
 /// What was unpacked.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -94,7 +103,7 @@ pub async fn restore(
                     short_size(u.bytes)
                 ),
             )],
-            restored: Some(Restored::Files(dir)),
+            restored: Some(Box::new(FilesDir(dir))),
         },
         Err(e) => EngineOutcome::failed(e),
     };
