@@ -492,4 +492,20 @@ mod tests {
             .len();
         assert!(written <= 10_001, "{written}");
     }
+
+    #[tokio::test]
+    async fn unpacked_files_refuse_sql_and_point_commands_at_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let restored: Box<dyn Restored> = Box::new(FilesDir(dir.path().to_path_buf()));
+        let err = restored.query_first("select 1").await.unwrap_err();
+        assert!(err.contains("need engine postgres or sqlite"), "{err}");
+        assert_eq!(
+            restored.command_env(),
+            vec![(
+                "DR_RESTORE_DIR".to_string(),
+                dir.path().display().to_string()
+            )]
+        );
+        assert!(restored.secrets().is_empty());
+    }
 }
