@@ -5,15 +5,20 @@
 
 use std::path::Path;
 
-use super::{EngineOutcome, Restored};
+use super::engine::{EngineOutcome, Restored, USER_ENV};
 use crate::process::{self, Program};
 use crate::report::Check;
 use crate::store::ObjectReader;
 use crate::units::short_size;
 
-/// What a user's command (the `command` engine, a validation `command:`) inherits from
-/// dr-action's environment; the restore adds its own `DR_RESTORE_*` and `PG*` variables.
-pub const USER_ENV: &[&str] = &["PATH", "HOME", "LANG", "TZ", "TMPDIR"];
+/// What the `command` engine leaves: nothing to query, as the command consumed the stream.
+pub struct Consumed;
+
+impl Restored for Consumed {
+    fn command_env(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
 
 /// The `command` engine: the stream goes into the user's command; exit 0 is a restore.
 pub async fn restore(
@@ -53,7 +58,7 @@ pub async fn restore(
             ),
         ),
     };
-    let restored = check.ok.then_some(Restored::Command);
+    let restored = check.ok.then(|| Box::new(Consumed) as Box<dyn Restored>);
     EngineOutcome {
         checks: vec![check],
         restored,

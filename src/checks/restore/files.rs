@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tar::EntryType;
 
-use super::{EngineOutcome, Restored};
+use super::engine::{EngineOutcome, Restored};
 use crate::checks::format::Content;
 use crate::report::Check;
 use crate::store::ObjectReader;
@@ -33,6 +33,15 @@ use crate::units::short_size;
 const MAX_LINK_DEPTH: usize = 40;
 /// What each entry costs against the cap besides its content.
 const ENTRY_COST: u64 = 512;
+
+/// What the `files` engine leaves: the folder the archive was unpacked into.
+pub struct FilesDir(pub PathBuf);
+
+impl Restored for FilesDir {
+    fn command_env(&self) -> Vec<(String, String)> {
+        vec![("DR_RESTORE_DIR".into(), self.0.display().to_string())]
+    }
+}
 
 /// What was unpacked.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -94,7 +103,7 @@ pub async fn restore(
                     short_size(u.bytes)
                 ),
             )],
-            restored: Some(Restored::Files(dir)),
+            restored: Some(Box::new(FilesDir(dir))),
         },
         Err(e) => EngineOutcome::failed(e),
     };
@@ -482,5 +491,21 @@ mod tests {
             .unwrap()
             .len();
         assert!(written <= 10_001, "{written}");
+    }
+
+    #[tokio::test]
+    async fn unpacked_files_refuse_sql_and_point_commands_at_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let restored: Box<dyn Restored> = Box::new(FilesDir(dir.path().to_path_buf()));
+        let err = restored.query_first("select 1").await.unwrap_err();
+        assert!(err.contains("need engine postgres or sqlite"), "{err}");
+        assert_eq!(
+            restored.command_env(),
+            vec![(
+                "DR_RESTORE_DIR".to_string(),
+                dir.path().display().to_string()
+            )]
+        );
+        assert!(restored.secrets().is_empty());
     }
 }

@@ -39,8 +39,10 @@ use crate::report::Check;
 use crate::report::{Latest, TargetReport};
 use crate::store::{BackupStore, ObjectMeta, ObjectReader};
 use crate::units::{self, short_size};
+use engine::EngineOutcome;
 
 pub mod command;
+pub mod engine;
 pub mod files;
 pub mod pg_cluster;
 pub mod pg_tools;
@@ -49,6 +51,7 @@ pub mod pg_version;
 pub mod postgres;
 pub mod sql_guard;
 pub mod sqlite;
+pub mod token;
 pub mod validate;
 
 /// How many decompressed bytes are looked at to tell a custom dump from tar, SQLite or SQL.
@@ -72,33 +75,6 @@ pub struct RestoreContext<'a> {
 
 /// How often a running restore says how far it got.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(30);
-
-/// What an engine leaves behind for the validations to look at.
-pub enum Restored {
-    /// A SQLite database file (inside the temporary folder).
-    Sqlite(std::path::PathBuf),
-    /// The folder a tar archive was unpacked into.
-    Files(std::path::PathBuf),
-    /// A scratch database on a PostgreSQL server.
-    Postgres(Box<postgres::Scratch>),
-    /// A command consumed the stream; nothing is left to query.
-    Command,
-}
-
-/// The engine's verdict: its checks (at least `restore`) and, when it worked, what it left.
-pub struct EngineOutcome {
-    pub checks: Vec<Check>,
-    pub restored: Option<Restored>,
-}
-
-impl EngineOutcome {
-    pub fn failed(detail: impl Into<String>) -> Self {
-        EngineOutcome {
-            checks: vec![Check::fail("restore", detail)],
-            restored: None,
-        }
-    }
-}
 
 /// Restores one target's backup and validates it.
 pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_>) -> TargetReport {
@@ -177,7 +153,9 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         for (i, validation) in restore.validate.iter().enumerate() {
             let name = format!("validate[{i}]");
             validations.push(match &run.engine.restored {
-                Some(restored) => validate::run(&name, validation, restored, ctx.base_dir).await,
+                Some(restored) => {
+                    validate::run(&name, validation, restored.as_ref(), ctx.base_dir).await
+                }
                 None => Check::fail(&name, "not run: the restore did not succeed"),
             });
         }

@@ -17,7 +17,7 @@ use nix::unistd::{User, geteuid};
 use tempfile::TempDir;
 
 use super::pg_tools::Tools;
-use super::postgres::random_token;
+use super::token::random_token;
 use crate::process::{self, Program};
 
 /// The programs a private cluster needs besides the clients.

@@ -26,16 +26,17 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::Utc;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use super::engine::{Cell, EngineOutcome, Restored};
 use super::pg_cluster::{Cluster, SERVER_PROGRAMS};
 use super::pg_tools::Tools;
 use super::pg_url::Server;
 use super::pg_version;
 use super::sql_guard::SqlGuard;
-use super::validate::Cell;
-use super::{EngineOutcome, Restored};
+use super::token::random_token;
 use crate::checks::format::Content;
 use crate::config::Restore;
 use crate::process::{self, Program, Ran, redact};
@@ -109,17 +110,20 @@ impl Scratch {
     }
 }
 
-/// `len` random characters from `[a-z0-9]`: names, passwords, `\restrict` keys.
-pub fn random_token(len: usize) -> Result<String, String> {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut bytes = vec![0u8; len];
-    getrandom::fill(&mut bytes).map_err(|e| format!("the OS gave no random bytes: {e}"))?;
-    // The modulo's slight bias (256 is not a multiple of 36) leaves 32 characters well over
-    // 160 bits.
-    Ok(bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect())
+/// What the `postgres` engine leaves: the scratch database, reached as its role.
+#[async_trait]
+impl Restored for Scratch {
+    async fn query_first(&self, sql: &str) -> Result<Cell, String> {
+        query_first(self, sql).await
+    }
+
+    fn command_env(&self) -> Vec<(String, String)> {
+        self.env_for_commands()
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        Scratch::secrets(self)
+    }
 }
 
 /// The scratch database's and the role's names for a restore starting now.
@@ -397,7 +401,7 @@ pub async fn restore(
     };
     let restored = check
         .ok
-        .then(|| Restored::Postgres(Box::new(scratch.clone())));
+        .then(|| Box::new(scratch.clone()) as Box<dyn Restored>);
     EngineOutcome {
         checks: vec![check],
         restored,

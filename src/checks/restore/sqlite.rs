@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use async_trait::async_trait;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::validate::Cell;
-use super::{EngineOutcome, Restored};
+use super::engine::{Cell, EngineOutcome, Restored};
 use crate::checks::format::Content;
 use crate::report::Check;
 use crate::store::ObjectReader;
@@ -64,13 +64,27 @@ pub async fn restore(
     let (integrity, restored) = match integrity {
         Ok(()) => (
             Check::pass("integrity", "PRAGMA integrity_check: ok"),
-            Some(Restored::Sqlite(path)),
+            Some(Box::new(SqliteFile(path)) as Box<dyn Restored>),
         ),
         Err(e) => (Check::fail("integrity", e), None),
     };
     EngineOutcome {
         checks: vec![restore, integrity],
         restored,
+    }
+}
+
+/// What the `sqlite` engine leaves: the restored database file, inside the temporary folder.
+pub struct SqliteFile(pub PathBuf);
+
+#[async_trait]
+impl Restored for SqliteFile {
+    async fn query_first(&self, sql: &str) -> Result<Cell, String> {
+        query_first(&self.0, sql).await
+    }
+
+    fn command_env(&self) -> Vec<(String, String)> {
+        vec![("DR_RESTORE_SQLITE".into(), self.0.display().to_string())]
     }
 }
 

@@ -8,39 +8,20 @@
 
 use std::path::Path;
 
-use super::command::USER_ENV;
-use super::{Restored, postgres, sqlite};
+use super::engine::{Cell, Restored, USER_ENV};
 use crate::config::Validation;
 use crate::process::{self, Program};
 use crate::report::Check;
 
-/// The first column of the first row a query returned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Cell {
-    NoRows,
-    Null,
-    Value(String),
-}
-
-pub async fn run(name: &str, v: &Validation, restored: &Restored, base_dir: &Path) -> Check {
+pub async fn run(name: &str, v: &Validation, restored: &dyn Restored, base_dir: &Path) -> Check {
     match (&v.sql, &v.command) {
-        (Some(sql), None) => {
-            let cell = match restored {
-                Restored::Sqlite(path) => sqlite::query_first(path, sql).await,
-                Restored::Postgres(scratch) => postgres::query_first(scratch, sql).await,
-                Restored::Files(_) | Restored::Command => Err(
-                    "`sql` validations need engine postgres or sqlite; use `command` here"
-                        .to_string(),
-                ),
-            };
-            match cell {
-                Ok(cell) => {
-                    let (ok, detail) = judge(v, sql, &cell);
-                    Check::new(name, ok, detail)
-                }
-                Err(e) => Check::fail(name, format!("`{sql}` failed: {e}")),
+        (Some(sql), None) => match restored.query_first(sql).await {
+            Ok(cell) => {
+                let (ok, detail) = judge(v, sql, &cell);
+                Check::new(name, ok, detail)
             }
-        }
+            Err(e) => Check::fail(name, format!("`{sql}` failed: {e}")),
+        },
         (None, Some(argv)) => run_command(name, argv, restored, base_dir).await,
         (Some(_), Some(_)) => Check::fail(
             name,
@@ -117,20 +98,15 @@ fn wanted(v: &Validation) -> String {
     }
 }
 
-async fn run_command(name: &str, argv: &[String], restored: &Restored, base_dir: &Path) -> Check {
+async fn run_command(
+    name: &str,
+    argv: &[String],
+    restored: &dyn Restored,
+    base_dir: &Path,
+) -> Check {
     let mut env = process::inherit(USER_ENV);
-    let mut secrets = Vec::new();
-    match restored {
-        Restored::Sqlite(path) => {
-            env.push(("DR_RESTORE_SQLITE".into(), path.display().to_string()));
-        }
-        Restored::Files(dir) => env.push(("DR_RESTORE_DIR".into(), dir.display().to_string())),
-        Restored::Postgres(scratch) => {
-            env.extend(scratch.env_for_commands());
-            secrets = scratch.secrets();
-        }
-        Restored::Command => {}
-    }
+    env.extend(restored.command_env());
+    let secrets = restored.secrets();
     let program = Program {
         cwd: Some(base_dir),
         ..Program::new(argv, env)
