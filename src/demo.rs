@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 pub const DAYS: u32 = 40;
 /// The file that marks a folder as the demo's own, so it may be rebuilt.
 pub const MARKER: &str = ".dr-demo";
+const MARKER_TEXT: &[u8] = b"made by `dr-action demo`; safe to delete\n";
 
 pub const CONFIG: &str = r#"# dr-action demo config: a local folder acting as the bucket.
 version: 1
@@ -121,6 +122,10 @@ pub fn begin(dir: &Path) -> Result<Staging> {
         .permissions(std::fs::Permissions::from_mode(0o777))
         .tempdir_in(parent)
         .with_context(|| format!("creating a folder for the demo in {}", parent.display()))?;
+    // Marked before anything else goes in, so a run killed at any point leaves a folder that
+    // is either empty or marked, and the next run can tell it is ours and clear it.
+    std::fs::write(work.path().join(MARKER), MARKER_TEXT)
+        .with_context(|| format!("marking {}", work.path().display()))?;
     Ok(Staging {
         target: dir.to_path_buf(),
         work,
@@ -131,10 +136,7 @@ pub fn begin(dir: &Path) -> Result<Staging> {
 /// hour old, one per day before it.
 pub fn build(dir: &Path, now: DateTime<Utc>) -> Result<DemoStore> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    crate::atomic::write(
-        &dir.join(MARKER),
-        b"made by `dr-action demo`; safe to delete\n",
-    )?;
+    crate::atomic::write(&dir.join(MARKER), MARKER_TEXT)?;
     let store = dir.join("backups/app-db");
     std::fs::create_dir_all(&store).with_context(|| format!("creating {}", store.display()))?;
     let work = tempfile::tempdir().context("creating a scratch folder")?;
