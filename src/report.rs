@@ -161,6 +161,27 @@ pub struct ReportView {
     pub metrics: serde_json::Map<String, serde_json::Value>,
 }
 
+impl From<&Report> for ReportView {
+    /// The view of a report this tool wrote, without a trip through JSON. `finished_at` keeps
+    /// whole seconds, as the report file does.
+    fn from(report: &Report) -> Self {
+        use chrono::SubsecRound;
+        let metrics = report
+            .targets
+            .iter()
+            .filter(|t| !t.metrics.is_empty())
+            .map(|t| (t.name.clone(), serde_json::Value::Object(t.metrics.clone())))
+            .collect();
+        ReportView {
+            ok: report.ok,
+            chaos: report.chaos,
+            finished_at: Some(report.finished_at.trunc_subsecs(0)),
+            failures: report.failure_lines(),
+            metrics,
+        }
+    }
+}
+
 /// A file that is not a report.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {reason}")]
@@ -383,6 +404,34 @@ pub(crate) fn sample(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_viewed_directly_equals_its_json_read_back() {
+        let mut failing = TargetReport::new(
+            "orders-db",
+            None,
+            vec![
+                Check::pass("listing", "3 backups"),
+                Check::fail("freshness", "newest is 3d old (rpo 24h)"),
+            ],
+        );
+        failing
+            .metrics
+            .insert("total_seconds".into(), serde_json::json!(12.5));
+        let quiet = TargetReport::new("files", None, vec![Check::pass("listing", "1 backup")]);
+        let mut report = sample(
+            Mode::FullRestore,
+            Schedule::Quarterly,
+            false,
+            vec![failing, quiet],
+        );
+        report.finished_at += chrono::TimeDelta::milliseconds(750);
+        let direct = ReportView::from(&report);
+        let read_back = parse_view(&serde_json::to_string(&report).unwrap()).unwrap();
+        assert_eq!(direct, read_back);
+        assert_eq!(direct.failures.len(), 1);
+        assert!(direct.metrics.contains_key("orders-db") && !direct.metrics.contains_key("files"));
+    }
 
     #[test]
     fn any_object_with_boolean_ok_is_a_report() {

@@ -142,8 +142,7 @@ pub fn merged_kpi(
     report: &Report,
     now: DateTime<Utc>,
 ) -> Result<Kpi> {
-    let view =
-        crate::report::parse_view(&serde_json::to_string(report)?).map_err(anyhow::Error::msg)?;
+    let view = crate::report::ReportView::from(report);
     let slot = |s: Schedule| {
         kept.map(|k| kpi::slot_of(k, s).clone())
             .unwrap_or_else(Slot::missing)

@@ -109,7 +109,5 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
 }
 
 fn slot_of_report(report: &Report) -> Result<Slot> {
-    let view =
-        crate::report::parse_view(&serde_json::to_string(report)?).map_err(anyhow::Error::msg)?;
-    Ok(Slot::from_view(&view))
+    Ok(Slot::from_view(&crate::report::ReportView::from(report)))
 }
