@@ -255,6 +255,17 @@ pub struct GithubIssue {
     pub runbook: Option<String>,
 }
 
+impl Default for GithubIssue {
+    /// The issue Actions runs open when the config has no `notify.github-issue`.
+    fn default() -> Self {
+        GithubIssue {
+            enabled: true,
+            labels: default_labels(),
+            runbook: None,
+        }
+    }
+}
+
 fn default_labels() -> Vec<String> {
     vec!["dr-failure".to_string()]
 }
@@ -267,8 +278,11 @@ pub struct Slack {
     pub webhook_env: String,
 }
 
+/// The webhook variable Slack alerts use when the config has no `notify.slack`.
+pub const DEFAULT_WEBHOOK_ENV: &str = "SLACK_WEBHOOK_URL";
+
 fn default_webhook_env() -> String {
-    "SLACK_WEBHOOK_URL".to_string()
+    DEFAULT_WEBHOOK_ENV.to_string()
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
