@@ -200,7 +200,8 @@ pub struct Restore {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
     /// For `engine: files` and `sqlite`: the most bytes the backup may unpack to on disk
-    /// (default 10x compressed, at least 1 MiB).
+    /// (default 1000x compressed, at least 1 MiB, and at most the temporary folder's free
+    /// space less a margin).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_unpacked: Option<Size>,
     /// Checks run on the restored data.
