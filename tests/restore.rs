@@ -580,3 +580,25 @@ fn restore_a_key_whose_bytes_are_not_what_its_name_says_fails() {
         "db/data.sql.gz says gzip but its bytes are uncompressed"
     );
 }
+
+#[test]
+fn restore_backup_key_of_an_old_backup_failed_the_rpo() {
+    let dir = Dir::new();
+    put(&dir, "db/old.sqlite.gz", &gzip(&sqlite_db(7)), None);
+    put(&dir, "db/new.sqlite.gz", &gzip(&sqlite_db(9)), None);
+    // Thirty days: far past any rpo a config here names.
+    dir.age(
+        "backups/db/old.sqlite.gz",
+        std::time::Duration::from_secs(30 * 86_400),
+    );
+    config(&dir, "sqlite", "*.sqlite.gz", SQLITE_RESTORE);
+    let (run, t) = quarterly(&dir, &["--backup", "db/old.sqlite.gz"], &[]);
+    run.expect_code(0);
+    let detail = passed(&t, "rpo");
+    assert!(
+        detail.starts_with("the restored backup is 30") && detail.contains(" old (rpo "),
+        "{detail}"
+    );
+    assert!(detail.contains("--backup chose it"), "{detail}");
+    assert_eq!(t["metrics"]["rpo_met"], false, "{t:#}");
+}
