@@ -602,3 +602,22 @@ fn restore_backup_key_of_an_old_backup_failed_the_rpo() {
     assert!(detail.contains("--backup chose it"), "{detail}");
     assert_eq!(t["metrics"]["rpo_met"], false, "{t:#}");
 }
+
+#[test]
+fn restore_backup_key_that_does_not_exist_exited_1() {
+    let dir = Dir::new();
+    put(&dir, "db/new.sqlite.gz", &gzip(&sqlite_db(9)), None);
+    config(&dir, "sqlite", "*.sqlite.gz", SQLITE_RESTORE);
+    let run = dir
+        .command()
+        .args(["check", "--schedule", "quarterly", "--config", "dr.yml"])
+        .args(["--backup", "db/typo.sqlite.gz"])
+        .output()
+        .expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("--backup db/typo.sqlite.gz: no such backup"),
+        "{}",
+        run.stderr()
+    );
+}
