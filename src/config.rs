@@ -200,7 +200,8 @@ pub struct Restore {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
     /// For `engine: files` and `sqlite`: the most bytes the backup may unpack to on disk
-    /// (default 10x compressed, at least 1 MiB).
+    /// (default 1000x compressed, at least 1 MiB, and at most the temporary folder's free
+    /// space less a margin).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_unpacked: Option<Size>,
     /// Checks run on the restored data.
@@ -255,6 +256,17 @@ pub struct GithubIssue {
     pub runbook: Option<String>,
 }
 
+impl Default for GithubIssue {
+    /// The issue Actions runs open when the config has no `notify.github-issue`.
+    fn default() -> Self {
+        GithubIssue {
+            enabled: true,
+            labels: default_labels(),
+            runbook: None,
+        }
+    }
+}
+
 fn default_labels() -> Vec<String> {
     vec!["dr-failure".to_string()]
 }
@@ -267,8 +279,11 @@ pub struct Slack {
     pub webhook_env: String,
 }
 
+/// The webhook variable Slack alerts use when the config has no `notify.slack`.
+pub const DEFAULT_WEBHOOK_ENV: &str = "SLACK_WEBHOOK_URL";
+
 fn default_webhook_env() -> String {
-    "SLACK_WEBHOOK_URL".to_string()
+    DEFAULT_WEBHOOK_ENV.to_string()
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]

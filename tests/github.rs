@@ -635,3 +635,107 @@ fn control_characters_in_a_key_are_escaped_in_summary_annotations_issue_and_slac
         "{failures}"
     );
 }
+
+/// The config of [`config`] without its `notify:` section, as a new user writes it.
+fn without_notify(prefix: &str) -> String {
+    let full = config(prefix);
+    full.split("notify:").next().unwrap().to_string()
+}
+
+#[test]
+fn alerts_were_off_without_a_notify_section_in_actions() {
+    let dir = setup();
+    dir.write("bare.yml", without_notify("gone/"));
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    run_weekly(in_actions(&dir, &gh, &slack), "bare.yml", &[]).expect_code(1);
+    no_violations(&gh);
+    let issues = gh.lock().open_issues();
+    assert_eq!(issues.len(), 1, "{issues:#?}");
+    assert_eq!(issues[0].labels, ["dr-failure"]);
+    assert_eq!(slack.received().len(), 1);
+}
+
+#[test]
+fn github_issue_enabled_false_turns_the_default_issue_off() {
+    let dir = setup();
+    dir.write(
+        "off.yml",
+        without_notify("gone/") + "notify:\n  github-issue: { enabled: false }\n",
+    );
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    run_weekly(in_actions(&dir, &gh, &slack), "off.yml", &[]).expect_code(1);
+    no_violations(&gh);
+    assert!(gh.lock().issues.is_empty());
+    // Slack still follows its variable.
+    assert_eq!(slack.received().len(), 1);
+}
+
+#[test]
+fn a_failure_with_no_alert_channel_said_nothing() {
+    let dir = setup();
+    dir.write("bare.yml", without_notify("gone/"));
+    let run = dir
+        .command()
+        .env("GITHUB_STEP_SUMMARY", dir.join("step_summary.md"))
+        .args(["run", "--config", "bare.yml", "--schedule", "weekly"])
+        .output()
+        .expect_code(1);
+    let out = run.stdout();
+    assert!(
+        out.contains("warning: no alert was sent") && out.contains("no one was told"),
+        "{out}"
+    );
+    let summary = dir.read("step_summary.md");
+    assert!(summary.contains("no one was told"), "{summary}");
+}
+
+#[test]
+fn a_chaos_drill_with_no_alert_channel_claimed_to_exercise_the_alerts() {
+    let dir = setup();
+    dir.write("bare.yml", without_notify("app-db/"));
+    let run = dir
+        .command()
+        .args([
+            "run",
+            "--config",
+            "bare.yml",
+            "--schedule",
+            "weekly",
+            "--chaos",
+        ])
+        .output()
+        .expect_code(2);
+    let out = run.stdout();
+    assert!(
+        out.contains("a drill with no alert channel proves nothing"),
+        "{out}"
+    );
+    assert!(!out.contains("to exercise the alerts"), "{out}");
+}
+
+#[test]
+fn notify_with_only_the_slack_variable_set_sent_nothing() {
+    let dir = setup();
+    dir.write("bare.yml", without_notify("gone/"));
+    let slack = FakeSlack::start(vec![]);
+    dir.command()
+        .args(["check", "--config", "bare.yml", "--schedule", "weekly"])
+        .output()
+        .expect_code(1);
+    let run = dir
+        .command()
+        .env("SLACK_WEBHOOK_URL", &slack.url)
+        .args([
+            "notify",
+            "--config",
+            "bare.yml",
+            "--report",
+            "out/dr_dryrun_weekly.json",
+        ])
+        .output()
+        .expect_code(0);
+    assert_eq!(slack.received().len(), 1, "{}", run.stdout());
+    assert!(run.stdout().contains("slack: message sent"));
+}

@@ -531,8 +531,9 @@ fn sqlite_expansion_bomb_is_stopped_at_max_unpacked() {
     config(&dir, "sqlite", "*.sqlite.zst", SQLITE_RESTORE);
     let tmp = dir.join("tmp");
     std::fs::create_dir(&tmp).unwrap();
-    // The default cap: 10× the compressed size, at least 1 MiB.
-    let cap = 1u64 << 20;
+    // The default cap: 1000× the compressed size, at least 1 MiB (the free space is far more).
+    let cap = (stored.len() as u64 * 1000).max(1 << 20);
+    assert!(cap < 64 << 20, "{cap}");
     let mut most = 0;
     let run = dir
         .command()
@@ -546,7 +547,8 @@ fn sqlite_expansion_bomb_is_stopped_at_max_unpacked() {
     let t = &dir.json("out/dr_fullrestore_summary.json")["targets"][0];
     let detail = failed(t, "restore");
     assert!(
-        detail.contains("larger than 1.0 MiB (max-unpacked"),
+        detail.contains("larger than")
+            && detail.contains("the limit was the default max-unpacked, 1000× the compressed size"),
         "{detail}"
     );
     assert!(most <= cap, "the temporary folder held {most} bytes");
@@ -576,5 +578,46 @@ fn restore_a_key_whose_bytes_are_not_what_its_name_says_fails() {
     assert_eq!(
         detail,
         "db/data.sql.gz says gzip but its bytes are uncompressed"
+    );
+}
+
+#[test]
+fn restore_backup_key_of_an_old_backup_failed_the_rpo() {
+    let dir = Dir::new();
+    put(&dir, "db/old.sqlite.gz", &gzip(&sqlite_db(7)), None);
+    put(&dir, "db/new.sqlite.gz", &gzip(&sqlite_db(9)), None);
+    // Thirty days: far past any rpo a config here names.
+    dir.age(
+        "backups/db/old.sqlite.gz",
+        std::time::Duration::from_secs(30 * 86_400),
+    );
+    config(&dir, "sqlite", "*.sqlite.gz", SQLITE_RESTORE);
+    let (run, t) = quarterly(&dir, &["--backup", "db/old.sqlite.gz"], &[]);
+    run.expect_code(0);
+    let detail = passed(&t, "rpo");
+    assert!(
+        detail.starts_with("the restored backup is 30") && detail.contains(" old (rpo "),
+        "{detail}"
+    );
+    assert!(detail.contains("--backup chose it"), "{detail}");
+    assert_eq!(t["metrics"]["rpo_met"], false, "{t:#}");
+}
+
+#[test]
+fn restore_backup_key_that_does_not_exist_exited_1() {
+    let dir = Dir::new();
+    put(&dir, "db/new.sqlite.gz", &gzip(&sqlite_db(9)), None);
+    config(&dir, "sqlite", "*.sqlite.gz", SQLITE_RESTORE);
+    let run = dir
+        .command()
+        .args(["check", "--schedule", "quarterly", "--config", "dr.yml"])
+        .args(["--backup", "db/typo.sqlite.gz"])
+        .output()
+        .expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("--backup db/typo.sqlite.gz: no such backup"),
+        "{}",
+        run.stderr()
     );
 }

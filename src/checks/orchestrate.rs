@@ -132,6 +132,17 @@ pub async fn run(
             "--backup names one backup, so check one target: add --target NAME"
         );
     }
+    if let Some(key) = request.backup.as_deref() {
+        // A key that is not there is a mistake in the command, not a failed backup: say so and
+        // stop. A store that cannot answer stays a failed check, so the report is written.
+        if let Ok(None) = store.head(key).await {
+            anyhow::bail!(
+                "--backup {}: no such backup in {}",
+                key.escape_debug(),
+                store.describe()
+            );
+        }
+    }
     let started_at = now;
     let run_id = request
         .run

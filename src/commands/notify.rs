@@ -3,7 +3,7 @@
 //!
 //! A step that was attempted and failed is an undelivered alert: an `::error` annotation, a
 //! summary line, and exit code 2 — a failure nobody hears of is the worst outcome this tool
-//! can have.
+//! can have. A failed report that reached no channel at all gets a warning and a summary line.
 
 use std::path::PathBuf;
 
@@ -44,6 +44,13 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     out.lines(&d.notes);
     for e in &d.errors {
         out.line(&wf.error(e));
+    }
+    if d.unheard {
+        out.line(&wf.warning(notify::UNHEARD));
+        wf.append_summary(&format!(
+            "### Alerts\n\n- ⚠️ **no one was told**: {}\n\n",
+            notify::UNHEARD
+        ))?;
     }
     if let Some(url) = &d.issue_url {
         wf.set_outputs(&[("issue-url", url.clone())])?;

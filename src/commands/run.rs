@@ -119,10 +119,24 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let delivery = notify::deliver(&report, Some(&kpi), channels).await;
     notes.extend(delivery.notes);
     errors.extend(delivery.errors);
+    let mut warnings: Vec<String> = Vec::new();
+    if delivery.unheard && report.chaos {
+        // A drill exists to prove the alerts arrive; with nowhere to send them it proved nothing.
+        errors.push(
+            "chaos drill: no alert channel is configured, and a drill with no alert channel \
+             proves nothing"
+                .to_string(),
+        );
+    } else if delivery.unheard {
+        warnings.push(notify::UNHEARD.to_string());
+    }
 
     out.lines(&notes);
     for e in &errors {
         out.line(&wf.error(e));
+    }
+    for w in &warnings {
+        out.line(&wf.warning(w));
     }
     if !report.ok && !report.chaos {
         out.line(&wf.error(&format!(
@@ -131,7 +145,7 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
             report.kind.as_str(),
             report.failure_lines().join("; ")
         )));
-    } else if report.chaos {
+    } else if report.chaos && !delivery.unheard {
         out.line(&wf.warning("chaos drill: this run failed on purpose to exercise the alerts"));
     }
     let mut summary_notes = notes.clone();
@@ -139,6 +153,11 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         errors
             .iter()
             .map(|e| format!("❌ **not delivered / failed**: {e}")),
+    );
+    summary_notes.extend(
+        warnings
+            .iter()
+            .map(|w| format!("⚠️ **no one was told**: {w}")),
     );
     wf.append_summary(&summary_markdown(&report, Some(&kpi), &summary_notes))?;
     wf.set_outputs(&[

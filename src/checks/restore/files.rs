@@ -5,8 +5,8 @@
 //! - a path that goes through a link (writing through it could land anywhere);
 //! - a symlink or hardlink whose target resolves outside the folder;
 //! - a device, FIFO or other special file;
-//! - more unpacked bytes than the cap (`max-unpacked`, default 10× the compressed size, at least
-//!   1 MiB); each entry counts a 512-byte header too, so a million empty files is a bomb as well.
+//! - more unpacked bytes than the cap (`max-unpacked`, default 1000× the compressed size, at least
+//!   1 MiB, at most the temporary folder's free space less a margin); each entry counts a 512-byte header too, so a million empty files is a bomb as well.
 //!
 //! After unpacking, every symlink is resolved once more with all links in place: a chain of
 //! links that are each harmless (`x -> .`, `a -> x/..`) can still point out.
@@ -272,7 +272,7 @@ fn unpack_until(
 fn over_cap(spent: u64, cap: u64) -> Result<(), String> {
     if spent > cap {
         return Err(format!(
-            "the archive unpacks to more than {} (max-unpacked; the default is 10× the compressed size, at least 1 MiB): stopped as an expansion bomb",
+            "the archive unpacks to more than {}: stopped as an expansion bomb",
             short_size(cap)
         ));
     }

@@ -102,10 +102,19 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         age_seconds: age,
     };
     let rpo_met = age <= target.rpo.secs();
-    let mut checks = vec![
-        listing,
-        verdicts::rpo("rpo", "the restored backup", age, target),
-    ];
+    let rpo = match ctx.backup {
+        // An older backup restored on purpose says nothing about how fresh the backups are.
+        Some(_) => Check::pass(
+            "rpo",
+            format!(
+                "the restored backup is {} old (rpo {}); --backup chose it, so its age is not held against the rpo",
+                units::short_duration(age),
+                target.rpo
+            ),
+        ),
+        None => verdicts::rpo("rpo", "the restored backup", age, target),
+    };
+    let mut checks = vec![listing, rpo];
 
     let expected = expected_checksum(ctx.store, &newest.key, target).await;
     let restore_started = Instant::now();
@@ -235,10 +244,48 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     report
 }
 
-/// 10× the compressed size, but at least 1 MiB: tar's own headers and padding make a tiny
-/// archive unpack to more than 10× its gzip'd size, and 1 MiB harms no one.
-pub fn default_unpack_cap(compressed: u64) -> u64 {
-    compressed.saturating_mul(10).max(1 << 20)
+/// The most a restore may write to disk, and which limit set it (said in the detail when a
+/// restore is stopped there).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnpackCap {
+    pub bytes: u64,
+    pub why: String,
+}
+
+/// How much the temporary folder's free space keeps back from a restore: a tenth, at least
+/// 64 MiB, so the runner itself can still write its logs.
+fn free_space_margin(free: u64) -> u64 {
+    (free / 10).max(64 << 20)
+}
+
+/// 1000× the compressed size, at least 1 MiB, and never more than the temporary folder's free
+/// space less a margin. Ordinary data (logs, dumps) often compresses 10–50×, so a low ratio fails
+/// real backups; a real bomb (gzip reaches ~1000×, nested or zstd far more) still stops, and the
+/// free-space bound stops it before it fills the disk.
+pub fn default_unpack_cap(compressed: u64, free: Option<u64>) -> UnpackCap {
+    let ratio = compressed.saturating_mul(1000).max(1 << 20);
+    match free.map(|f| f.saturating_sub(free_space_margin(f))) {
+        Some(room) if room < ratio => UnpackCap {
+            bytes: room,
+            why: format!(
+                "the free space of the temporary folder less a margin ({})",
+                short_size(room)
+            ),
+        },
+        _ => UnpackCap {
+            bytes: ratio,
+            why: format!(
+                "the default max-unpacked, 1000× the compressed size, at least 1 MiB ({})",
+                short_size(ratio)
+            ),
+        },
+    }
+}
+
+/// The space an unprivileged process may still write under `dir`, when the system says.
+fn free_space(dir: &std::path::Path) -> Option<u64> {
+    let st = nix::sys::statvfs::statvfs(dir).ok()?;
+    Some((st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64))
 }
 
 /// How long a restore may run before it is stopped: 3× the RTO. Past the RTO the check has
@@ -504,11 +551,14 @@ async fn restore_once(
         }
     };
     // What the engines that write to disk may write.
-    let cap = restore
-        .max_unpacked
-        .as_ref()
-        .map(|s| s.bytes)
-        .unwrap_or_else(|| default_unpack_cap(backup.size));
+    let limit = match restore.max_unpacked.as_ref() {
+        Some(s) => UnpackCap {
+            bytes: s.bytes,
+            why: format!("max-unpacked ({})", short_size(s.bytes)),
+        },
+        None => default_unpack_cap(backup.size, free_space(scratch_dir.path())),
+    };
+    let cap = limit.bytes;
     let work = async {
         let engine = match restore.engine {
             RestoreEngine::Sqlite => {
@@ -539,6 +589,15 @@ async fn restore_once(
         short_size(stored.snapshot().bytes)
     ));
     let read = summarize(&stored, &unpacked, &tally);
+    if unpacked.snapshot().bytes > cap
+        && let Some(c) = engine
+            .checks
+            .iter_mut()
+            .find(|c| c.name == "restore" && !c.ok)
+    {
+        // The engines name the size; only this function knows which limit set it.
+        c.detail = format!("{}; the limit was {}", c.detail, limit.why);
+    }
     if read.error.is_some() {
         // Whatever the engine made of it, a stream that broke is not a restore.
         let detail = stream_broke(&read, compression);
@@ -783,8 +842,24 @@ mod tests {
     }
 
     #[test]
-    fn the_default_unpack_cap_is_ten_times_with_a_floor() {
-        assert_eq!(default_unpack_cap(1000), 1 << 20);
-        assert_eq!(default_unpack_cap(1 << 30), 10 << 30);
+    fn the_default_unpack_cap_rejected_a_log_compressed_ten_times() {
+        // 20.8 MB of application log packed to 2.0 MB used to be "an expansion bomb".
+        let cap = default_unpack_cap(2_000_000, None);
+        assert!(cap.bytes > 20_800_000, "{cap:?}");
+        assert_eq!(cap.bytes, 2_000_000_000);
+        assert!(cap.why.contains("1000×"), "{cap:?}");
+        assert_eq!(default_unpack_cap(1000, None).bytes, 1 << 20);
+    }
+
+    #[test]
+    fn the_default_unpack_cap_never_exceeds_the_free_space_less_a_margin() {
+        let free = 1u64 << 30;
+        let cap = default_unpack_cap(1 << 30, Some(free));
+        assert_eq!(cap.bytes, free - (free / 10));
+        assert!(cap.why.contains("free space"), "{cap:?}");
+        // With room to spare, the ratio decides.
+        let cap = default_unpack_cap(1000, Some(free));
+        assert_eq!(cap.bytes, 1 << 20);
+        assert!(cap.why.contains("1000×"), "{cap:?}");
     }
 }
