@@ -101,7 +101,7 @@ async fn copy_to_file(content: &mut ObjectReader, path: &PathBuf, cap: u64) -> R
         }
         if written + n as u64 > cap {
             return Err(format!(
-                "the SQLite database is larger than {} (max-unpacked; the default is 10× the compressed size, at least 1 MiB): stopped after writing {} as an expansion bomb",
+                "the SQLite database is larger than {} (max-unpacked): stopped after writing {} as an expansion bomb",
                 short_size(cap),
                 short_size(written)
             ));
