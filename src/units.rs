@@ -170,8 +170,25 @@ pub fn human_seconds(d: std::time::Duration) -> String {
     }
 }
 
+/// `1 backup`, `3 backups`: a count with its noun (plural by an `s`).
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_count_of_one_is_singular() {
+        assert_eq!(super::count(1u64, "backup"), "1 backup");
+        assert_eq!(super::count(0u64, "backup"), "0 backups");
+        assert_eq!(super::count(40u64, "check"), "40 checks");
+    }
+
     use super::*;
 
     #[test]

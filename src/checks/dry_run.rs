@@ -82,8 +82,9 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
         Check::pass(
             "listing",
             format!(
-                "{} backups match `{}` under `{prefix}`",
-                summary.matched, target.pattern
+                "{} match `{}` under `{prefix}`",
+                crate::units::count(summary.matched, "backup"),
+                target.pattern
             ),
         ),
         verdicts::rpo("freshness", "newest", age, target),

@@ -152,9 +152,9 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         .await;
         if !restore.validate.is_empty() && run.engine.restored.is_some() {
             ctx.progress.line(&format!(
-                "{}: validating ({} checks)",
+                "{}: validating ({})",
                 target.name,
-                restore.validate.len()
+                crate::units::count(restore.validate.len() as u64, "check")
             ));
         }
         let validate_started = Instant::now();
@@ -357,8 +357,10 @@ async fn pick_backup(
             Check::pass(
                 NAME,
                 format!(
-                    "{} backups match `{}` under `{prefix}`; restoring the newest, {}",
-                    summary.matched, target.pattern, newest.key
+                    "{} match `{}` under `{prefix}`; restoring the newest, {}",
+                    crate::units::count(summary.matched, "backup"),
+                    target.pattern,
+                    newest.key
                 ),
             ),
             newest,
