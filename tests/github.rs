@@ -76,6 +76,25 @@ fn setup() -> Dir {
     dir
 }
 
+/// Writes a failing weekly report (`out/dr_dryrun_weekly.json`) for the alert tests.
+fn failing_weekly_report(dir: &Dir) {
+    dir.command()
+        .args(["check", "--config", "bad.yml", "--schedule", "weekly"])
+        .output()
+        .expect_code(1);
+}
+
+/// `notify` for that report, with the Slack webhook in its usual variable.
+fn notify_weekly(dir: &Dir, webhook: &str) -> TestCommand {
+    dir.command().env("SLACK_WEBHOOK_URL", webhook).args([
+        "notify",
+        "--config",
+        "bad.yml",
+        "--report",
+        "out/dr_dryrun_weekly.json",
+    ])
+}
+
 /// `dr-action` as a scheduled workflow step on `main` would run it.
 fn in_actions(dir: &Dir, gh: &FakeGitHub, slack: &FakeSlack) -> TestCommand {
     dir.command()
@@ -381,22 +400,8 @@ fn slack_429_with_retry_after_is_waited_for() {
         vec![("Retry-After".into(), "1".into())],
         "rate_limited".into(),
     )]);
-    dir.command()
-        .args(["check", "--config", "bad.yml", "--schedule", "weekly"])
-        .output()
-        .expect_code(1);
-    let run = dir
-        .command()
-        .env("SLACK_WEBHOOK_URL", &slack.url)
-        .args([
-            "notify",
-            "--config",
-            "bad.yml",
-            "--report",
-            "out/dr_dryrun_weekly.json",
-        ])
-        .output()
-        .expect_code(0);
+    failing_weekly_report(&dir);
+    let run = notify_weekly(&dir, &slack.url).output().expect_code(0);
     let got = slack.received();
     assert_eq!(got.len(), 2, "{}", run.stdout());
     let waited = got[1].at - got[0].at;
@@ -416,22 +421,10 @@ fn slack_429_with_retry_after_is_waited_for() {
 fn slack_400_invalid_payload_fails_at_once_without_showing_the_url() {
     let dir = setup();
     let slack = FakeSlack::start(vec![(400, vec![], "invalid_payload".into())]);
-    dir.command()
-        .args(["check", "--config", "bad.yml", "--schedule", "weekly"])
-        .output()
-        .expect_code(1);
-    let run = dir
-        .command()
-        .env("SLACK_WEBHOOK_URL", &slack.url)
+    failing_weekly_report(&dir);
+    let run = notify_weekly(&dir, &slack.url)
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_STEP_SUMMARY", dir.join("step_summary.md"))
-        .args([
-            "notify",
-            "--config",
-            "bad.yml",
-            "--report",
-            "out/dr_dryrun_weekly.json",
-        ])
         .output()
         .expect_code(2);
     assert_eq!(slack.received().len(), 1, "a 400 is not retried");
@@ -459,23 +452,9 @@ fn slack_unreachable_gives_up_within_bounds_without_showing_the_url() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}/services/T0SECRET/B0SECRET/xoxSECRETtoken");
-    dir.command()
-        .args(["check", "--config", "bad.yml", "--schedule", "weekly"])
-        .output()
-        .expect_code(1);
+    failing_weekly_report(&dir);
     let started = std::time::Instant::now();
-    let run = dir
-        .command()
-        .env("SLACK_WEBHOOK_URL", &url)
-        .args([
-            "notify",
-            "--config",
-            "bad.yml",
-            "--report",
-            "out/dr_dryrun_weekly.json",
-        ])
-        .output()
-        .expect_code(2);
+    let run = notify_weekly(&dir, &url).output().expect_code(2);
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     let all = format!("{}{}", run.stdout(), run.stderr());
     assert!(all.contains("after 4 attempts"), "{all}");
@@ -487,22 +466,8 @@ fn slack_a_persistent_503_gives_up_after_exactly_four_posts() {
     let dir = setup();
     let busy = || (503, vec![], "service_unavailable".to_string());
     let slack = FakeSlack::start(vec![busy(), busy(), busy(), busy(), busy()]);
-    dir.command()
-        .args(["check", "--config", "bad.yml", "--schedule", "weekly"])
-        .output()
-        .expect_code(1);
-    let run = dir
-        .command()
-        .env("SLACK_WEBHOOK_URL", &slack.url)
-        .args([
-            "notify",
-            "--config",
-            "bad.yml",
-            "--report",
-            "out/dr_dryrun_weekly.json",
-        ])
-        .output()
-        .expect_code(2);
+    failing_weekly_report(&dir);
+    let run = notify_weekly(&dir, &slack.url).output().expect_code(2);
     let got = slack.received();
     assert_eq!(got.len(), 4, "{}", run.stdout());
     // The waits double: 1 s, 2 s, 4 s.
