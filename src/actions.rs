@@ -336,6 +336,100 @@ pub fn summary_markdown(report: &Report, kpi: Option<&Kpi>, notes: &[String]) ->
     md
 }
 
+/// The most a step's job summary may hold: GitHub refuses a summary over 1 MiB, so this stays
+/// a little under it.
+pub const SUMMARY_LIMIT: usize = 1024 * 1024 - 8 * 1024;
+
+/// `markdown` cut to at most `limit` bytes at a line boundary, with a closing line saying it was
+/// cut and where the rest is; as it is when it fits.
+pub fn bounded(markdown: String, limit: usize) -> String {
+    if markdown.len() <= limit {
+        return markdown;
+    }
+    let note = format!(
+        "\n> [!NOTE]\n> Cut at {} of {}: a job summary holds at most 1 MiB. Every result is \
+         in the report file.\n\n",
+        crate::units::short_size(limit as u64),
+        crate::units::short_size(markdown.len() as u64)
+    );
+    let budget = limit.saturating_sub(note.len());
+    let mut end = budget.min(markdown.len());
+    while !markdown.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = markdown[..end].rfind('\n').map_or(0, |i| i + 1);
+    let mut out = markdown[..cut].to_string();
+    out.push_str(&note);
+    out
+}
+
+fn or_dash<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
+    value.map_or_else(|| "—".to_string(), show)
+}
+
+/// The per-target matrix as a Markdown table: objectives against what was achieved, the last
+/// results, retention, storage and the health score.
+pub fn matrix_markdown(matrix: &crate::matrix::Matrix) -> String {
+    use crate::units::{short_duration, short_size};
+    if matrix.targets.is_empty() {
+        return String::new();
+    }
+    let mut md = format!(
+        "### Targets: health (min-health {})\n\n| target | health | newest backup (rpo) | last restore (rto) | last dry-run | retention | stored | 30-day growth |\n|---|---|---|---|---|---|---|---|\n",
+        matrix.min_health
+    );
+    for r in &matrix.targets {
+        let mark = if r.critical && r.health < matrix.min_health {
+            "❌"
+        } else if r.health < matrix.min_health {
+            "⚠️"
+        } else {
+            "✅"
+        };
+        let critical = if r.critical { "" } else { " (not critical)" };
+        let backup = format!(
+            "{} ({})",
+            or_dash(r.backup_age_seconds, short_duration),
+            short_duration(r.rpo_seconds)
+        );
+        let restore = match (&r.last_restore, r.restore_seconds) {
+            (Some(ran), secs) => format!(
+                "{} {} on {} ({})",
+                if ran.ok { "✅" } else { "❌" },
+                or_dash(secs, |s| short_duration(s.round() as u64)),
+                ran.at.format("%Y-%m-%d"),
+                or_dash(r.rto_seconds, short_duration)
+            ),
+            (None, _) => "—".to_string(),
+        };
+        let dry = or_dash(r.last_dry_run.as_ref(), |ran| {
+            format!(
+                "{} {}",
+                if ran.ok { "✅" } else { "❌" },
+                ran.at.format("%Y-%m-%d")
+            )
+        });
+        let retention = or_dash(r.retention.as_ref(), |f| {
+            format!("{}/{}", f.filled, f.slots)
+        });
+        let stored = match (r.storage.objects, r.storage.bytes) {
+            (Some(n), Some(b)) => format!("{n} · {}", short_size(b)),
+            _ => "—".to_string(),
+        };
+        let growth = or_dash(r.storage.growth_30d_bytes, |g| {
+            let sign = if g < 0 { "−" } else { "+" };
+            format!("{sign}{}", short_size(g.unsigned_abs()))
+        });
+        md.push_str(&format!(
+            "| {}{critical} | {mark} {} | {backup} | {restore} | {dry} | {retention} | {stored} | {growth} |\n",
+            markdown_cell(&r.name),
+            r.health
+        ));
+    }
+    md.push('\n');
+    md
+}
+
 /// The line that ends a run of checks: the verdict and where the report is.
 pub fn verdict_line(report: &Report, path: &Path) -> String {
     let failed = report.targets.iter().filter(|t| !t.ok).count();
@@ -493,6 +587,33 @@ mod tests {
             std::fs::read_to_string(dir.path().join("sum")).unwrap(),
             "# a\n"
         );
+    }
+
+    #[test]
+    fn the_job_summary_stays_under_githubs_cap_with_many_targets() {
+        let targets: Vec<TargetReport> = (0..20_000)
+            .map(|i| {
+                TargetReport::new(
+                    &format!("target-{i:05}"),
+                    None,
+                    vec![Check::fail("listing", "x".repeat(200))],
+                )
+            })
+            .collect();
+        let report = crate::report::sample(Mode::DryRun, Schedule::Weekly, false, targets);
+        let full = summary_markdown(&report, None, &[]);
+        assert!(full.len() > 4 * 1024 * 1024, "{}", full.len());
+        let cut = bounded(full, SUMMARY_LIMIT);
+        assert!(cut.len() <= SUMMARY_LIMIT, "{}", cut.len());
+        assert!(cut.contains("target-00000"));
+        assert!(
+            cut.trim_end()
+                .ends_with("Every result is in the report file.")
+        );
+        // Cut between lines: no table row is left half-written.
+        let before_note = cut.split("\n> [!NOTE]").next().unwrap();
+        assert!(before_note.ends_with('\n'));
+        assert_eq!(bounded("short\n".into(), SUMMARY_LIMIT), "short\n");
     }
 
     #[test]

@@ -314,11 +314,28 @@ pub fn default_badge_label() -> String {
     "Backup & DR".to_string()
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct KpiConfig {
     #[serde(default)]
     pub max_age: MaxAge,
+    /// The health score (0-100) under which a critical target fails its `health` check.
+    #[serde(default = "default_min_health")]
+    #[schemars(range(max = 100))]
+    pub min_health: u8,
+}
+
+fn default_min_health() -> u8 {
+    80
+}
+
+impl Default for KpiConfig {
+    fn default() -> Self {
+        KpiConfig {
+            max_age: MaxAge::default(),
+            min_health: default_min_health(),
+        }
+    }
 }
 
 /// How old a report may be before it counts as stale (not ok).
@@ -642,6 +659,13 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
     }
     if let Err(e) = crate::badge::check_text(&config.badge.label) {
         return Err(format!("{}: {e}", at("badge.label", "label:")));
+    }
+    if config.kpi.min_health > 100 {
+        return Err(format!(
+            "{}: {} is not a score from 0 to 100",
+            at("kpi.min-health", "min-health:"),
+            config.kpi.min_health
+        ));
     }
     Ok(())
 }

@@ -68,6 +68,9 @@ impl Env {
             "GITHUB_OUTPUT",
             "GITHUB_STEP_SUMMARY",
             "GITHUB_TOKEN",
+            "GITHUB_ACTOR",
+            "GITHUB_TRIGGERING_ACTOR",
+            "GITHUB_WORKFLOW",
             "DR_CHAOS",
             "DR_LOG",
             "NO_COLOR",
@@ -123,6 +126,17 @@ impl Env {
     /// A plain setting (`AWS_*`, `DR_AWS_*`, `GITHUB_*`).
     pub fn setting(&self, name: &str) -> Option<String> {
         self.plain.get(name).cloned()
+    }
+
+    /// Who and what started this run, for the history.
+    pub fn operator(&self) -> crate::history::Operator {
+        crate::history::Operator {
+            actor: self.setting("GITHUB_ACTOR"),
+            triggering_actor: self.setting("GITHUB_TRIGGERING_ACTOR"),
+            workflow: self.setting("GITHUB_WORKFLOW"),
+            event: self.workflow.event_name.clone(),
+            run_url: self.run.as_ref().map(|r| r.url.clone()),
+        }
     }
 
     /// The secret held in the variable `name` (a config's `webhook-env`, `database-url-env`),

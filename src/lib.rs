@@ -11,6 +11,8 @@
 pub mod actions;
 /// Writing files atomically (temporary file + rename), the only way this tool writes.
 pub mod atomic;
+/// The in-toto statement of a report: the backups checked and the report, as evidence.
+pub mod attest;
 /// AWS access: region, endpoint, retries and timeouts, and credentials through GitHub OIDC.
 pub mod aws;
 /// SVG, PNG and shields-endpoint badges from a KPI.
@@ -31,8 +33,12 @@ pub mod env;
 pub mod error;
 /// The GitHub REST client: one-commit publishing and the alert issue.
 pub mod github;
+/// The run history as a hash chain: entries, appending, verifying.
+pub mod history;
 /// The KPI rule: pure functions from reports to a status.
 pub mod kpi;
+/// The per-target matrix of objectives, results and storage, with a health score.
+pub mod matrix;
 /// Alert delivery: the GitHub issue and the Slack message for a report.
 pub mod notify;
 /// The output sink: the lines a command writes as it goes, streamed by the binary.

@@ -95,6 +95,38 @@ pub struct TargetReport {
     pub checks: Vec<Check>,
     #[serde(default)]
     pub metrics: serde_json::Map<String, serde_json::Value>,
+    /// What the run learnt about the backups themselves, for the history, the matrix and the
+    /// attestation.
+    #[serde(default, skip_serializing_if = "Evidence::is_empty")]
+    pub evidence: Evidence,
+}
+
+/// Facts about a target's backups that a run established, beyond its checks' verdicts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Where the backup checked lives, as a URI (`s3://bucket/key`, `file:///folder/key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// The SHA-256 of that backup's bytes, computed by this run and found equal to the stored
+    /// digest or the sidecar. Absent when the run did not verify one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// How many backups match the target, and their bytes together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// The retention slots the policy asks for, and how many hold a backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_slots: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_filled: Option<u64>,
+}
+
+impl Evidence {
+    pub fn is_empty(&self) -> bool {
+        *self == Evidence::default()
+    }
 }
 
 impl TargetReport {
@@ -106,6 +138,7 @@ impl TargetReport {
             latest,
             checks,
             metrics: serde_json::Map::new(),
+            evidence: Evidence::default(),
         }
     }
 

@@ -1,20 +1,24 @@
-//! The files this tool keeps in the repository: the badge SVG and its PNG, the KPI state, one
-//! history line per run and the trend picture drawn from it. Where they live, how they are
-//! read back (through the API from the default branch, or from the working tree when there is
-//! no client), how the next KPI and history line follow from a report, and how they are
-//! written and described for a commit.
+//! The files this tool keeps in the repository: the badge SVG and its PNG, the KPI state, the
+//! chained history (one line per run), the trend picture drawn from it and the per-target
+//! matrix. Where they live, how they are read back (through the API from the default branch,
+//! or from the working tree when there is no client), how the next KPI, history and matrix
+//! follow from a report and the kept files, and how they are written and committed: when the
+//! branch moved during the commit, they are derived again from what is on it, so a racing
+//! run's history line is kept, not overwritten.
 
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use crate::badge::trend::{self, HistoryEntry};
+use crate::badge::trend;
 use crate::badge::{self, Style};
 use crate::config::{BadgeConfig, Loaded};
 use crate::github::GitHub;
-use crate::github::publish::{FileChange, Published};
+use crate::github::publish::{Contents, FileChange, Published};
+use crate::history::{self, Broken, Entry};
 use crate::kpi::{self, Inputs, Kpi, MaxAges, Slot};
+use crate::matrix::{self, Matrix};
 use crate::report::{Report, Schedule};
 
 /// The KPI state kept in the repository.
@@ -23,6 +27,8 @@ pub const STATE_PATH: &str = "badges/backup_kpi.json";
 pub const HISTORY_PATH: &str = "badges/dr_history.jsonl";
 /// The trend picture rendered from the history.
 pub const TREND_PATH: &str = "badges/backup_trend.svg";
+/// The per-target matrix and health scores.
+pub const MATRIX_PATH: &str = "badges/dr_matrix.json";
 
 /// The PNG beside the badge SVG.
 pub fn png_path(badge: &BadgeConfig) -> PathBuf {
@@ -37,6 +43,7 @@ pub fn default_files(badge: &BadgeConfig) -> Vec<PathBuf> {
         PathBuf::from(STATE_PATH),
         PathBuf::from(HISTORY_PATH),
         PathBuf::from(TREND_PATH),
+        PathBuf::from(MATRIX_PATH),
     ]
 }
 
@@ -157,52 +164,65 @@ pub fn merged_kpi(
     Ok(kpi::compute(inputs, max_ages(loaded), now))
 }
 
-/// The history line of this run: the slowest restore against its target's RTO.
-pub fn history_entry(loaded: &Loaded, report: &Report, kpi: &Kpi) -> HistoryEntry {
-    let mut worst: Option<(f64, Option<u64>)> = None;
-    for t in &report.targets {
-        let Some(total) = t.metrics.get("total_seconds").and_then(|v| v.as_f64()) else {
-            continue;
-        };
-        let rto = loaded
-            .config
+/// What the kept files become after this run.
+pub struct Derived {
+    pub kpi: Kpi,
+    pub history: String,
+    pub matrix: Matrix,
+}
+
+/// The KPI, history and matrix after this run, from the kept files: the run's entry (built
+/// from the report, its status set from the KPI here, each target's health from the matrix)
+/// appended to the kept chain. A broken chain is never appended to.
+pub fn derive(
+    loaded: &Loaded,
+    kept: &Kept,
+    report: &Report,
+    entry: &Entry,
+    now: DateTime<Utc>,
+) -> Result<Derived> {
+    let kpi = merged_kpi(loaded, kept.state.as_ref(), report, now)?;
+    let mut entry = entry.clone();
+    entry.run.status = kpi.status;
+    let matrix = matrix_with(loaded, &kept.history, &entry, now);
+    for o in &mut entry.targets {
+        o.health = matrix
             .targets
             .iter()
-            .find(|c| c.name == t.name)
-            .and_then(|c| c.rto.as_ref())
-            .map(|d| d.secs());
-        let ratio = |(total, rto): (f64, Option<u64>)| match rto {
-            Some(r) if r > 0 => total / r as f64,
-            _ => 0.0,
-        };
-        if worst.is_none_or(|w| ratio((total, rto)) > ratio(w)) {
-            worst = Some((total, rto));
-        }
+            .find(|r| r.name == o.name)
+            .map(|r| r.health);
     }
-    HistoryEntry {
-        at: report.finished_at,
-        schedule: report.schedule,
-        kind: report.kind.as_str().to_string(),
-        ok: report.ok,
-        status: kpi.status,
-        run_url: report.run.as_ref().map(|r| r.url.clone()),
-        total_seconds: worst.map(|w| w.0),
-        rto_seconds: worst.and_then(|w| w.1),
-    }
+    let history = history::append(&kept.history, &entry, now).map_err(|b: Broken| {
+        anyhow::anyhow!("{HISTORY_PATH} is broken at {b}; nothing was appended to it")
+    })?;
+    Ok(Derived {
+        kpi,
+        history,
+        matrix,
+    })
 }
 
-/// The kept history with this run's line appended.
-pub fn next_history(kept: &str, loaded: &Loaded, report: &Report, kpi: &Kpi) -> String {
-    let mut history = kept.to_string();
-    if !history.is_empty() && !history.ends_with('\n') {
-        history.push('\n');
-    }
-    history.push_str(&trend::history_line(&history_entry(loaded, report, kpi)));
-    history
+/// The matrix from the kept history with this run's entry last.
+pub fn matrix_with(
+    loaded: &Loaded,
+    kept_history: &str,
+    entry: &Entry,
+    now: DateTime<Utc>,
+) -> Matrix {
+    let mut entries = history::entries(kept_history);
+    entries.push(entry.clone());
+    matrix::build(
+        &loaded.config.targets,
+        &entries,
+        now,
+        loaded.config.kpi.min_health,
+    )
 }
 
-/// Writes badge, PNG, state, history and trend into the working tree.
-pub fn write_files(loaded: &Loaded, kpi: &Kpi, history: &str) -> Result<()> {
+/// Writes badge, PNG, state, history, trend and matrix into the working tree.
+pub fn write_files(loaded: &Loaded, derived: &Derived) -> Result<()> {
+    let kpi = &derived.kpi;
+    let history = &derived.history;
     let cfg = &loaded.config.badge;
     badge::render_files(
         kpi.status,
@@ -222,7 +242,36 @@ pub fn write_files(loaded: &Loaded, kpi: &Kpi, history: &str) -> Result<()> {
         tracing::warn!("{HISTORY_PATH}: {skipped} lines are not history entries; skipped");
     }
     crate::atomic::write(Path::new(TREND_PATH), trend::render(&entries).as_bytes())?;
+    crate::atomic::write_json(Path::new(MATRIX_PATH), &derived.matrix)?;
     Ok(())
+}
+
+/// The kept files of one run, derived again from the branch on every attempt after the first.
+struct Rechain<'a> {
+    gh: &'a GitHub,
+    branch: &'a str,
+    loaded: &'a Loaded,
+    report: &'a Report,
+    entry: &'a Entry,
+    now: DateTime<Utc>,
+}
+
+#[async_trait::async_trait(?Send)]
+impl Contents for Rechain<'_> {
+    async fn files(&mut self, attempt: u32) -> Result<Vec<FileChange>, String> {
+        let badge = &self.loaded.config.badge;
+        if attempt > 1 {
+            // Someone committed meanwhile, perhaps a racing run with its own history line:
+            // the state and the history are read again and this run's line appended to them.
+            let kept = read_kept(Some((self.gh, self.branch)))
+                .await
+                .map_err(|e| format!("re-reading the kept files: {e:#}"))?;
+            let derived = derive(self.loaded, &kept, self.report, self.entry, self.now)
+                .map_err(|e| format!("{e:#}"))?;
+            write_files(self.loaded, &derived).map_err(|e| format!("{e:#}"))?;
+        }
+        read_changes(&default_files(badge)).map_err(|e| format!("{e:#}"))
+    }
 }
 
 /// What publishing the kept files to the default branch came to.
@@ -235,13 +284,21 @@ pub enum PublishStep {
     Failed(String),
 }
 
+/// The run whose kept files are published.
+pub struct Run<'a> {
+    pub loaded: &'a Loaded,
+    pub report: &'a Report,
+    pub entry: &'a Entry,
+    pub now: DateTime<Utc>,
+}
+
 /// Commits the kept files (already written to the working tree) to `default`, unless this
 /// event or branch does not publish.
 pub async fn publish_kept(
     gh: &GitHub,
     wf: &crate::actions::Workflow,
     default: &str,
-    badge: &BadgeConfig,
+    run: Run<'_>,
     status: crate::kpi::KpiStatus,
 ) -> PublishStep {
     use crate::github::publish;
@@ -255,12 +312,17 @@ pub async fn publish_kept(
         return PublishStep::Skipped(format!("skipped publish: {why}"));
     }
     let message = publish::commit_message(status.as_str());
-    let result = match read_changes(&default_files(badge)) {
-        Ok(changes) => publish::commit_files(gh, default, &changes, &message)
-            .await
-            .map_err(anyhow::Error::from),
-        Err(e) => Err(e),
+    let mut contents = Rechain {
+        gh,
+        branch: default,
+        loaded: run.loaded,
+        report: run.report,
+        entry: run.entry,
+        now: run.now,
     };
+    let result = publish::commit_contents(gh, default, &mut contents, &message)
+        .await
+        .map_err(anyhow::Error::from);
     match result {
         Ok(p) => PublishStep::Done {
             changed: matches!(p, Published::Committed { .. }),

@@ -136,6 +136,8 @@ pub struct GitHubState {
     pub faults_after: VecDeque<(String, String, u16)>,
     /// Before the next ref update, someone else pushes a commit (once).
     pub move_ref_before_update: bool,
+    /// The files of that push (path, bytes); empty means `other.txt`.
+    pub concurrent_files: Vec<(String, Vec<u8>)>,
     counter: u64,
 }
 
@@ -280,6 +282,7 @@ impl FakeGitHub {
             faults: VecDeque::new(),
             faults_after: VecDeque::new(),
             move_ref_before_update: false,
+            concurrent_files: Vec::new(),
             counter: 0,
         };
         st.push("main", &[("README.md", b"# app\n")], "initial");
@@ -439,11 +442,16 @@ fn handle(st: &mut GitHubState, req: Recorded) -> Answer {
             }
             if st.move_ref_before_update {
                 st.move_ref_before_update = false;
-                st.push(
-                    branch,
-                    &[("other.txt", b"someone else\n")],
-                    "a concurrent push",
-                );
+                let files = std::mem::take(&mut st.concurrent_files);
+                let files: Vec<(&str, &[u8])> = if files.is_empty() {
+                    vec![("other.txt", b"someone else\n")]
+                } else {
+                    files
+                        .iter()
+                        .map(|(p, b)| (p.as_str(), b.as_slice()))
+                        .collect()
+                };
+                st.push(branch, &files, "a concurrent push");
             }
             let new = req.body["sha"].as_str().unwrap_or("").to_string();
             let Some(current) = st.refs.get(*branch).cloned() else {

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use crate::fakes::{FakeGitHub, FakeSlack};
 use crate::util::{Dir, Run, TestCommand};
 
-const TOKEN: &str = "ghs_faketoken0123456789";
+pub const TOKEN: &str = "ghs_faketoken0123456789";
 
 /// A config checking the demo store; `prefix` decides whether the checks pass.
 fn config(prefix: &str) -> String {
@@ -64,7 +64,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// A folder with the demo store, a passing and a failing config, and an event payload.
-fn setup() -> Dir {
+pub fn setup() -> Dir {
     let dir = Dir::new();
     copy_tree(&demo_store().join("demo"), &dir.join("demo"));
     dir.write("good.yml", config("app-db/"));
@@ -96,7 +96,7 @@ fn notify_weekly(dir: &Dir, webhook: &str) -> TestCommand {
 }
 
 /// `dr-action` as a scheduled workflow step on `main` would run it.
-fn in_actions(dir: &Dir, gh: &FakeGitHub, slack: &FakeSlack) -> TestCommand {
+pub fn in_actions(dir: &Dir, gh: &FakeGitHub, slack: &FakeSlack) -> TestCommand {
     dir.command()
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_TOKEN", TOKEN)
@@ -113,13 +113,13 @@ fn in_actions(dir: &Dir, gh: &FakeGitHub, slack: &FakeSlack) -> TestCommand {
         .env("SLACK_WEBHOOK_URL", &slack.url)
 }
 
-fn run_weekly(cmd: TestCommand, config: &str, extra: &[&str]) -> Run {
+pub fn run_weekly(cmd: TestCommand, config: &str, extra: &[&str]) -> Run {
     let mut args = vec!["run", "--config", config, "--schedule", "weekly"];
     args.extend_from_slice(extra);
     cmd.args(args).output()
 }
 
-fn no_violations(gh: &FakeGitHub) {
+pub fn no_violations(gh: &FakeGitHub) {
     let st = gh.lock();
     assert!(st.violations.is_empty(), "{:#?}", st.violations);
 }
@@ -179,12 +179,13 @@ fn first_failure_opens_one_issue_commits_the_badge_and_alerts_slack() {
         "badges/backup_kpi.json",
         "badges/dr_history.jsonl",
         "badges/backup_trend.svg",
+        "badges/dr_matrix.json",
         "README.md",
     ] {
         assert!(st.file(path).is_some(), "{path} missing from the commit");
     }
     assert_eq!(st.count("POST", "/git/commits"), 1);
-    assert_eq!(st.count("POST", "/git/blobs"), 5);
+    assert_eq!(st.count("POST", "/git/blobs"), 6);
     let update = st.find("PATCH", "/git/refs/heads/main");
     assert_eq!(update.len(), 1);
     assert_eq!(update[0].body["force"], false);
@@ -246,12 +247,16 @@ fn a_second_failure_comments_and_a_recovery_closes_the_issue() {
     );
     let close = st.find("PATCH", "/repos/acme/app/issues/1");
     assert_eq!(close[0].body["state"], "closed");
-    // The state now says weekly ok; the history has three runs.
+    // The state now says weekly ok; the history has its genesis entry and three runs.
     let state: serde_json::Value =
         serde_json::from_slice(&st.file("badges/backup_kpi.json").unwrap()).unwrap();
     assert_eq!(state["weekly"]["ok"], true);
     let history = String::from_utf8(st.file("badges/dr_history.jsonl").unwrap()).unwrap();
-    assert_eq!(history.lines().count(), 3, "{history}");
+    assert_eq!(history.lines().count(), 4, "{history}");
+    assert!(matches!(
+        dr_action::history::verify(&history),
+        Ok(dr_action::history::Chain::Intact { lines: 4, .. })
+    ));
     // Two failure messages and one recovery on Slack.
     let got = slack.received();
     assert_eq!(got.len(), 3);
@@ -508,13 +513,14 @@ fn without_a_token_the_checks_run_and_everything_is_written_locally() {
     assert!(dir.read("badges/backup_status.svg").contains("<svg"));
     assert!(dir.join("badges/backup_status.png").exists());
     assert!(dir.read("badges/backup_trend.svg").contains("1 runs"));
-    assert_eq!(dir.read("badges/dr_history.jsonl").lines().count(), 1);
+    // The genesis entry and this run.
+    assert_eq!(dir.read("badges/dr_history.jsonl").lines().count(), 2);
     // A second local run keeps the state and appends to the history.
     dir.command()
         .args(["run", "--config", "good.yml", "--schedule", "monthly"])
         .output()
         .expect_code(0);
-    assert_eq!(dir.read("badges/dr_history.jsonl").lines().count(), 2);
+    assert_eq!(dir.read("badges/dr_history.jsonl").lines().count(), 3);
     let state = dir.json("badges/backup_kpi.json");
     assert_eq!(state["status"], "green", "{state}");
 }

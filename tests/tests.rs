@@ -16,6 +16,7 @@ mod check;
 mod cmd;
 mod config;
 mod demo;
+mod evidence;
 mod github;
 mod hostile_pg;
 mod kpi;

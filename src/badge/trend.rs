@@ -44,6 +44,10 @@ pub fn parse_history(text: &str) -> (Vec<HistoryEntry>, usize) {
     let mut entries = Vec::new();
     let mut skipped = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        // The chain's genesis entry marks where chaining began; it is not a run.
+        if crate::history::is_genesis(line) {
+            continue;
+        }
         match serde_json::from_str(line) {
             Ok(e) => entries.push(e),
             Err(_) => skipped += 1,

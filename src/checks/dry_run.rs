@@ -17,7 +17,7 @@ use super::verdicts;
 use crate::aws::arn::KmsKeyArn;
 use crate::config::{ChecksumMode, Retention, Target};
 use crate::report::Check;
-use crate::report::{Latest, TargetReport};
+use crate::report::{Evidence, Latest, TargetReport};
 use crate::store::{BackupStore, ObjectHead, StoreError, StoreKind};
 use crate::units::short_size;
 
@@ -130,10 +130,33 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
         .await,
     );
 
+    let verified = match (&drained, checks.last()) {
+        (Some(Ok(d)), Some(c)) if c.ok && target.checksum != ChecksumMode::None => {
+            Some(d.sha256.clone())
+        }
+        _ => None,
+    };
+    let mut evidence = Evidence {
+        uri: Some(ctx.store.uri(&newest.key)),
+        sha256: verified,
+        objects: Some(summary.matched),
+        bytes: Some(summary.matched_bytes),
+        ..Evidence::default()
+    };
     if let Some(policy) = &target.retention {
         checks.push(retention_check(policy, today, &summary.days));
+        if let Ok(missing) = retention::missing_slots(policy, today, &summary.days) {
+            let wanted =
+                u64::from(policy.daily) + u64::from(policy.weekly) + u64::from(policy.monthly);
+            let missed =
+                (missing.daily.len() + missing.weekly.len() + missing.monthly.len()) as u64;
+            evidence.retention_slots = Some(wanted);
+            evidence.retention_filled = Some(wanted.saturating_sub(missed));
+        }
     }
-    TargetReport::new(&target.name, Some(latest), checks)
+    let mut report = TargetReport::new(&target.name, Some(latest), checks);
+    report.evidence = evidence;
+    report
 }
 
 /// `aws:kms` is required on S3, and the exact key when the config names one.

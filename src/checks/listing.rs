@@ -16,6 +16,8 @@ const KEEP_NEWEST: usize = 6;
 pub struct ListingSummary {
     pub scanned: u64,
     pub matched: u64,
+    /// The bytes of the matching objects together.
+    pub matched_bytes: u64,
     /// Newest first, at most [`KEEP_NEWEST`].
     pub newest: Vec<ObjectMeta>,
     /// Days (UTC) inside the retention window that hold at least one backup.
@@ -25,6 +27,7 @@ pub struct ListingSummary {
 impl ListingSummary {
     fn add(&mut self, obj: ObjectMeta, window_start: Option<NaiveDate>) {
         self.matched += 1;
+        self.matched_bytes = self.matched_bytes.saturating_add(obj.size);
         let day = obj.last_modified.date_naive();
         if window_start.is_some_and(|start| day >= start) {
             self.days.insert(day);

@@ -16,6 +16,7 @@ pub mod badge;
 pub mod check;
 pub mod config;
 pub mod demo;
+pub mod history;
 pub mod kpi;
 pub mod notify;
 pub mod plan;
@@ -71,6 +72,9 @@ pub enum Command {
     Run(run::RunArgs),
     /// Build a local store of sample backups and run the whole pipeline on it (no cloud).
     Demo(demo::DemoArgs),
+    /// Check the run history's hash chain.
+    #[command(subcommand)]
+    History(history::HistoryCommand),
     /// Print the configured targets as a GitHub Actions matrix (JSON), for fan-out.
     Plan(plan::PlanArgs),
     /// Render the AWS policies of `policies/` for your bucket, key and repository, or audit a
@@ -139,6 +143,9 @@ pub fn dispatch(cli: Cli, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         Command::Badge(a) => commands::badge::run(a.into_request(&g), out),
         Command::Config(c) => commands::config::run(c.into_request(&g), out),
         Command::Demo(a) => block_on(commands::demo::run(a.into_request(), env, out)),
+        Command::History(history::HistoryCommand::Verify(a)) => {
+            commands::history::verify(a.into_request(), out)
+        }
         Command::Plan(a) => commands::plan::run(a.into_request(&g), env, out),
         Command::Policy(policy::PolicyCommand::Render(a)) => {
             commands::policy::render(a.into_request(&g), out)

@@ -4,13 +4,16 @@
 //!
 //! Lines go out as the run goes: the `::add-mask::` lines as soon as credentials exist (before
 //! any check can echo them), a line per target when its checks finish (with its failed checks),
-//! progress during a restore, and the verdict with the report's path last.
+//! progress during a restore, and the verdict with the report's path last. Beside the report go
+//! its in-toto statement (`<report>.intoto.json`) and its subjects as checksum lines
+//! (`<report>.intoto.sha256`), for signing.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 
 use crate::actions::verdict_line;
+use crate::attest;
 use crate::checks::{self, CheckRequest};
 use crate::config;
 use crate::env::Env;
@@ -32,7 +35,10 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     request.database_urls = checks::database_urls(&loaded, env);
     // A mistyped --target is reported (exit 2) before any credentials are fetched.
     let report = checks::execute(&loaded, &request, env, out).await?;
-    crate::atomic::write_json(&request.out, &report)?;
+    let mut bytes = serde_json::to_vec_pretty(&report)?;
+    bytes.push(b'\n');
+    crate::atomic::write(&request.out, &bytes)?;
+    attest::write(&report, &request.out, &crate::history::sha256_hex(&bytes))?;
     out.line(&verdict_line(&report, &request.out));
     Ok(Outcome::checked(report.ok))
 }

@@ -9,6 +9,7 @@ pub mod badge;
 pub mod check;
 pub mod config;
 pub mod demo;
+pub mod history;
 pub mod kpi;
 pub mod notify;
 pub mod plan;

@@ -1,8 +1,11 @@
 //! `dr-action run --schedule S [--chaos]`: the whole pipeline the action runs.
 //!
-//! check → KPI (the slot of this schedule replaces the one in the state kept in the repository,
-//! read through the API from the default branch; no state = first run) → badge, PNG, state,
-//! history line and trend picture → one commit → issue and Slack → outputs and job summary.
+//! check → the kept state and history (read through the API from the default branch; no state =
+//! first run) → the history chain verified (a broken chain is a failed `chain` check and nothing
+//! is appended) → the matrix, where a critical target under `kpi.min-health` fails a `health`
+//! check → the report and its in-toto statement → KPI (the slot of this schedule replaces the
+//! kept one) → badge, PNG, state, history line, trend picture and matrix → one commit → issue
+//! and Slack → outputs and job summary.
 //!
 //! Every step after the check runs even when an earlier one failed, so an alert still goes out
 //! when publishing was refused. A chaos drill computes and reports its KPI but never changes the
@@ -22,8 +25,12 @@ use crate::config;
 use crate::env::Env;
 use crate::error::Outcome;
 use crate::github::{self, GitHub};
+use crate::history;
+use crate::kpi::KpiStatus;
+use crate::matrix;
 use crate::notify::{self, Channels};
 use crate::output::Sink;
+use crate::report::{Check, Report, TargetReport};
 use crate::state::{self, PublishStep, STATE_PATH};
 
 /// What `run` is asked to do.
@@ -50,9 +57,7 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     if wf.in_actions {
         out.line("::endgroup::");
     }
-    let report = checked?;
-    crate::atomic::write_json(&request.out, &report)?;
-    out.line(&verdict_line(&report, &request.out));
+    let mut report = checked?;
     let mut notes: Vec<String> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
 
@@ -75,8 +80,47 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
             "no {STATE_PATH} on the default branch yet: first run"
         ));
     }
+    let now = Utc::now();
+    let kept_history = kept.as_ref().map_or("", |k| k.history.as_str());
+    // The chain is checked before anything is appended to it: a broken one is an alert itself.
+    let broken = history::verify(kept_history).err();
+    if let Some(b) = &broken {
+        report.targets.push(TargetReport::new(
+            state::HISTORY_PATH,
+            None,
+            vec![Check::fail(
+                "chain",
+                format!(
+                    "{b}: the history was changed after it was written; nothing is appended to \
+                     it until it is repaired (see `dr-action history verify`)"
+                ),
+            )],
+        ));
+    }
+    let operator = env.operator();
+    let provisional = history::entry_of(&loaded, &report, "", KpiStatus::Green, operator.clone());
+    let mut matrix = state::matrix_with(&loaded, kept_history, &provisional, now);
+    if !report.chaos {
+        for row in matrix.unhealthy() {
+            if let Some(t) = report.targets.iter_mut().find(|t| t.name == row.name) {
+                t.checks.push(Check::fail(
+                    matrix::HEALTH_CHECK,
+                    matrix::health_detail(row, matrix.min_health),
+                ));
+                t.ok = false;
+            }
+        }
+    }
+    report.ok = Report::ok_of(&report.targets);
+    let mut report_bytes = serde_json::to_vec_pretty(&report)?;
+    report_bytes.push(b'\n');
+    crate::atomic::write(&request.out, &report_bytes)?;
+    let report_sha256 = history::sha256_hex(&report_bytes);
+    let statement = crate::attest::write(&report, &request.out, &report_sha256)?;
+    out.line(&verdict_line(&report, &request.out));
+
     let kept_state = kept.as_ref().and_then(|k| k.state.as_ref());
-    let kpi = state::merged_kpi(&loaded, kept_state, &report, Utc::now())?;
+    let kpi = state::merged_kpi(&loaded, kept_state, &report, now)?;
     let kpi_path = req.out_dir.join("backup_kpi.json");
     crate::atomic::write_json(&kpi_path, &kpi)?;
     out.line(&format!("kpi: {} — {}", kpi.status, kpi_path.display()));
@@ -84,9 +128,16 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let mut badge_changed = false;
     if report.chaos {
         notes.push("chaos drill: the KPI state, history and badge are left alone".into());
+    } else if broken.is_some() {
+        notes.push(format!(
+            "{} is broken: the KPI state, history, matrix and badge were not written or published",
+            state::HISTORY_PATH
+        ));
     } else if let Some(kept) = &kept {
-        let history = state::next_history(&kept.history, &loaded, &report, &kpi);
-        state::write_files(&loaded, &kpi, &history)?;
+        let entry = history::entry_of(&loaded, &report, &report_sha256, kpi.status, operator);
+        let derived = state::derive(&loaded, kept, &report, &entry, now)?;
+        state::write_files(&loaded, &derived)?;
+        matrix = derived.matrix;
         let badge = &loaded.config.badge;
         notes.push(format!(
             "badge {} written to {}",
@@ -97,7 +148,13 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
             (Err(why), _) => Some(PublishStep::Skipped(format!("skipped publish: {why}"))),
             (Ok(_), None) => None,
             (Ok(gh), Some(default)) => {
-                Some(state::publish_kept(gh, wf, default, badge, kpi.status).await)
+                let run = state::Run {
+                    loaded: &loaded,
+                    report: &report,
+                    entry: &entry,
+                    now,
+                };
+                Some(state::publish_kept(gh, wf, default, run, kpi.status).await)
             }
         };
         match step {
@@ -159,11 +216,24 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
             .iter()
             .map(|w| format!("⚠️ **no one was told**: {w}")),
     );
-    wf.append_summary(&summary_markdown(&report, Some(&kpi), &summary_notes))?;
+    let table = crate::actions::bounded(
+        crate::actions::matrix_markdown(&matrix),
+        crate::actions::SUMMARY_LIMIT / 4,
+    );
+    let summary = crate::actions::bounded(
+        summary_markdown(&report, Some(&kpi), &summary_notes),
+        crate::actions::SUMMARY_LIMIT - table.len(),
+    );
+    wf.append_summary(&format!("{summary}{table}"))?;
     wf.set_outputs(&[
         ("status", kpi.status.as_str().to_string()),
         ("ok", report.ok.to_string()),
         ("report", request.out.display().to_string()),
+        ("attestation", statement.statement.display().to_string()),
+        (
+            "attestation-subjects",
+            statement.checksums.display().to_string(),
+        ),
         ("kpi", kpi_path.display().to_string()),
         ("badge-changed", badge_changed.to_string()),
         ("issue-url", delivery.issue_url.unwrap_or_default()),

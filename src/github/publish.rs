@@ -44,6 +44,8 @@ pub enum PublishError {
         "branch `{branch}` kept moving while the commit was made ({attempts} attempts); nothing was force-pushed, run again"
     )]
     KeptMoving { branch: String, attempts: u32 },
+    #[error("{0}")]
+    Contents(String),
 }
 
 /// The git blob id of `bytes`: SHA-1 of `blob <len>\0<bytes>`.
@@ -85,11 +87,40 @@ struct Tree {
     truncated: bool,
 }
 
+/// What to commit, asked again on every attempt: when the branch moved, files derived from
+/// what is on it (an appended history) must be derived again from what is on it now.
+#[async_trait::async_trait(?Send)]
+pub trait Contents {
+    /// The files to commit on top of the branch as it is now; `attempt` 1 is the first.
+    async fn files(&mut self, attempt: u32) -> Result<Vec<FileChange>, String>;
+}
+
+/// Fixed files: the same bytes on every attempt.
+struct Fixed<'a>(&'a [FileChange]);
+
+#[async_trait::async_trait(?Send)]
+impl Contents for Fixed<'_> {
+    async fn files(&mut self, _attempt: u32) -> Result<Vec<FileChange>, String> {
+        Ok(self.0.to_vec())
+    }
+}
+
 /// Commits `files` to `branch` with `message`, unless nothing changed.
 pub async fn commit_files(
     gh: &GitHub,
     branch: &str,
     files: &[FileChange],
+    message: &str,
+) -> Result<Published, PublishError> {
+    commit_contents(gh, branch, &mut Fixed(files), message).await
+}
+
+/// Commits what `contents` gives for the branch as it is, unless nothing changed; when the
+/// branch moved meanwhile, asks `contents` again.
+pub async fn commit_contents(
+    gh: &GitHub,
+    branch: &str,
+    contents: &mut dyn Contents,
     message: &str,
 ) -> Result<Published, PublishError> {
     let repo = gh.repo.path();
@@ -98,6 +129,11 @@ pub async fn commit_files(
             .get(&format!("{repo}/git/ref/heads/{branch}"), PERMISSION)
             .await?;
         let head = head.object.sha;
+        let files = contents
+            .files(attempt)
+            .await
+            .map_err(PublishError::Contents)?;
+        let files = files.as_slice();
         let commit: GitCommit = gh
             .get(&format!("{repo}/git/commits/{head}"), PERMISSION)
             .await?;

@@ -85,6 +85,14 @@ impl BackupStore for LocalStore {
         format!("local folder {}", self.root.display())
     }
 
+    fn uri(&self, key: &str) -> String {
+        // A `file:` URL needs an absolute path; `url` percent-encodes what a URL cannot hold.
+        let path = std::path::absolute(self.root.join(key)).unwrap_or_else(|_| self.root.join(key));
+        url::Url::from_file_path(&path)
+            .map(String::from)
+            .unwrap_or_else(|()| format!("file://{}", path.display()))
+    }
+
     fn list<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, Result<ObjectMeta, StoreError>> {
         if !self.root.is_dir() {
             let err = StoreError::new(

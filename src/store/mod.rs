@@ -135,6 +135,10 @@ pub trait BackupStore: Send + Sync {
     /// Where the store is, for messages (`local folder ./backups`, `s3://bucket`).
     fn describe(&self) -> String;
 
+    /// The URI naming `key` in this store (`s3://bucket/key`, `file:///folder/key`), as the
+    /// attestation names the backups it covers.
+    fn uri(&self, key: &str) -> String;
+
     /// Every object whose key starts with `prefix`, in no particular order, one at a time.
     fn list<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, Result<ObjectMeta, StoreError>>;
 

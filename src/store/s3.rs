@@ -284,6 +284,10 @@ impl BackupStore for S3Store {
         }
     }
 
+    fn uri(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
     fn list<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, Result<ObjectMeta, StoreError>> {
         let start = Pages {
             token: None,

@@ -36,7 +36,7 @@ use super::verdicts;
 use crate::config::{ChecksumMode, Restore, RestoreEngine, Target};
 use crate::output::Sink;
 use crate::report::Check;
-use crate::report::{Latest, TargetReport};
+use crate::report::{Evidence, Latest, TargetReport};
 use crate::store::{BackupStore, ObjectMeta, ObjectReader};
 use crate::units::{self, short_size};
 use engine::EngineOutcome;
@@ -180,10 +180,15 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     // The measured RTO: from the first listing request until the data is restored and
     // validated. Dropping the scratch database afterwards is housekeeping, not recovery.
     let total = started.elapsed();
+    let mut verified = None;
     let timings = match finished {
         Some((run, validations, validate_seconds)) => {
             checks.extend(run.engine.checks);
-            checks.push(checksum_check(&expected, &run.read));
+            let checksum = checksum_check(&expected, &run.read);
+            if checksum.ok && matches!(expected, Ok(Some(_))) {
+                verified = Some(run.read.sha256.clone());
+            }
+            checks.push(checksum);
             checks.extend(validations);
             Timings {
                 download: Some(run.download),
@@ -226,6 +231,11 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     checks.push(verdicts::rto(total, target));
 
     let mut report = TargetReport::new(&target.name, Some(latest), checks);
+    report.evidence = Evidence {
+        uri: Some(ctx.store.uri(&newest.key)),
+        sha256: verified,
+        ..Evidence::default()
+    };
     let metrics = &mut report.metrics;
     metrics.insert("download_seconds".into(), seconds(timings.download));
     metrics.insert("restore_seconds".into(), seconds(timings.restore));
