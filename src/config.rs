@@ -754,6 +754,18 @@ targets:
     }
 
     #[test]
+    fn min_health_defaults_to_80_and_must_be_a_score() {
+        assert_eq!(parse(GOOD).unwrap().kpi.min_health, 80);
+        let text = format!("{GOOD}kpi:\n  min-health: 90\n");
+        assert_eq!(parse(&text).unwrap().kpi.min_health, 90);
+        let text = format!("{GOOD}kpi:\n  min-health: 120\n");
+        let err = parse(&text).unwrap_err();
+        assert!(err.contains("kpi.min-health"), "{err}");
+        assert!(err.contains("line 13"), "{err}");
+        assert!(err.ends_with("120 is not a score from 0 to 100"), "{err}");
+    }
+
+    #[test]
     fn unknown_top_level_key_names_key_line_and_suggestion() {
         let text = GOOD.replace("targets:", "targts:");
         let err = parse(&text).unwrap_err();

@@ -368,8 +368,8 @@ pub fn append(text: &str, entry: &Entry, now: DateTime<Utc>) -> Result<String, B
     let mut out: String = lines_of(text).iter().map(|l| format!("{l}\n")).collect();
     let head = match verify(&out)? {
         Chain::Intact { head, .. } => head,
-        Chain::Empty | Chain::Unchained { .. } => {
-            let adopted = match verify(&out)? {
+        start => {
+            let adopted = match start {
                 Chain::Unchained { lines } => Some(Adopted {
                     lines,
                     sha256: sha256_hex(out.as_bytes()),
