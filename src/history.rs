@@ -361,6 +361,42 @@ pub fn verify(text: &str) -> Result<Chain, Broken> {
     })
 }
 
+/// Checks an intact chain against the last line's SHA-256 recorded elsewhere (the KPI state
+/// committed with it): a history whose end was cut off, or that was replaced whole, verifies on
+/// its own but no longer ends where the record says.
+pub fn check_head(text: &str, chain: &Chain, recorded: &str) -> Result<(), Broken> {
+    let lines = lines_of(text);
+    match chain {
+        Chain::Intact { head, .. } if head == recorded => Ok(()),
+        _ => match lines
+            .iter()
+            .position(|l| sha256_hex(l.as_bytes()) == recorded)
+        {
+            Some(i) => Err(Broken {
+                line: i + 2,
+                reason: format!(
+                    "the KPI state committed with the history ends it at line {}; the lines \
+                     after it were added by something else",
+                    i + 1
+                ),
+            }),
+            None => Err(Broken {
+                line: lines.len() + 1,
+                reason: format!(
+                    "missing: the KPI state committed with the history names a last line \
+                     ({}…) that is not in it; lines were removed from its end, or it was replaced",
+                    recorded.get(..12).unwrap_or(recorded)
+                ),
+            }),
+        },
+    }
+}
+
+/// The SHA-256 of the last line of a history (what [`check_head`] compares with).
+pub fn head_of(text: &str) -> Option<String> {
+    lines_of(text).last().map(|l| sha256_hex(l.as_bytes()))
+}
+
 /// The history with `entry` appended: on an intact chain after its last line, on an empty
 /// history after a new genesis entry, on an unchained history after a genesis entry that adopts
 /// its lines. A broken chain is never appended to.
@@ -530,6 +566,26 @@ mod tests {
         let err = verify(&tampered).unwrap_err();
         assert_eq!(err.line, 4, "{err}");
         assert!(err.reason.contains("prev does not match line 3"), "{err}");
+    }
+
+    #[test]
+    fn a_history_cut_short_is_caught_by_the_head_recorded_with_it() {
+        let text = chain();
+        let head = head_of(&text).unwrap();
+        let intact = verify(&text).unwrap();
+        assert_eq!(check_head(&text, &intact, &head), Ok(()));
+        // The last line removed: the chain alone still holds, the recorded head does not.
+        let mut lines = lines_of(&text);
+        lines.pop();
+        let cut: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let chain = verify(&cut).unwrap();
+        let err = check_head(&cut, &chain, &head).unwrap_err();
+        assert_eq!(err.line, 6, "{err}");
+        assert!(err.reason.starts_with("missing:"), "{err}");
+        // A line appended behind the tool's back.
+        let more = append(&text, &entry(9, true), at(9)).unwrap();
+        let err = check_head(&more, &verify(&more).unwrap(), &head).unwrap_err();
+        assert_eq!(err.line, 7, "{err}");
     }
 
     #[test]

@@ -124,6 +124,10 @@ pub struct Kpi {
     pub monthly: Slot,
     pub quarterly: Slot,
     pub reasons: Vec<String>,
+    /// In the state kept in the repository: the SHA-256 of the history's last line when this
+    /// state was committed with it, so a history cut short shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_head: Option<String>,
 }
 
 /// Max ages per schedule, in seconds.
@@ -206,6 +210,7 @@ pub fn compute(inputs: Inputs, max_ages: MaxAges, now: DateTime<Utc>) -> Kpi {
         monthly,
         quarterly,
         reasons,
+        history_head: None,
     }
 }
 

@@ -164,6 +164,15 @@ pub fn merged_kpi(
     Ok(kpi::compute(inputs, max_ages(loaded), now))
 }
 
+/// Verifies the kept history: its chain, and its end against the head the kept state recorded.
+pub fn verify_kept(kept: &Kept) -> Result<history::Chain, Broken> {
+    let chain = history::verify(&kept.history)?;
+    if let Some(head) = kept.state.as_ref().and_then(|s| s.history_head.as_deref()) {
+        history::check_head(&kept.history, &chain, head)?;
+    }
+    Ok(chain)
+}
+
 /// What the kept files become after this run.
 pub struct Derived {
     pub kpi: Kpi,
@@ -181,6 +190,9 @@ pub fn derive(
     entry: &Entry,
     now: DateTime<Utc>,
 ) -> Result<Derived> {
+    verify_kept(kept).map_err(|b| {
+        anyhow::anyhow!("{HISTORY_PATH} is broken at {b}; nothing was appended to it")
+    })?;
     let kpi = merged_kpi(loaded, kept.state.as_ref(), report, now)?;
     let mut entry = entry.clone();
     entry.run.status = kpi.status;
@@ -195,6 +207,8 @@ pub fn derive(
     let history = history::append(&kept.history, &entry, now).map_err(|b: Broken| {
         anyhow::anyhow!("{HISTORY_PATH} is broken at {b}; nothing was appended to it")
     })?;
+    let mut kpi = kpi;
+    kpi.history_head = history::head_of(&history);
     Ok(Derived {
         kpi,
         history,

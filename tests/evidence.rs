@@ -157,6 +157,61 @@ fn a_run_on_a_tampered_history_alerts_and_appends_nothing() {
 }
 
 #[test]
+fn a_run_on_a_history_cut_short_alerts_and_appends_nothing() {
+    let dir = setup();
+    let gh = FakeGitHub::start(crate::github::TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    run_weekly(in_actions(&dir, &gh, &slack), "good.yml", &[]).expect_code(0);
+    run_weekly(in_actions(&dir, &gh, &slack), "good.yml", &[]).expect_code(0);
+    // The last run's line removed: what is left is still a valid chain on its own.
+    let committed = String::from_utf8(gh.lock().file(HISTORY).unwrap()).unwrap();
+    let mut kept = lines(&committed);
+    kept.pop();
+    let cut = joined(&kept);
+    assert!(history::verify(&cut).is_ok());
+    gh.lock()
+        .push("main", &[(HISTORY, cut.as_bytes())], "an edit");
+    run_weekly(in_actions(&dir, &gh, &slack), "good.yml", &[]).expect_code(1);
+    assert_eq!(
+        gh.lock().file(HISTORY).unwrap(),
+        cut.as_bytes(),
+        "nothing appended"
+    );
+    let kpi = dir.json("out/backup_kpi.json");
+    assert!(
+        kpi["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("weekly dry-run failed: badges/dr_history.jsonl chain: line 3: missing:"),
+        "{kpi}"
+    );
+    // `history verify --state` finds it too.
+    dir.write("cut.jsonl", &cut);
+    dir.write(
+        "state.json",
+        gh.lock().file("badges/backup_kpi.json").unwrap(),
+    );
+    let run = dir
+        .command()
+        .args([
+            "history",
+            "verify",
+            "--file",
+            "cut.jsonl",
+            "--state",
+            "state.json",
+        ])
+        .output()
+        .expect_code(1);
+    assert!(
+        run.stdout()
+            .starts_with("broken: cut.jsonl line 3: missing:"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
 fn an_unchained_history_is_adopted_with_a_genesis_entry_that_says_so() {
     let dir = setup();
     let gh = FakeGitHub::start(crate::github::TOKEN);
@@ -214,9 +269,20 @@ fn a_racing_run_lost_its_history_line_on_retry() {
     theirs.run.run_url = Some("https://github.example/acme/app/actions/runs/9999".into());
     theirs.run.schedule = dr_action::report::Schedule::Monthly;
     let racing = history::append(&first, &theirs, chrono::Utc::now()).unwrap();
+    // Their commit holds their state too, which records where their history ends.
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&gh.lock().file("badges/backup_kpi.json").unwrap()).unwrap();
+    assert_eq!(state["history_head"], history::head_of(&first).unwrap());
+    state["history_head"] = history::head_of(&racing).unwrap().into();
     {
         let mut st = gh.lock();
-        st.concurrent_files = vec![(HISTORY.to_string(), racing.clone().into_bytes())];
+        st.concurrent_files = vec![
+            (HISTORY.to_string(), racing.clone().into_bytes()),
+            (
+                "badges/backup_kpi.json".to_string(),
+                state.to_string().into_bytes(),
+            ),
+        ];
         st.move_ref_before_update = true;
     }
     run_weekly(in_actions(&dir, &gh, &slack), "good.yml", &[]).expect_code(0);

@@ -18,10 +18,17 @@ pub struct VerifyArgs {
     /// The history file.
     #[arg(long, value_name = "FILE", default_value = crate::state::HISTORY_PATH)]
     pub file: PathBuf,
+    /// A KPI state committed with the history (badges/backup_kpi.json): also check that the
+    /// history ends at the line it records, so a history cut short shows.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
 }
 
 impl VerifyArgs {
     pub fn into_request(self) -> VerifyRequest {
-        VerifyRequest { file: self.file }
+        VerifyRequest {
+            file: self.file,
+            state: self.state,
+        }
     }
 }

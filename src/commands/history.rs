@@ -1,4 +1,5 @@
-//! `dr-action history verify`: reads the history file and checks its hash chain. Exit 0 when
+//! `dr-action history verify`: reads the history file and checks its hash chain (and, given the
+//! KPI state committed with it, that it ends at the line the state records). Exit 0 when
 //! the chain is intact (or the file is empty), 1 when a line breaks it (named, with why) or no
 //! line is chained yet, 2 when the file cannot be read.
 
@@ -14,6 +15,8 @@ use crate::output::Sink;
 #[derive(Debug)]
 pub struct VerifyRequest {
     pub file: PathBuf,
+    /// A KPI state whose `history_head` the history must end at.
+    pub state: Option<PathBuf>,
 }
 
 pub fn verify(req: VerifyRequest, out: &dyn Sink) -> Result<Outcome> {
@@ -32,7 +35,19 @@ pub fn verify(req: VerifyRequest, out: &dyn Sink) -> Result<Outcome> {
             return Ok(Outcome::checked(false));
         }
     };
-    let (ok, line) = match history::verify(&text) {
+    let head = match &req.state {
+        Some(p) => {
+            crate::kpi::read_state(p)?
+                .ok_or_else(|| anyhow::anyhow!("{}: no such KPI state", p.display()))?
+                .history_head
+        }
+        None => None,
+    };
+    let verdict = history::verify(&text).and_then(|chain| match &head {
+        Some(h) => history::check_head(&text, &chain, h).map(|()| chain),
+        None => Ok(chain),
+    });
+    let (ok, line) = match verdict {
         Ok(Chain::Empty) => (true, format!("ok: {path} is empty")),
         Ok(Chain::Unchained { lines }) => (
             false,

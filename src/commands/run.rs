@@ -83,7 +83,7 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let now = Utc::now();
     let kept_history = kept.as_ref().map_or("", |k| k.history.as_str());
     // The chain is checked before anything is appended to it: a broken one is an alert itself.
-    let broken = history::verify(kept_history).err();
+    let broken = kept.as_ref().and_then(|k| state::verify_kept(k).err());
     if let Some(b) = &broken {
         report.targets.push(TargetReport::new(
             state::HISTORY_PATH,
