@@ -315,6 +315,12 @@ pub fn verify(text: &str) -> Result<Chain, Broken> {
         .and_then(serde_json::Value::as_str);
     match (g, want_lines, want_sha) {
         (0, None, None) => {}
+        (_, None, None) => {
+            return Err(broken(
+                0,
+                "above a genesis entry that adopted no lines: added after the chain began".into(),
+            ));
+        }
         (n, Some(l), Some(sha))
             if l as usize == n && sha == sha256_hex(adopted_bytes.as_bytes()) => {}
         (n, _, _) => {
@@ -602,6 +608,10 @@ mod tests {
         let err = verify(&tampered).unwrap_err();
         assert_eq!(err.line, 1, "{err}");
         assert!(err.reason.contains("before any genesis"), "{err}");
+        // A line slipped in above the genesis.
+        let err = verify(&format!("{{\"ok\":true}}\n{text}")).unwrap_err();
+        assert_eq!(err.line, 1, "{err}");
+        assert!(err.reason.contains("added after the chain began"), "{err}");
     }
 
     #[test]
