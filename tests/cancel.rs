@@ -125,61 +125,122 @@ fn has_check(t: &serde_json::Value, name: &str) -> bool {
 #[test]
 fn sigint_during_a_postgres_validation_dropped_the_scratch_database_and_wrote_the_report() {
     let pg = cluster();
+    let dump = gzip(&pg.dump(shop(), "c"));
+    for private in [false, true] {
+        let dir = Dir::new();
+        put(&dir, "db/shop.dump.gz", &dump, None);
+        let server = if private {
+            ""
+        } else {
+            "      database-url-env: DR_RESTORE_DATABASE_URL\n"
+        };
+        let rest = format!(
+            "    rto: 10m\n    restore:\n      engine: postgres\n{server}      validate:\n        - sql: \"select count(*) from orders\"\n          expect-min: 3\n{}        - sql: \"select 1\"\n",
+            hanging_validation(&dir)
+        );
+        config(&dir, "pg-dump", "*.dump.gz", &rest);
+        let tmp = crate::hostile_pg::private_tmpdir();
+        let cmd = dir
+            .command()
+            .args(["check", "--schedule", "quarterly", "--config", "dr.yml"])
+            .env("DR_RESTORE_DATABASE_URL", pg.url())
+            .env("PATH", pg.path_env())
+            .env("TMPDIR", tmp.path());
+        let shell = dir.join("shell.pid");
+        // The second signal arrives while the first one's cleanup runs: the report must
+        // survive it.
+        let run = interrupt(
+            cmd,
+            || pid_in(&shell).is_some(),
+            &[Signal::SIGINT, Signal::SIGTERM],
+        );
+        let run = run.expect_code(130);
+        let t = report(&dir);
+        assert_no_password(&run, &dir);
+        assert!(
+            passed(&t, "restore").contains("restored by pg_restore"),
+            "{t:#}"
+        );
+        passed(&t, "checksum");
+        passed(&t, "validate[0]");
+        let hung = failed(&t, "validate[1]");
+        assert!(hung.starts_with("cancelled by SIGINT after "), "{hung}");
+        assert_eq!(
+            failed(&t, "validate[2]"),
+            "not run: the run was cancelled by SIGINT at validate[1]"
+        );
+        let cancelled = failed(&t, "cancelled");
+        assert!(
+            cancelled.starts_with("cancelled by SIGINT after ")
+                && cancelled.contains("validate[1]"),
+            "{cancelled}"
+        );
+        assert!(
+            !has_check(&t, "rto"),
+            "a cancelled run measured no rto: {t:#}"
+        );
+        assert_eq!(t["metrics"]["rto_met"], serde_json::Value::Null);
+        let cleanup = passed(&t, "cleanup");
+        if private {
+            assert!(
+                cleanup.contains("stopped and deleted the private cluster"),
+                "{cleanup}"
+            );
+            crate::hostile_pg::assert_private_cluster_gone(tmp.path());
+        } else {
+            assert!(
+                cleanup.contains("dropped the scratch database dr_restore_"),
+                "{cleanup}"
+            );
+            // The scratch database and its role the report names are gone from the server.
+            assert_eq!(no_scratch_left(&t).len(), 2, "{t:#}");
+            let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+            assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+        }
+        for pid in ["shell.pid", "child.pid"] {
+            let pid = pid_in(&dir.join(pid)).unwrap();
+            assert!(gone(pid), "the validation's process {pid} still runs");
+        }
+        assert!(run.stdout().contains("cancelled"), "{}", run.stdout());
+    }
+}
+
+#[test]
+fn sigint_during_run_wrote_the_report_and_left_the_kpi_and_badge_alone() {
     let dir = Dir::new();
-    put(&dir, "db/shop.dump.gz", &gzip(&pg.dump(shop(), "c")), None);
+    put(&dir, "db/app.sqlite.gz", &gzip(&sqlite_db(3)), None);
     let rest = format!(
-        "    rto: 10m\n    restore:\n      engine: postgres\n      database-url-env: DR_RESTORE_DATABASE_URL\n      validate:\n        - sql: \"select count(*) from orders\"\n          expect-min: 3\n{}        - sql: \"select 1\"\n",
+        "    rto: 10m\n    restore:\n      engine: sqlite\n      validate:\n{}",
         hanging_validation(&dir)
     );
-    config(&dir, "pg-dump", "*.dump.gz", &rest);
+    config(&dir, "sqlite", "*.sqlite.gz", &rest);
     let cmd = dir
         .command()
-        .args(["check", "--schedule", "quarterly", "--config", "dr.yml"])
-        .env("DR_RESTORE_DATABASE_URL", pg.url())
-        .env("PATH", pg.path_env());
+        .args(["run", "--schedule", "quarterly", "--config", "dr.yml"]);
     let shell = dir.join("shell.pid");
-    // The second signal arrives while the first one's cleanup runs: the report must survive it.
-    let run = interrupt(
-        cmd,
-        || pid_in(&shell).is_some(),
-        &[Signal::SIGINT, Signal::SIGTERM],
-    );
+    let run = interrupt(cmd, || pid_in(&shell).is_some(), &[Signal::SIGINT]);
     let run = run.expect_code(130);
     let t = report(&dir);
-    assert_no_password(&run, &dir);
-    assert!(
-        passed(&t, "restore").contains("restored by pg_restore"),
-        "{t:#}"
-    );
-    passed(&t, "checksum");
-    passed(&t, "validate[0]");
-    let hung = failed(&t, "validate[1]");
-    assert!(hung.starts_with("cancelled by SIGINT after "), "{hung}");
-    assert_eq!(
-        failed(&t, "validate[2]"),
-        "not run: the run was cancelled by SIGINT at validate[1]"
-    );
-    assert!(
-        passed(&t, "cleanup").contains("dropped the scratch database dr_restore_"),
-        "{t:#}"
-    );
+    passed(&t, "restore");
     let cancelled = failed(&t, "cancelled");
     assert!(
-        cancelled.starts_with("cancelled by SIGINT after ") && cancelled.contains("validate[1]"),
+        cancelled.starts_with("cancelled by SIGINT")
+            && cancelled.ends_with("the KPI, the badge, publishing and the alerts were skipped"),
         "{cancelled}"
     );
+    // Nothing computed from half a schedule: no KPI, no badge, no state, no history.
+    assert!(!dir.join("out/backup_kpi.json").exists());
+    assert!(!dir.join("badges").exists());
     assert!(
-        !has_check(&t, "rto"),
-        "a cancelled run measured no rto: {t:#}"
+        run.stdout()
+            .contains("cancelled by SIGINT: the report of what ran is written"),
+        "{}",
+        run.stdout()
     );
-    assert_eq!(t["metrics"]["rto_met"], serde_json::Value::Null);
-    // The scratch database and its role the report names are gone from the server.
-    assert_eq!(no_scratch_left(&t).len(), 2, "{t:#}");
     for pid in ["shell.pid", "child.pid"] {
         let pid = pid_in(&dir.join(pid)).unwrap();
         assert!(gone(pid), "the validation's process {pid} still runs");
     }
-    assert!(run.stdout().contains("cancelled"), "{}", run.stdout());
 }
 
 #[test]
