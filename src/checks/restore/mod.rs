@@ -634,7 +634,7 @@ struct RestoreRun {
     restore: Duration,
     /// The temporary folder the engine wrote into; deleted when the run is dropped, after
     /// the validations.
-    _dir: Option<tempfile::TempDir>,
+    _dir: Option<Arc<tempfile::TempDir>>,
 }
 
 /// GETs the object once and feeds it through the engine; then reads whatever the engine left
@@ -715,7 +715,7 @@ async fn restore_once(
         kind.name()
     ));
     let scratch_dir = match tempfile::Builder::new().prefix("dr-restore-").tempdir() {
-        Ok(d) => d,
+        Ok(d) => Arc::new(d),
         Err(e) => {
             let read = summarize(&stored, &unpacked, &tally);
             return failed(format!("creating a temporary folder failed: {e}"), read);
@@ -736,8 +736,14 @@ async fn restore_once(
                 sqlite::restore(&mut content, kind, scratch_dir.path(), cap).await
             }
             RestoreEngine::Files => {
-                let (outcome, rest) =
-                    files::restore(content, kind, scratch_dir.path().join("files"), cap).await;
+                let (outcome, rest) = files::restore(
+                    content,
+                    kind,
+                    scratch_dir.path().join("files"),
+                    cap,
+                    scratch_dir.clone(),
+                )
+                .await;
                 content = rest;
                 outcome
             }
