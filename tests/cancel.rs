@@ -259,8 +259,9 @@ fn sigterm_during_a_files_restore_removed_the_unpacked_folder() {
         .unwrap();
     assert!(tar.status.success());
     put(&dir, "db/files.tar.gz", &gzip(&tar.stdout), None);
+    // A second target, never reached.
     let rest = format!(
-        "    rto: 10m\n    restore:\n      engine: files\n      validate:\n{}",
+        "    rto: 10m\n    restore:\n      engine: files\n      validate:\n{}  - name: later\n    prefix: db/\n    match: \"*.tar.gz\"\n    format: tar\n    rpo: 1d\n",
         hanging_validation(&dir)
     );
     config(&dir, "tar", "*.tar.gz", &rest);
@@ -300,6 +301,13 @@ fn sigterm_during_a_files_restore_removed_the_unpacked_folder() {
         "{t:#}"
     );
     assert!(failed(&t, "cancelled").starts_with("cancelled by SIGTERM"));
+    let later = &dir.json("out/dr_fullrestore_summary.json")["targets"][1];
+    assert_eq!(later["name"], "later");
+    assert_eq!(
+        failed(later, "cancelled"),
+        "not checked: the run was cancelled by SIGTERM before this target"
+    );
+    assert_eq!(later["checks"].as_array().unwrap().len(), 1, "{later:#}");
     for pid in ["shell.pid", "child.pid"] {
         let pid = pid_in(&dir.join(pid)).unwrap();
         assert!(gone(pid), "the validation's process {pid} still runs");
