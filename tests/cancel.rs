@@ -206,6 +206,47 @@ fn sigint_during_a_postgres_validation_dropped_the_scratch_database_and_wrote_th
 }
 
 #[test]
+fn sigint_while_the_private_cluster_starts_leaves_no_cluster_and_writes_the_report() {
+    let pg = cluster();
+    let dir = Dir::new();
+    put(&dir, "db/shop.dump.gz", &gzip(&pg.dump(shop(), "c")), None);
+    let rest = "    rto: 10m\n    restore:\n      engine: postgres\n      validate:\n        - sql: \"select 1\"\n";
+    config(&dir, "pg-dump", "*.dump.gz", rest);
+    let tmp = crate::hostile_pg::private_tmpdir();
+    let cmd = dir
+        .command()
+        .args(["check", "--schedule", "quarterly", "--config", "dr.yml"])
+        .env("PATH", pg.path_env())
+        .env("TMPDIR", tmp.path());
+    // The cluster's folder exists from before initdb until after the server started.
+    let starting = || {
+        std::fs::read_dir(tmp.path()).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("dr-pg-cluster-")
+        })
+    };
+    let signalled = Instant::now();
+    let run = interrupt(cmd, starting, &[Signal::SIGINT]);
+    run.expect_code(130);
+    assert!(signalled.elapsed() < Duration::from_secs(60));
+    crate::hostile_pg::assert_private_cluster_gone(tmp.path());
+    let t = report(&dir);
+    let cancelled = failed(&t, "cancelled");
+    assert!(cancelled.starts_with("cancelled by SIGINT"), "{cancelled}");
+    let restore = failed(&t, "restore");
+    // Most often initdb is running; on a fast machine the server may be up already, and the
+    // restore is then stopped right after.
+    assert!(
+        restore == "cancelled by SIGINT while the private PostgreSQL cluster was starting"
+            || restore.starts_with("cancelled by SIGINT after "),
+        "{restore}"
+    );
+    assert!(!has_check(&t, "rto"), "{t:#}");
+}
+
+#[test]
 fn sigint_during_run_wrote_the_report_and_left_the_kpi_and_badge_alone() {
     let dir = Dir::new();
     put(&dir, "db/app.sqlite.gz", &gzip(&sqlite_db(3)), None);

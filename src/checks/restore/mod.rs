@@ -150,8 +150,9 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     let restore_started = Instant::now();
     // PostgreSQL first: a server that cannot be reached fails before anything is downloaded.
     // The scratch database is held here, outside the stops below, so it is dropped even when
-    // the restore is stopped. Its creation is not cut short by a signal: dropped half-way, it
-    // could leave a database nobody knows the name of; it takes a second or two.
+    // the restore is stopped. On a shared server its creation is not cut short by a signal:
+    // dropped half-way, it could leave a database without its marker; it takes well under a
+    // second. A private cluster's start (seconds) is, as its drop cleans up whatever ran.
     let marker = postgres::Marker::new(ctx.run_id, Utc::now(), deadline(target));
     let scratch = match restore.engine {
         RestoreEngine::Postgres => match postgres::create_scratch(
@@ -161,6 +162,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
                 .as_deref()
                 .and_then(|v| ctx.database_urls.get(v)),
             &marker,
+            ctx.cancel,
         )
         .await
         {
@@ -184,6 +186,12 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         for i in 0..restore.validate.len() {
             let name = format!("validate[{i}]");
             checks.push(Check::fail(&name, "not run: the restore did not succeed"));
+        }
+        if ctx.cancel.is_cancelled() {
+            stopped = Some((
+                Stopped::Cancelled,
+                "the scratch database's preparation".into(),
+            ));
         }
     } else {
         let restored = stop

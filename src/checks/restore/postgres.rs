@@ -41,6 +41,7 @@ use super::pg_url::Server;
 use super::pg_version;
 use super::sql_guard::SqlGuard;
 use super::token::random_token;
+use crate::cancel::Cancel;
 use crate::checks::format::Content;
 use crate::config::Restore;
 use crate::process::{self, Program, Ran, redact};
@@ -229,6 +230,7 @@ pub async fn create_scratch(
     restore: &Restore,
     database_url: Option<&secrecy::SecretString>,
     marker: &Marker,
+    cancel: &Cancel,
 ) -> Result<(Scratch, Option<Check>), String> {
     let home = tempfile::Builder::new()
         .prefix("dr-pg-home-")
@@ -255,9 +257,19 @@ pub async fn create_scratch(
                 .copied()
                 .collect();
             let tools = Tools::find(&needed, home.path()).await?;
-            let cluster = Cluster::start(&tools)
-                .await
-                .map_err(|e| format!("cannot start a private PostgreSQL cluster: {e}"))?;
+            // Starting takes seconds (initdb); a signal stops it at once, and the cluster's
+            // drop stops whatever part of it runs and deletes its folder.
+            let cluster = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {
+                    return Err(format!(
+                        "cancelled by {} while the private PostgreSQL cluster was starting",
+                        cancel.signal_name()
+                    ));
+                }
+                started = Cluster::start(&tools) => started,
+            }
+            .map_err(|e| format!("cannot start a private PostgreSQL cluster: {e}"))?;
             let mut admin = Server::from_url(&cluster.url)?;
             admin.shown = "a private PostgreSQL cluster".into();
             (admin, Some(Arc::new(cluster)), tools)
