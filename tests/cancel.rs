@@ -470,9 +470,12 @@ fn a_database_without_our_marker_is_never_dropped() {
     let _one = PLANTED.lock().unwrap_or_else(|e| e.into_inner());
     let pg = second_cluster();
     // Named like ours, years old, but without the marker (none, or someone else's comment);
-    // and one of ours whose run is still within its limit.
+    // one of ours whose run is still within its limit, and one just past it, whose run may
+    // still be cleaning up.
     let now = chrono::Utc::now();
     let fresh = format!("dr_restore_{}_freshAAA", now.format("%Y%m%d%H%M%S"));
+    let ago = now - chrono::Duration::seconds(120);
+    let just_past = format!("dr_restore_{}_pastAAAA", ago.format("%Y%m%d%H%M%S"));
     let planted = [
         ("dr_restore_20200101000000_nomarkAA", None),
         (
@@ -488,6 +491,13 @@ fn a_database_without_our_marker_is_never_dropped() {
             Some(format!(
                 "dr-action scratch v1 run=live started={} stale-after=86400",
                 now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )),
+        ),
+        (
+            just_past.as_str(),
+            Some(format!(
+                "dr-action scratch v1 run=ending started={} stale-after=60",
+                ago.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             )),
         ),
     ];

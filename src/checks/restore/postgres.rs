@@ -138,6 +138,11 @@ const MARKER_PREFIX: &str = "dr-action scratch v1";
 /// deadline, so this is the guess of when its run must be dead.
 const STALE_WITHOUT_RTO: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
+/// How long past its limit a scratch database is still left alone: its run, stopped at the
+/// limit, still has its own cleanup to do, the marker's time is cut to the second, and the
+/// runner that wrote it may have a clock a little ahead of this one's.
+const STALE_GRACE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The comment on a scratch database and its role: which run made it, when, and after how long
 /// it is certainly abandoned (3× its target's rto, when the run stops the restore). A later
 /// restore judges staleness by the creator's own limit, so a restore of a target with a long
@@ -198,9 +203,9 @@ impl Marker {
         })
     }
 
-    /// Past its run's limit at `now`.
+    /// Past its run's limit at `now`, with [`STALE_GRACE`] to spare.
     pub fn is_stale(&self, now: DateTime<Utc>) -> bool {
-        chrono::Duration::from_std(self.stale_after)
+        chrono::Duration::from_std(self.stale_after + STALE_GRACE)
             .ok()
             .and_then(|d| self.started.checked_add_signed(d))
             .is_some_and(|end| end < now)
@@ -804,8 +809,9 @@ mod tests {
             "dr-action scratch v1 run=123 started=2026-12-01T03:00:00Z stale-after=1800"
         );
         assert_eq!(Marker::parse(&m.comment()), Some(m.clone()));
-        assert!(!m.is_stale(started + chrono::Duration::seconds(1800)));
-        assert!(m.is_stale(started + chrono::Duration::seconds(1801)));
+        // Its limit, plus the grace a live run's cleanup and clock skew need.
+        assert!(!m.is_stale(started + chrono::Duration::seconds(1800 + 300)));
+        assert!(m.is_stale(started + chrono::Duration::seconds(1800 + 301)));
         // Without an rto, a day.
         let day = Marker::new("local-1", started, None);
         assert_eq!(day.stale_after.as_secs(), 86_400);
