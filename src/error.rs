@@ -1,8 +1,10 @@
 //! Exit codes are a contract, decided here and nowhere else: 0 ok, 1 checks ran and something
-//! failed, 2 the tool could not do its job. Errors that mean "checks failed" never travel as
-//! `Err`: they are an `Outcome` with code 1. Every `Err` reaching `main` is a code-2 error, and
-//! so is output that could not be written — except to a closed pipe: `dr-action plan | head -1`
-//! got what it asked for, so the run ends as the command decided, quietly.
+//! failed, 2 the tool could not do its job, 128 + the signal's number (130 SIGINT, 143 SIGTERM)
+//! a run a signal cancelled, once it cleaned up and wrote its report. Errors that mean "checks
+//! failed" never travel as `Err`: they are an `Outcome` with code 1. Every `Err` reaching
+//! `main` is a code-2 error, and so is output that could not be written — except to a closed
+//! pipe: `dr-action plan | head -1` got what it asked for, so the run ends as the command
+//! decided, quietly.
 
 use std::io;
 
@@ -36,6 +38,11 @@ impl Outcome {
     /// fully do its job, which outranks failed checks.
     pub fn step_failed() -> Self {
         Outcome { code: EXIT_ERROR }
+    }
+
+    /// Cancelled by a signal, after the cleanup and the report: `code` is 128 + its number.
+    pub fn cancelled(code: u8) -> Self {
+        Outcome { code }
     }
 }
 

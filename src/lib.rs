@@ -17,6 +17,8 @@ pub mod attest;
 pub mod aws;
 /// SVG, PNG and shields-endpoint badges from a KPI.
 pub mod badge;
+/// SIGINT/SIGTERM turned into a cancellation the checks carry, so a stopped run still cleans up.
+pub mod cancel;
 /// The dry-run and full-restore checks that turn a target and a store into a target report.
 pub mod checks;
 /// The command-line model (clap types; doc comments are the `--help` text).

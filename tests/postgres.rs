@@ -31,6 +31,14 @@ pub fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(|| Cluster::start().unwrap_or_else(|e| panic!("{e}")))
 }
 
+static SECOND: OnceLock<Cluster> = OnceLock::new();
+
+/// Another cluster, for the tests that plant databases a restore must find (or must not touch):
+/// on the shared one, any other test's restore could sweep them first.
+pub fn second_cluster() -> &'static Cluster {
+    SECOND.get_or_init(|| Cluster::start().unwrap_or_else(|e| panic!("{e}")))
+}
+
 fn find_bin() -> Result<PathBuf, String> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|rd| {

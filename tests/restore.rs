@@ -507,11 +507,13 @@ fn sqlite_recursive_view_is_interrupted_at_the_deadline() {
     assert!(started.elapsed() < limit, "{:?}", started.elapsed());
     let report = dir.json("out/dr_fullrestore_summary.json");
     let t = &report["targets"][0];
+    // The restore finished; the query over the view is what hung, and is what fails.
+    passed(t, "restore");
+    passed(t, "integrity");
     assert!(
-        failed(t, "restore").starts_with("stopped after 3."),
+        failed(t, "validate[0]").starts_with("stopped by the RTO limit after 3."),
         "{t:#}"
     );
-    assert!(failed(t, "validate[0]").contains("not run"));
     assert!(failed(t, "rto").starts_with("restore exceeded rto 1s"));
 }
 

@@ -12,6 +12,7 @@ mod util;
 
 mod audit;
 mod badge;
+mod cancel;
 mod check;
 mod cmd;
 mod config;

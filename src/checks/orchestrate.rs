@@ -1,6 +1,8 @@
 //! Running a schedule's checks: which targets, which prefix (a chaos drill swaps every prefix
 //! for one that cannot exist), dry run or full restore, and the report they add up to. Lines
-//! go to the progress sink as each target finishes.
+//! go to the progress sink as each target finishes. A signal ([`Cancel`]) stops the target
+//! being checked (a restore cleans up first) and skips the rest; each says so in a `cancelled`
+//! check, and the report is still returned to be written.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,6 +14,7 @@ use secrecy::SecretString;
 use super::dry_run::{self, CheckContext};
 use super::restore::{self, RestoreContext};
 use crate::actions::target_lines;
+use crate::cancel::Cancel;
 use crate::config::{Loaded, Target};
 use crate::output::Sink;
 use crate::report::Check;
@@ -35,6 +38,9 @@ pub struct CheckRequest {
     /// The servers PostgreSQL restores use: the variables the targets' `restore.database-url-env`
     /// name, with their values (see [`database_urls`]).
     pub database_urls: BTreeMap<String, SecretString>,
+    /// Cancelled by a signal: the running target stops and cleans up, the targets after it are
+    /// reported as not checked, and the report is still returned.
+    pub cancel: Cancel,
 }
 
 impl CheckRequest {
@@ -49,6 +55,7 @@ impl CheckRequest {
             backup: None,
             run: None,
             database_urls: BTreeMap::new(),
+            cancel: Cancel::new(),
         }
     }
 }
@@ -162,6 +169,8 @@ pub async fn run(
         backup: request.backup.as_deref(),
         progress,
         database_urls: &request.database_urls,
+        cancel: &request.cancel,
+        run_id: &run_id,
     };
     let chaos_prefix = chaos_prefix(&run_id);
     let mut reports = Vec::with_capacity(targets.len());
@@ -171,9 +180,32 @@ pub async fn run(
         } else {
             target.prefix.as_str()
         };
+        let cancel = &request.cancel;
+        if cancel.is_cancelled() {
+            let report = not_checked(&target.name, cancel);
+            progress.lines(&target_lines(&report));
+            reports.push(report);
+            continue;
+        }
         tracing::info!(target = %target.name, prefix, "checking");
         let report = match request.mode {
-            Mode::DryRun => dry_run::check_target(target, prefix, &ctx).await,
+            // A dry run holds nothing to clean up: stopping it is dropping it.
+            Mode::DryRun => tokio::select! {
+                biased;
+                _ = cancel.cancelled() => TargetReport::new(
+                    &target.name,
+                    None,
+                    vec![Check::fail(
+                        "cancelled",
+                        format!(
+                            "cancelled by {} while this target was checked: its checks did not finish",
+                            cancel.signal_name()
+                        ),
+                    )],
+                ),
+                report = dry_run::check_target(target, prefix, &ctx) => report,
+            },
+            // A restore stops its stages itself, so its cleanup runs and what ran is kept.
             Mode::FullRestore => restore::check_target(target, prefix, &restore_ctx).await,
         };
         tracing::trace!(
@@ -196,6 +228,21 @@ pub async fn run(
         run: request.run.clone(),
         targets: reports,
     })
+}
+
+/// The report of a target a cancelled run never reached.
+fn not_checked(name: &str, cancel: &Cancel) -> TargetReport {
+    TargetReport::new(
+        name,
+        None,
+        vec![Check::fail(
+            "cancelled",
+            format!(
+                "not checked: the run was cancelled by {} before this target",
+                cancel.signal_name()
+            ),
+        )],
+    )
 }
 
 /// The values of the variables the targets' `restore.database-url-env` name, those that are set.

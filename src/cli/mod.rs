@@ -27,7 +27,8 @@ pub mod run;
 /// Proves on a schedule that backups are real: dry-run and full-restore checks, a
 /// green/amber/red KPI, a committed badge, and alerts when checks fail.
 ///
-/// Exit codes: 0 ok, 1 checks ran and something failed, 2 the tool could not do its job.
+/// Exit codes: 0 ok, 1 checks ran and something failed, 2 the tool could not do its job,
+/// 130/143 cancelled by SIGINT/SIGTERM (after cleaning up and writing the report).
 #[derive(Debug, Parser)]
 #[command(name = "dr-action", version, propagate_version = true)]
 pub struct Cli {

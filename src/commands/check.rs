@@ -1,6 +1,7 @@
 //! `dr-action check`: runs a schedule's checks against the configured store and writes the
 //! report. Exit 0 when every target is ok, 1 when any check failed (the report is written
-//! either way), 2 when the checks could not run at all (bad config, unknown target).
+//! either way), 2 when the checks could not run at all (bad config, unknown target), 130/143
+//! when SIGINT/SIGTERM cancelled the run (after its cleanup, with the report written).
 //!
 //! Lines go out as the run goes: the `::add-mask::` lines as soon as credentials exist (before
 //! any check can echo them), a line per target when its checks finish (with its failed checks),
@@ -33,6 +34,7 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let mut request = req.check;
     request.run = env.run.clone();
     request.database_urls = checks::database_urls(&loaded, env);
+    listen_for_signals(&request.cancel);
     // A mistyped --target is reported (exit 2) before any credentials are fetched.
     let report = checks::execute(&loaded, &request, env, out).await?;
     let mut bytes = serde_json::to_vec_pretty(&report)?;
@@ -40,5 +42,17 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     crate::atomic::write(&request.out, &bytes)?;
     attest::write(&report, &request.out, &crate::history::sha256_hex(&bytes))?;
     out.line(&verdict_line(&report, &request.out));
-    Ok(Outcome::checked(report.ok))
+    Ok(match request.cancel.exit_code() {
+        Some(code) => Outcome::cancelled(code),
+        None => Outcome::checked(report.ok),
+    })
+}
+
+/// From here on SIGINT and SIGTERM cancel the checks instead of ending the process, so the
+/// cleanup runs and the report is written. Without the handlers (which should not happen) the
+/// run goes on as before: a signal then ends it the default way.
+pub(crate) fn listen_for_signals(cancel: &crate::cancel::Cancel) {
+    if let Err(e) = crate::cancel::on_signals(cancel) {
+        tracing::warn!("cannot handle SIGINT/SIGTERM: {e}; a signal will end the run at once");
+    }
 }

@@ -12,7 +12,8 @@
 //! state, the history or the badge. Without `GITHUB_TOKEN` the checks still run and everything
 //! is written locally; the lines say which steps were skipped and why. Exit: 2 when a step
 //! failed (an alert not delivered, a publish refused by GitHub), else 1 when checks failed,
-//! else 0 — always after the alerts went out.
+//! else 0 — always after the alerts went out. A run SIGINT/SIGTERM cancelled writes the report
+//! of what ran and stops there (130/143): no KPI, badge, publish or alert from half a schedule.
 
 use std::path::PathBuf;
 
@@ -53,11 +54,15 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     if wf.in_actions {
         out.line("::group::checks");
     }
+    super::check::listen_for_signals(&request.cancel);
     let checked = checks::execute(&loaded, &request, env, out).await;
     if wf.in_actions {
         out.line("::endgroup::");
     }
     let mut report = checked?;
+    if let Some(code) = request.cancel.exit_code() {
+        return cancelled(report_skipping(&mut report), &request, wf, out, code);
+    }
     let mut notes: Vec<String> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
 
@@ -243,4 +248,43 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     } else {
         Outcome::step_failed()
     })
+}
+
+/// What a cancelled `run` leaves out, said in its `cancelled` checks: a KPI or badge from a
+/// half-checked schedule would be wrong, and the job is going away.
+const SKIPPED: &str = "the KPI, the badge, publishing and the alerts were skipped";
+
+fn report_skipping(report: &mut crate::report::Report) -> &crate::report::Report {
+    for check in report
+        .targets
+        .iter_mut()
+        .flat_map(|t| t.checks.iter_mut())
+        .filter(|c| c.name == "cancelled")
+    {
+        check.detail = format!("{}; {SKIPPED}", check.detail);
+    }
+    report
+}
+
+/// A run a signal cancelled: the report of what ran is written, nothing is published or sent.
+fn cancelled(
+    report: &crate::report::Report,
+    request: &CheckRequest,
+    wf: &crate::actions::Workflow,
+    out: &dyn Sink,
+    code: u8,
+) -> Result<Outcome> {
+    crate::atomic::write_json(&request.out, report)?;
+    out.line(&verdict_line(report, &request.out));
+    let note = format!(
+        "cancelled by {}: the report of what ran is written; {SKIPPED}",
+        request.cancel.signal_name()
+    );
+    out.line(&wf.warning(&note));
+    wf.append_summary(&summary_markdown(report, None, std::slice::from_ref(&note)))?;
+    wf.set_outputs(&[
+        ("ok", "false".to_string()),
+        ("report", request.out.display().to_string()),
+    ])?;
+    Ok(Outcome::cancelled(code))
 }

@@ -13,7 +13,8 @@
 //!
 //! The `tar` crate is synchronous; it runs on a blocking thread reading the async stream
 //! through a small bridge. A blocking thread cannot be cancelled, so when the restore is
-//! stopped (its deadline passed) a flag tells it to stop writing.
+//! stopped (its deadline passed, or a signal) a flag tells it to stop writing, and the
+//! temporary folder goes only once the thread let go of it.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -53,12 +54,15 @@ pub struct Unpacked {
 }
 
 /// Unpacks the stream into `dir`; returns the outcome and the stream (for the caller to read
-/// to its end, so the whole object is hashed).
+/// to its end, so the whole object is hashed). `hold` is the temporary folder `dir` is in: the
+/// blocking thread keeps it until it ends, so a stopped restore's folder is deleted after the
+/// thread's last write, never before it (which would let the thread make it again).
 pub async fn restore(
     content: ObjectReader,
     kind: Content,
     dir: PathBuf,
     cap: u64,
+    hold: Arc<tempfile::TempDir>,
 ) -> (EngineOutcome, ObjectReader) {
     if kind != Content::Tar {
         let outcome = EngineOutcome::failed(format!(
@@ -78,6 +82,7 @@ pub async fn restore(
             stop: flag.clone(),
         };
         let result = unpack_until(&mut bridge, &target, cap, &flag);
+        drop(hold);
         (result, bridge.reader)
     })
     .await;

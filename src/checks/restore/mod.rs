@@ -13,9 +13,14 @@
 //! `rto_seconds`, `rpo_seconds`). The download runs alongside the restore, so
 //! `download_seconds` is when the last stored byte arrived and `restore_seconds` when the engine
 //! finished, both counted from the start of the restore (the scratch database's creation, or
-//! the GET); `total_seconds` runs from the listing to the end of the validations. A restore
-//! still running at 3× the RTO is stopped, so a hung engine cannot hold the job (and the
-//! report) forever.
+//! the GET); `total_seconds` runs from the listing to the end of the validations. A stage
+//! still running at 3× the RTO is stopped, so a hung engine or validation cannot hold the job
+//! (and the report) forever; the stage that hung is the check that fails — a restore that
+//! finished keeps its verdict and its checksum when a validation hangs. A signal stops the
+//! stage that is running the same way ([`Cancel`]); the cleanup still runs, and the target
+//! ends with a `cancelled` check in place of `rto`. A PostgreSQL restore on a shared server
+//! first drops the stale scratch databases of earlier runs (`stale-scratch`, see
+//! [`postgres::Marker`]).
 //!
 //! Only the [`BackupStore`] trait is used, so the local folder and S3 behave the same.
 
@@ -33,6 +38,7 @@ use super::listing::{KeyFilter, summarize_listing};
 use super::sidecar::read_sidecar;
 use super::stream;
 use super::verdicts;
+use crate::cancel::Cancel;
 use crate::config::{ChecksumMode, Restore, RestoreEngine, Target};
 use crate::output::Sink;
 use crate::report::Check;
@@ -71,6 +77,10 @@ pub struct RestoreContext<'a> {
     /// The server URLs the targets' `restore.database-url-env` name, by variable, read at the
     /// edge.
     pub database_urls: &'a std::collections::BTreeMap<String, secrecy::SecretString>,
+    /// Cancelled by SIGINT/SIGTERM: every stage stops at its next await, and the cleanup runs.
+    pub cancel: &'a Cancel,
+    /// This run's id, written into the marker of the scratch databases it makes.
+    pub run_id: &'a str,
 }
 
 /// How often a running restore says how far it got.
@@ -86,12 +96,17 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         );
         return TargetReport::new(&target.name, None, vec![check]);
     };
-    let backup = match pick_backup(target, prefix, ctx).await {
-        Ok(b) => b,
-        Err(listing) => {
+    let stop = Stop {
+        until: deadline(target).map(|d| tokio::time::Instant::from_std(started) + d),
+        cancel: ctx.cancel,
+    };
+    let backup = match stop.run(pick_backup(target, prefix, ctx)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(listing)) => {
             let checks = vec![listing, Check::fail("restore", "no backup to restore")];
             return TargetReport::new(&target.name, None, checks);
         }
+        Err(why) => return interrupted(target, None, Vec::new(), why, "the listing", ctx),
     };
     let (listing, newest) = backup;
     let age = (ctx.now - newest.last_modified).num_seconds().max(0) as u64;
@@ -116,11 +131,29 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     };
     let mut checks = vec![listing, rpo];
 
-    let expected = expected_checksum(ctx.store, &newest.key, target).await;
+    let expected = match stop
+        .run(expected_checksum(ctx.store, &newest.key, target))
+        .await
+    {
+        Ok(e) => e,
+        Err(why) => {
+            return interrupted(
+                target,
+                Some(latest),
+                checks,
+                why,
+                "the checksum lookup",
+                ctx,
+            );
+        }
+    };
     let restore_started = Instant::now();
     // PostgreSQL first: a server that cannot be reached fails before anything is downloaded.
-    // The scratch database is held here, outside the deadline below, so it is dropped even
-    // when the restore is stopped.
+    // The scratch database is held here, outside the stops below, so it is dropped even when
+    // the restore is stopped. On a shared server its creation is not cut short by a signal:
+    // dropped half-way, it could leave a database without its marker; it takes well under a
+    // second. A private cluster's start (seconds) is, as its drop cleans up whatever ran.
+    let marker = postgres::Marker::new(ctx.run_id, Utc::now(), deadline(target));
     let scratch = match restore.engine {
         RestoreEngine::Postgres => match postgres::create_scratch(
             restore,
@@ -128,10 +161,15 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
                 .database_url_env
                 .as_deref()
                 .and_then(|v| ctx.database_urls.get(v)),
+            &marker,
+            ctx.cancel,
         )
         .await
         {
-            Ok(s) => Some(s),
+            Ok((s, stale)) => {
+                checks.extend(stale);
+                Some(s)
+            }
             Err(e) => {
                 checks.push(Check::fail("restore", e));
                 None
@@ -140,95 +178,151 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         _ => None,
     };
     let can_start = restore.engine != RestoreEngine::Postgres || scratch.is_some();
-    let work = async {
-        let run = restore_once(
-            &target.name,
-            restore,
-            &newest,
-            scratch.clone(),
-            ctx,
-            restore_started,
-        )
-        .await;
-        if !restore.validate.is_empty() && run.engine.restored.is_some() {
-            ctx.progress.line(&format!(
-                "{}: validating ({})",
-                target.name,
-                crate::units::count(restore.validate.len() as u64, "check")
+    // Where the run was stopped (3× the rto, or a signal) and in which stage.
+    let mut stopped: Option<(Stopped, String)> = None;
+    let mut timings = Timings::default();
+    let mut verified = None;
+    if !can_start {
+        checks.push(checksum_check(&expected, &ReadSummary::default()));
+        for i in 0..restore.validate.len() {
+            let name = format!("validate[{i}]");
+            checks.push(Check::fail(&name, "not run: the restore did not succeed"));
+        }
+        if ctx.cancel.is_cancelled() {
+            stopped = Some((
+                Stopped::Cancelled,
+                "the scratch database's preparation".into(),
             ));
         }
-        let validate_started = Instant::now();
-        let mut validations = Vec::new();
-        for (i, validation) in restore.validate.iter().enumerate() {
-            let name = format!("validate[{i}]");
-            validations.push(match &run.engine.restored {
-                Some(restored) => {
-                    validate::run(&name, validation, restored.as_ref(), ctx.base_dir).await
+    } else {
+        let restored = stop
+            .run(restore_once(
+                &target.name,
+                restore,
+                &newest,
+                scratch.clone(),
+                ctx,
+                restore_started,
+            ))
+            .await;
+        match restored {
+            Err(why) => {
+                // Dropping the future killed the engine's processes (their whole process
+                // group) and deleted its temporary folder.
+                let took = units::human_seconds(started.elapsed());
+                checks.push(Check::fail(
+                    "restore",
+                    match why {
+                        Stopped::Deadline => format!(
+                            "stopped after {took} by the RTO limit: still not restored at 3× the rto"
+                        ),
+                        Stopped::Cancelled => format!(
+                            "cancelled by {} after {took}: not restored",
+                            ctx.cancel.signal_name()
+                        ),
+                    },
+                ));
+                checks.push(match &expected {
+                    Ok(Some(_)) => Check::fail(
+                        "checksum",
+                        "not verified: the restore was stopped before the object was read to its end",
+                    ),
+                    _ => checksum_check(&expected, &ReadSummary::default()),
+                });
+                let at = "the restore".to_string();
+                for i in 0..restore.validate.len() {
+                    let name = format!("validate[{i}]");
+                    checks.push(Check::fail(&name, not_run(why, &at, ctx)));
                 }
-                None => Check::fail(&name, "not run: the restore did not succeed"),
-            });
+                stopped = Some((why, at));
+            }
+            Ok(run) => {
+                let RestoreRun {
+                    engine,
+                    read,
+                    download,
+                    restore: restore_took,
+                    _dir: dir,
+                } = run;
+                checks.extend(engine.checks);
+                let checksum = checksum_check(&expected, &read);
+                if checksum.ok && matches!(expected, Ok(Some(_))) {
+                    verified = Some(read.sha256.clone());
+                }
+                checks.push(checksum);
+                timings = Timings {
+                    download: Some(download),
+                    restore: Some(restore_took),
+                    validate: None,
+                    stored_bytes: read.stored_bytes,
+                    content_bytes: read.content_bytes,
+                };
+                if !restore.validate.is_empty() && engine.restored.is_some() {
+                    ctx.progress.line(&format!(
+                        "{}: validating ({})",
+                        target.name,
+                        crate::units::count(restore.validate.len() as u64, "check")
+                    ));
+                }
+                let validate_started = Instant::now();
+                for (i, validation) in restore.validate.iter().enumerate() {
+                    let name = format!("validate[{i}]");
+                    let check = match (&engine.restored, &stopped) {
+                        (_, Some((why, at))) => Check::fail(&name, not_run(*why, at, ctx)),
+                        (None, None) => Check::fail(&name, "not run: the restore did not succeed"),
+                        (Some(restored), None) => {
+                            let ran =
+                                validate::run(&name, validation, restored.as_ref(), ctx.base_dir);
+                            match stop.run(ran).await {
+                                Ok(check) => check,
+                                Err(why) => {
+                                    // The validation's programs went with its future; the
+                                    // restore itself finished, so it is this check that failed.
+                                    let took = units::human_seconds(started.elapsed());
+                                    let what = validate::shown(validation);
+                                    let detail = match why {
+                                        Stopped::Deadline => format!(
+                                            "stopped by the RTO limit after {took}: {what} was still running at 3× the rto"
+                                        ),
+                                        Stopped::Cancelled => format!(
+                                            "cancelled by {} after {took}, while {what} ran",
+                                            ctx.cancel.signal_name()
+                                        ),
+                                    };
+                                    stopped = Some((why, name.clone()));
+                                    Check::fail(&name, detail)
+                                }
+                            }
+                        }
+                    };
+                    checks.push(check);
+                }
+                if stopped.is_none() {
+                    timings.validate = Some(validate_started.elapsed());
+                }
+                // The engine's temporary folder goes now, with nothing left using it.
+                drop(engine.restored);
+                drop(dir);
+            }
         }
-        (run, validations, validate_started.elapsed())
-    };
-    let finished = match (can_start, deadline(target)) {
-        (false, _) => None,
-        (true, None) => Some(work.await),
-        (true, Some(limit)) => tokio::time::timeout(limit.saturating_sub(started.elapsed()), work)
-            .await
-            .ok(),
-    };
+    }
     // The measured RTO: from the first listing request until the data is restored and
     // validated. Dropping the scratch database afterwards is housekeeping, not recovery.
     let total = started.elapsed();
-    let mut verified = None;
-    let timings = match finished {
-        Some((run, validations, validate_seconds)) => {
-            checks.extend(run.engine.checks);
-            let checksum = checksum_check(&expected, &run.read);
-            if checksum.ok && matches!(expected, Ok(Some(_))) {
-                verified = Some(run.read.sha256.clone());
-            }
-            checks.push(checksum);
-            checks.extend(validations);
-            Timings {
-                download: Some(run.download),
-                restore: Some(run.restore),
-                validate: Some(validate_seconds),
-                stored_bytes: run.read.stored_bytes,
-                content_bytes: run.read.content_bytes,
-            }
-        }
-        None => {
-            if can_start {
-                // Dropping the future killed the engine's processes (kill_on_drop) and
-                // deleted its temporary folder.
-                checks.push(Check::fail(
-                    "restore",
-                    format!(
-                        "stopped after {}: still not restored and validated at 3× the rto",
-                        units::human_seconds(total)
-                    ),
-                ));
-            }
-            checks.push(match (&expected, can_start) {
-                (Ok(Some(_)), true) => Check::fail(
-                    "checksum",
-                    "not verified: the restore was stopped before the object was read to its end",
-                ),
-                _ => checksum_check(&expected, &ReadSummary::default()),
-            });
-            for i in 0..restore.validate.len() {
-                let name = format!("validate[{i}]");
-                checks.push(Check::fail(&name, "not run: the restore did not succeed"));
-            }
-            Timings::default()
-        }
-    };
     if let Some(scratch) = &scratch {
         checks.push(postgres::drop_scratch(scratch).await);
     }
-    let rto_met = target.rto.as_ref().map(|rto| total <= rto.duration);
-    checks.push(verdicts::rto(total, target));
+    let cancelled = matches!(stopped, Some((Stopped::Cancelled, _)));
+    match &stopped {
+        // A cancelled run measured nothing: no rto verdict, but what stopped it and where.
+        Some((Stopped::Cancelled, at)) => checks.push(cancelled_check(ctx, at, total)),
+        _ => checks.push(verdicts::rto(total, target)),
+    }
+    let rto_met = target
+        .rto
+        .as_ref()
+        .filter(|_| !cancelled)
+        .map(|rto| total <= rto.duration);
 
     let mut report = TargetReport::new(&target.name, Some(latest), checks);
     report.evidence = Evidence {
@@ -306,6 +400,89 @@ fn deadline(target: &Target) -> Option<Duration> {
         .rto
         .as_ref()
         .map(|rto| rto.duration.saturating_mul(3))
+}
+
+/// Why a stage of a restore did not finish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stopped {
+    /// 3× the rto passed.
+    Deadline,
+    /// A signal cancelled the run.
+    Cancelled,
+}
+
+/// The two things that stop a stage of a restore: 3× the rto from the listing, and a signal.
+struct Stop<'a> {
+    until: Option<tokio::time::Instant>,
+    cancel: &'a Cancel,
+}
+
+impl Stop<'_> {
+    /// Runs `work` unless stopped first; a stopped `work` is dropped, which kills its programs'
+    /// process groups and deletes what it held.
+    async fn run<T>(&self, work: impl std::future::Future<Output = T>) -> Result<T, Stopped> {
+        let limit = async {
+            match self.until {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => Err(Stopped::Cancelled),
+            _ = limit => Err(Stopped::Deadline),
+            done = work => Ok(done),
+        }
+    }
+}
+
+/// The detail of a validation that never started because the run was stopped `at` a stage.
+fn not_run(why: Stopped, at: &str, ctx: &RestoreContext<'_>) -> String {
+    match why {
+        Stopped::Deadline => format!("not run: the RTO limit stopped the run at {at}"),
+        Stopped::Cancelled => format!(
+            "not run: the run was cancelled by {} at {at}",
+            ctx.cancel.signal_name()
+        ),
+    }
+}
+
+/// The `cancelled` check: which signal, when, and in which stage.
+fn cancelled_check(ctx: &RestoreContext<'_>, at: &str, after: Duration) -> Check {
+    Check::fail(
+        "cancelled",
+        format!(
+            "cancelled by {} after {}, at {at}: the checks before it ran, the rest did not",
+            ctx.cancel.signal_name(),
+            units::human_seconds(after)
+        ),
+    )
+}
+
+/// The report of a target stopped before anything was restored (in the listing or the checksum
+/// lookup): nothing to clean up, only what ran and what stopped it.
+fn interrupted(
+    target: &Target,
+    latest: Option<Latest>,
+    mut checks: Vec<Check>,
+    why: Stopped,
+    at: &str,
+    ctx: &RestoreContext<'_>,
+) -> TargetReport {
+    checks.push(match why {
+        Stopped::Deadline => Check::fail(
+            "restore",
+            format!("stopped by the RTO limit at {at}: not restored"),
+        ),
+        Stopped::Cancelled => Check::fail(
+            "cancelled",
+            format!(
+                "cancelled by {} at {at}: nothing was restored",
+                ctx.cancel.signal_name()
+            ),
+        ),
+    });
+    TargetReport::new(&target.name, latest, checks)
 }
 
 /// The parts of the run the metrics quote; `None` for a stage that never finished.
@@ -475,7 +652,7 @@ struct RestoreRun {
     restore: Duration,
     /// The temporary folder the engine wrote into; deleted when the run is dropped, after
     /// the validations.
-    _dir: Option<tempfile::TempDir>,
+    _dir: Option<Arc<tempfile::TempDir>>,
 }
 
 /// GETs the object once and feeds it through the engine; then reads whatever the engine left
@@ -556,7 +733,7 @@ async fn restore_once(
         kind.name()
     ));
     let scratch_dir = match tempfile::Builder::new().prefix("dr-restore-").tempdir() {
-        Ok(d) => d,
+        Ok(d) => Arc::new(d),
         Err(e) => {
             let read = summarize(&stored, &unpacked, &tally);
             return failed(format!("creating a temporary folder failed: {e}"), read);
@@ -577,8 +754,14 @@ async fn restore_once(
                 sqlite::restore(&mut content, kind, scratch_dir.path(), cap).await
             }
             RestoreEngine::Files => {
-                let (outcome, rest) =
-                    files::restore(content, kind, scratch_dir.path().join("files"), cap).await;
+                let (outcome, rest) = files::restore(
+                    content,
+                    kind,
+                    scratch_dir.path().join("files"),
+                    cap,
+                    scratch_dir.clone(),
+                )
+                .await;
                 content = rest;
                 outcome
             }

@@ -9,6 +9,10 @@
 //!   scratch database owned by it, `dr_restore_<UTC YYYYMMDDhhmmss>_<random>` (unique, so two
 //!   restores never meet, and an existing database is never restored into), plus the
 //!   `restore.extensions`. Afterwards it drops both, `WITH (FORCE)`, whatever happened.
+//! - Both carry a [`Marker`] (`COMMENT ON DATABASE` / `ON ROLE`: the run, its start, how long
+//!   it may run), so a run killed before its cleanup leaves something recognisable: on a shared
+//!   server a restore first drops the scratch databases and roles whose marker says they are
+//!   past their run's limit. A database or role without the marker is never touched.
 //! - `pg_restore --no-owner --no-acl` (custom and tar dumps) and `psql` (plain SQL), the SQL
 //!   validations and the validation commands all connect as that role.
 //! - psql never obeys a meta-command from the dump: the script it reads starts with
@@ -27,7 +31,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::engine::{Cell, EngineOutcome, Restored};
@@ -37,6 +41,7 @@ use super::pg_url::Server;
 use super::pg_version;
 use super::sql_guard::SqlGuard;
 use super::token::random_token;
+use crate::cancel::Cancel;
 use crate::checks::format::Content;
 use crate::config::Restore;
 use crate::process::{self, Program, Ran, redact};
@@ -126,6 +131,87 @@ impl Restored for Scratch {
     }
 }
 
+/// What every marker starts with; nothing else is read as one.
+const MARKER_PREFIX: &str = "dr-action scratch v1";
+
+/// How long a scratch database of a target without an rto may live: such a restore has no
+/// deadline, so this is the guess of when its run must be dead.
+const STALE_WITHOUT_RTO: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// How long past its limit a scratch database is still left alone: its run, stopped at the
+/// limit, still has its own cleanup to do, the marker's time is cut to the second, and the
+/// runner that wrote it may have a clock a little ahead of this one's.
+const STALE_GRACE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The comment on a scratch database and its role: which run made it, when, and after how long
+/// it is certainly abandoned (3× its target's rto, when the run stops the restore). A later
+/// restore judges staleness by the creator's own limit, so a restore of a target with a long
+/// rto is never dropped by one with a short rto running beside it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Marker {
+    pub run_id: String,
+    pub started: DateTime<Utc>,
+    pub stale_after: std::time::Duration,
+}
+
+impl Marker {
+    /// `limit` is how long the restore may run (3× the rto), when it has one.
+    pub fn new(run_id: &str, started: DateTime<Utc>, limit: Option<std::time::Duration>) -> Self {
+        Marker {
+            // One word in the comment: a run id has no spaces, but an odd one must not make
+            // the marker unreadable.
+            run_id: run_id
+                .chars()
+                .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+                .collect(),
+            started,
+            stale_after: limit.unwrap_or(STALE_WITHOUT_RTO),
+        }
+    }
+
+    /// `dr-action scratch v1 run=123 started=2026-12-01T03:58:31Z stale-after=1800`.
+    pub fn comment(&self) -> String {
+        format!(
+            "{MARKER_PREFIX} run={} started={} stale-after={}",
+            self.run_id,
+            self.started
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            self.stale_after.as_secs()
+        )
+    }
+
+    /// The marker a comment holds; `None` for any other comment.
+    pub fn parse(comment: &str) -> Option<Marker> {
+        let rest = comment.strip_prefix(MARKER_PREFIX)?.strip_prefix(' ')?;
+        let (mut run_id, mut started, mut stale_after) = (None, None, None);
+        for word in rest.split(' ') {
+            match word.split_once('=')? {
+                ("run", v) => run_id = Some(v.to_string()),
+                ("started", v) => {
+                    started = Some(DateTime::parse_from_rfc3339(v).ok()?.with_timezone(&Utc))
+                }
+                ("stale-after", v) => {
+                    stale_after = Some(std::time::Duration::from_secs(v.parse().ok()?))
+                }
+                _ => return None,
+            }
+        }
+        Some(Marker {
+            run_id: run_id?,
+            started: started?,
+            stale_after: stale_after?,
+        })
+    }
+
+    /// Past its run's limit at `now`, with [`STALE_GRACE`] to spare.
+    pub fn is_stale(&self, now: DateTime<Utc>) -> bool {
+        chrono::Duration::from_std(self.stale_after + STALE_GRACE)
+            .ok()
+            .and_then(|d| self.started.checked_add_signed(d))
+            .is_some_and(|end| end < now)
+    }
+}
+
 /// The scratch database's and the role's names for a restore starting now.
 pub fn scratch_names() -> Result<(String, String), String> {
     let stamp = Utc::now().format("%Y%m%d%H%M%S");
@@ -143,10 +229,14 @@ fn ident(name: &str) -> String {
 
 /// Prepares the scratch database, before the backup is read: a server that cannot be reached,
 /// or an admin without the rights to prepare, fails the restore without downloading anything.
+/// Also returns the `stale-scratch` check when stale scratch databases or roles of earlier runs
+/// were found on a shared server.
 pub async fn create_scratch(
     restore: &Restore,
     database_url: Option<&secrecy::SecretString>,
-) -> Result<Scratch, String> {
+    marker: &Marker,
+    cancel: &Cancel,
+) -> Result<(Scratch, Option<Check>), String> {
     let home = tempfile::Builder::new()
         .prefix("dr-pg-home-")
         .tempdir()
@@ -172,9 +262,19 @@ pub async fn create_scratch(
                 .copied()
                 .collect();
             let tools = Tools::find(&needed, home.path()).await?;
-            let cluster = Cluster::start(&tools)
-                .await
-                .map_err(|e| format!("cannot start a private PostgreSQL cluster: {e}"))?;
+            // Starting takes seconds (initdb); a signal stops it at once, and the cluster's
+            // drop stops whatever part of it runs and deletes its folder.
+            let cluster = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {
+                    return Err(format!(
+                        "cancelled by {} while the private PostgreSQL cluster was starting",
+                        cancel.signal_name()
+                    ));
+                }
+                started = Cluster::start(&tools) => started,
+            }
+            .map_err(|e| format!("cannot start a private PostgreSQL cluster: {e}"))?;
             let mut admin = Server::from_url(&cluster.url)?;
             admin.shown = "a private PostgreSQL cluster".into();
             (admin, Some(Arc::new(cluster)), tools)
@@ -192,8 +292,8 @@ pub async fn create_scratch(
         _home: Arc::new(home),
         cluster,
     };
-    match prepare(&mut scratch, &restore.extensions).await {
-        Ok(()) => Ok(scratch),
+    match prepare(&mut scratch, &restore.extensions, marker).await {
+        Ok(stale) => Ok((scratch, stale)),
         Err(e) => {
             // Whatever part was made goes again; a failure there is worth saying too.
             let cleanup = drop_scratch(&scratch).await;
@@ -246,8 +346,13 @@ async fn admin_rights(scratch: &Scratch) -> Result<Admin, String> {
     })
 }
 
-/// Creates the role, the database it owns and the extensions.
-async fn prepare(scratch: &mut Scratch, extensions: &[String]) -> Result<(), String> {
+/// Drops the stale scratch databases and roles of earlier runs (shared server only), then
+/// creates the role, the database it owns (both marked) and the extensions.
+async fn prepare(
+    scratch: &mut Scratch,
+    extensions: &[String],
+    marker: &Marker,
+) -> Result<Option<Check>, String> {
     let rights = admin_rights(scratch).await?;
     scratch.major = rights.major;
     let shown = &scratch.admin.shown;
@@ -266,13 +371,21 @@ async fn prepare(scratch: &mut Scratch, extensions: &[String]) -> Result<(), Str
             ident(&rights.user)
         ));
     }
+    // A private cluster is new: nothing of an earlier run can be on it.
+    let stale = match scratch.cluster {
+        Some(_) => None,
+        None => sweep_stale(scratch, Utc::now()).await,
+    };
     let (db, role) = (ident(&scratch.name), ident(&scratch.role));
     let password = scratch.role_password.replace('\'', "''");
+    let comment = literal(&marker.comment());
     // Membership lets a non-superuser admin name the role as the owner (and drop it later).
     let script = format!(
         "CREATE ROLE {role} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;\n\
+         COMMENT ON ROLE {role} IS {comment};\n\
          GRANT {role} TO CURRENT_USER;\n\
          CREATE DATABASE {db} OWNER {role} TEMPLATE template0 ENCODING 'UTF8';\n\
+         COMMENT ON DATABASE {db} IS {comment};\n\
          REVOKE ALL ON DATABASE {db} FROM PUBLIC;\n"
     );
     let admin_env = scratch.admin.env_admin(&scratch.admin.maintenance_db);
@@ -292,7 +405,150 @@ async fn prepare(scratch: &mut Scratch, extensions: &[String]) -> Result<(), Str
             format!("cannot create the extensions of restore.extensions on {shown}: {e}")
         })?;
     }
-    Ok(())
+    Ok(stale)
+}
+
+/// `'text'`, for SQL.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The names a scratch database and its role have, as PostgreSQL regular expressions: only
+/// these are looked at, and only with a marker.
+const SCRATCH_DB_RE: &str = "^dr_restore_[0-9]{14}_[A-Za-z0-9]{8}$";
+const SCRATCH_ROLE_RE: &str = "^dr_restore_role_[0-9]{14}_[A-Za-z0-9]{8}$";
+
+/// Finds the scratch databases and roles whose marker says their run is past its limit, and
+/// drops them; `None` when there were none. Anything without a marker is left alone.
+async fn sweep_stale(scratch: &Scratch, now: DateTime<Utc>) -> Option<Check> {
+    const NAME: &str = "stale-scratch";
+    let shown = &scratch.admin.shown;
+    let sql = format!(
+        "SELECT 'database', datname, shobj_description(oid, 'pg_database') FROM pg_database \
+         WHERE datname ~ '{SCRATCH_DB_RE}' AND shobj_description(oid, 'pg_database') LIKE '{MARKER_PREFIX} %' \
+         UNION ALL \
+         SELECT 'role', rolname, shobj_description(oid, 'pg_authid') FROM pg_roles \
+         WHERE rolname ~ '{SCRATCH_ROLE_RE}' AND shobj_description(oid, 'pg_authid') LIKE '{MARKER_PREFIX} %'"
+    );
+    let admin = &scratch.admin;
+    let listed = scratch
+        .client(
+            "psql",
+            &["-A", "-t", "-F", "\u{1f}", "-R", "\u{1e}", "-c", &sql],
+            admin.env_admin(&admin.maintenance_db),
+            None,
+            1 << 20,
+        )
+        .await;
+    let out = match listed {
+        Ok(ran) if ran.status.success() => String::from_utf8_lossy(&ran.stdout).into_owned(),
+        Ok(ran) => {
+            return Some(Check::fail(
+                NAME,
+                format!(
+                    "could not look for stale scratch databases on {shown}: {}",
+                    redact(&ran.describe(), &scratch.secrets())
+                ),
+            ));
+        }
+        Err(e) => {
+            return Some(Check::fail(
+                NAME,
+                format!("could not look for stale scratch databases on {shown}: {e}"),
+            ));
+        }
+    };
+    // (kind, name, marker) of each stale one; databases first, so their role can go after.
+    let mut stale: Vec<(String, String, Marker)> = out
+        .split('\u{1e}')
+        .filter_map(|row| {
+            let mut f = row.trim_start_matches('\n').splitn(3, '\u{1f}');
+            let (kind, name, comment) = (f.next()?, f.next()?, f.next()?);
+            let marker = Marker::parse(comment.trim_end_matches('\n'))?;
+            marker
+                .is_stale(now)
+                .then(|| (kind.to_string(), name.to_string(), marker))
+        })
+        .collect();
+    if stale.is_empty() {
+        return None;
+    }
+    stale.sort_by_key(|(kind, _, _)| kind != "database");
+    let mut script = String::from("\\set ON_ERROR_STOP 0\n");
+    for (kind, name, _) in &stale {
+        let id = ident(name);
+        if kind == "database" {
+            script.push_str(&format!(
+                "ALTER DATABASE {id} IS_TEMPLATE false;\nDROP DATABASE IF EXISTS {id} WITH (FORCE);\n"
+            ));
+        } else {
+            script.push_str(&format!("DROP ROLE IF EXISTS {id};\n"));
+        }
+    }
+    let names: Vec<String> = stale.iter().map(|(_, n, _)| literal(n)).collect();
+    script.push_str(&format!(
+        "\\set ON_ERROR_STOP 1\n\
+         SELECT datname FROM pg_database WHERE datname IN ({0}) UNION ALL SELECT rolname FROM pg_roles WHERE rolname IN ({0});\n",
+        names.join(", ")
+    ));
+    let mut input = std::io::Cursor::new(script.into_bytes());
+    let dropped = scratch
+        .client(
+            "psql",
+            &["-A", "-t"],
+            admin.env_admin(&admin.maintenance_db),
+            Some(&mut input),
+            1 << 20,
+        )
+        .await;
+    let left: Vec<String> = match &dropped {
+        Ok(ran) if ran.status.success() => String::from_utf8_lossy(&ran.stdout)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect(),
+        _ => stale.iter().map(|(_, n, _)| n.clone()).collect(),
+    };
+    let told: Vec<String> = stale
+        .iter()
+        .filter(|(_, n, _)| !left.contains(n))
+        .map(|(kind, name, m)| {
+            format!(
+                "the {kind} {name} (run {}, started {}, limit {})",
+                m.run_id,
+                m.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                crate::units::short_duration(m.stale_after.as_secs())
+            )
+        })
+        .collect();
+    let gone = if told.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "dropped what earlier runs left on {shown} past their limit: {}",
+            told.join("; ")
+        )
+    };
+    Some(if left.is_empty() {
+        Check::pass(NAME, gone)
+    } else {
+        let why = match &dropped {
+            Ok(ran) if !ran.status.success() => {
+                format!(" ({})", redact(&ran.describe(), &scratch.secrets()))
+            }
+            Err(e) => format!(" ({e})"),
+            _ => String::new(),
+        };
+        let sep = if gone.is_empty() { "" } else { "; " };
+        Check::fail(
+            NAME,
+            format!(
+                "{gone}{sep}could not drop the stale scratch {} of earlier runs on {shown}{why}; drop them by hand",
+                left.join(", ")
+            ),
+        )
+    })
 }
 
 /// Runs an SQL script of ours through psql on stdin (so no password is on a command line).
@@ -444,7 +700,6 @@ pub async fn query_first(scratch: &Scratch, sql: &str) -> Result<Cell, String> {
 /// looked up, so the check says exactly what remains.
 pub async fn drop_scratch(scratch: &Scratch) -> Check {
     let (db, role) = (ident(&scratch.name), ident(&scratch.role));
-    let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
     // A dump may have made its database a template, which DROP DATABASE refuses.
     let script = format!(
         "\\set ON_ERROR_STOP 0\n\
@@ -541,6 +796,42 @@ mod tests {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric())
         );
+    }
+
+    #[test]
+    fn a_marker_reads_back_and_is_stale_only_past_its_own_limit() {
+        use chrono::TimeZone;
+        let started = Utc.with_ymd_and_hms(2026, 12, 1, 3, 0, 0).unwrap();
+        let limit = std::time::Duration::from_secs(1800);
+        let m = Marker::new("123", started, Some(limit));
+        assert_eq!(
+            m.comment(),
+            "dr-action scratch v1 run=123 started=2026-12-01T03:00:00Z stale-after=1800"
+        );
+        assert_eq!(Marker::parse(&m.comment()), Some(m.clone()));
+        // Its limit, plus the grace a live run's cleanup and clock skew need.
+        assert!(!m.is_stale(started + chrono::Duration::seconds(1800 + 300)));
+        assert!(m.is_stale(started + chrono::Duration::seconds(1800 + 301)));
+        // Without an rto, a day.
+        let day = Marker::new("local-1", started, None);
+        assert_eq!(day.stale_after.as_secs(), 86_400);
+        // A run id cannot break the comment into more words.
+        assert_eq!(Marker::new("a b\nc", started, None).run_id, "a_b_c");
+    }
+
+    #[test]
+    fn only_our_exact_marker_is_a_marker() {
+        for comment in [
+            "",
+            "restored by hand",
+            "not dr-action scratch v1 run=1 started=2020-01-01T00:00:00Z stale-after=1",
+            "dr-action scratch v2 run=1 started=2020-01-01T00:00:00Z stale-after=1",
+            "dr-action scratch v1 run=1 started=yesterday stale-after=1",
+            "dr-action scratch v1 run=1 started=2020-01-01T00:00:00Z",
+            "dr-action scratch v1 run=1 started=2020-01-01T00:00:00Z stale-after=1 extra=2",
+        ] {
+            assert_eq!(Marker::parse(comment), None, "{comment}");
+        }
     }
 
     #[test]

@@ -31,6 +31,15 @@ pub async fn run(name: &str, v: &Validation, restored: &dyn Restored, base_dir: 
     }
 }
 
+/// The validation as a detail names it: `` `select …` `` or `` `./check.sh arg` ``.
+pub fn shown(v: &Validation) -> String {
+    match (&v.sql, &v.command) {
+        (Some(sql), _) => format!("`{sql}`"),
+        (None, Some(argv)) => format!("`{}`", argv.join(" ")),
+        (None, None) => "the validation".to_string(),
+    }
+}
+
 /// Compares a query's first cell with the expectations; with none, running is enough.
 pub fn judge(v: &Validation, sql: &str, cell: &Cell) -> (bool, String) {
     let value = match cell {
