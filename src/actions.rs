@@ -357,7 +357,12 @@ pub fn verdict_line(report: &Report, path: &Path) -> String {
 pub fn target_lines(t: &crate::report::TargetReport) -> Vec<String> {
     let mut lines = vec![format!(
         "  {} {}",
-        if t.ok { "ok  " } else { "FAIL" },
+        match (t.ok, t.critical) {
+            (true, _) => "ok  ",
+            (false, true) => "FAIL",
+            // Not critical: the failure is a warning and leaves the run ok.
+            (false, false) => "WARN",
+        },
         t.name
     )];
     for c in t.failed_checks() {

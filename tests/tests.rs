@@ -16,6 +16,7 @@ mod check;
 mod cmd;
 mod config;
 mod demo;
+mod formats;
 mod github;
 mod hostile_pg;
 mod kpi;

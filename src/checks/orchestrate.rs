@@ -94,7 +94,10 @@ fn unreachable(
 ) -> Report {
     let reports: Vec<TargetReport> = targets
         .iter()
-        .map(|t| TargetReport::new(&t.name, None, vec![Check::fail("access", detail)]))
+        .map(|t| TargetReport {
+            critical: t.critical,
+            ..TargetReport::new(&t.name, None, vec![Check::fail("access", detail)])
+        })
         .collect();
     for t in &reports {
         out.lines(&target_lines(t));
@@ -103,7 +106,7 @@ fn unreachable(
         schema: SCHEMA_VERSION,
         kind: request.mode,
         schedule: request.schedule,
-        ok: false,
+        ok: Report::ok_of(&reports),
         chaos: request.chaos,
         started_at: now,
         finished_at: now,
@@ -172,10 +175,11 @@ pub async fn run(
             target.prefix.as_str()
         };
         tracing::info!(target = %target.name, prefix, "checking");
-        let report = match request.mode {
+        let mut report = match request.mode {
             Mode::DryRun => dry_run::check_target(target, prefix, &ctx).await,
             Mode::FullRestore => restore::check_target(target, prefix, &restore_ctx).await,
         };
+        report.critical = target.critical;
         tracing::trace!(
             target = %report.name,
             ok = report.ok,

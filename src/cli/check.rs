@@ -8,6 +8,7 @@ use super::{Global, ModeArg, ScheduleArg};
 use crate::checks::CheckRequest;
 use crate::commands::check::Request;
 use crate::env::Env;
+use crate::formats::RunFiles;
 use crate::report::Schedule;
 
 #[derive(Debug, Args)]
@@ -32,6 +33,12 @@ pub struct CheckArgs {
     /// Full restore: restore this key instead of the newest backup (one target).
     #[arg(long, value_name = "KEY")]
     pub backup: Option<String>,
+    /// Also write the results as JUnit XML (a test case per check of each target).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write the figures as OpenMetrics text (for node-exporter's textfile collector).
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
 }
 
 impl CheckArgs {
@@ -49,6 +56,10 @@ impl CheckArgs {
         Request {
             config: global.config.clone(),
             check,
+            files: RunFiles {
+                junit: self.junit,
+                metrics: self.metrics,
+            },
         }
     }
 }

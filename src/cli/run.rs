@@ -1,11 +1,14 @@
 //! `dr-action run` arguments.
 
+use std::path::PathBuf;
+
 use clap::Args;
 
 use super::{Global, ScheduleArg};
 use crate::checks::CheckRequest;
 use crate::commands::run::Request;
 use crate::env::Env;
+use crate::formats::RunFiles;
 use crate::report::Schedule;
 
 #[derive(Debug, Args)]
@@ -17,6 +20,12 @@ pub struct RunArgs {
     /// changes the KPI state or the committed badge.
     #[arg(long)]
     pub chaos: bool,
+    /// Also write the results as JUnit XML (a test case per check of each target).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write the figures as OpenMetrics text (for node-exporter's textfile collector).
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -31,6 +40,10 @@ impl RunArgs {
             config: global.config.clone(),
             out_dir: global.out_dir.clone(),
             check,
+            files: RunFiles {
+                junit: self.junit,
+                metrics: self.metrics,
+            },
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::checks::{self, CheckRequest};
 use crate::config;
 use crate::env::Env;
 use crate::error::Outcome;
+use crate::formats::{self, RunFiles};
 use crate::output::Sink;
 
 /// What `check` is asked to do.
@@ -23,6 +24,8 @@ pub struct Request {
     /// `--config`, else the default paths.
     pub config: Option<PathBuf>,
     pub check: CheckRequest,
+    /// `--junit`, `--metrics`.
+    pub files: RunFiles,
 }
 
 pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
@@ -33,6 +36,7 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     // A mistyped --target is reported (exit 2) before any credentials are fetched.
     let report = checks::execute(&loaded, &request, env, out).await?;
     crate::atomic::write_json(&request.out, &report)?;
+    out.lines(&formats::write_run_files(&req.files, &report)?);
     out.line(&verdict_line(&report, &request.out));
     Ok(Outcome::checked(report.ok))
 }

@@ -21,6 +21,7 @@ use crate::checks::{self, CheckRequest};
 use crate::config;
 use crate::env::Env;
 use crate::error::Outcome;
+use crate::formats::{self, RunFiles};
 use crate::github::{self, GitHub};
 use crate::notify::{self, Channels};
 use crate::output::Sink;
@@ -33,6 +34,8 @@ pub struct Request {
     /// Where the report and the KPI are written.
     pub out_dir: PathBuf,
     pub check: CheckRequest,
+    /// `--junit`, `--metrics`.
+    pub files: RunFiles,
 }
 
 pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
@@ -52,6 +55,7 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     }
     let report = checked?;
     crate::atomic::write_json(&request.out, &report)?;
+    out.lines(&formats::write_run_files(&req.files, &report)?);
     out.line(&verdict_line(&report, &request.out));
     let mut notes: Vec<String> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
