@@ -66,6 +66,7 @@ pub async fn execute(
     out: &dyn Sink,
 ) -> Result<Report> {
     let targets = select_targets(loaded, &request.targets)?;
+    something_to_restore(loaded, request, &targets)?;
     match store::open(loaded, env).await {
         Ok(opened) => {
             out.lines(&opened.masks);
@@ -82,6 +83,27 @@ pub async fn execute(
             ))
         }
     }
+}
+
+/// A full restore needs at least one selected target with `restore:`: one that restores
+/// nothing would prove nothing, yet report ok (a target without `restore:` is reported as not
+/// restored, not failed).
+fn something_to_restore(
+    loaded: &Loaded,
+    request: &CheckRequest,
+    targets: &[&Target],
+) -> Result<()> {
+    if request.mode != Mode::FullRestore || targets.iter().any(|t| t.restore.is_some()) {
+        return Ok(());
+    }
+    let which = match targets {
+        [only] => format!("target `{}` has none", only.name),
+        _ => format!("none of the {} targets checked has one", targets.len()),
+    };
+    anyhow::bail!(
+        "a full restore needs a target with a `restore:` section, and {which}: add `restore:` (engine: postgres, sqlite, files or command) to a target in {}",
+        loaded.path.display()
+    )
 }
 
 /// The report of a run whose store could not be opened: every target fails `access`.
@@ -125,6 +147,7 @@ pub async fn run(
     progress: &dyn Sink,
 ) -> Result<Report> {
     let targets = select_targets(loaded, &request.targets)?;
+    something_to_restore(loaded, request, &targets)?;
     if request.backup.is_some() {
         anyhow::ensure!(
             request.mode == Mode::FullRestore,
