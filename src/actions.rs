@@ -339,7 +339,17 @@ pub fn summary_markdown(report: &Report, kpi: Option<&Kpi>, notes: &[String]) ->
 /// The line that ends a run of checks: the verdict and where the report is.
 pub fn verdict_line(report: &Report, path: &Path) -> String {
     let failed = report.targets.iter().filter(|t| !t.ok).count();
-    let verdict = if report.ok {
+    let warned = report
+        .targets
+        .iter()
+        .filter(|t| !t.ok && !t.critical)
+        .count();
+    let verdict = if report.ok && warned > 0 {
+        format!(
+            "ok, with warnings ({warned} of {} targets, not critical, failed)",
+            report.targets.len()
+        )
+    } else if report.ok {
         "ok".to_string()
     } else {
         format!("FAILED ({failed} of {} targets)", report.targets.len())

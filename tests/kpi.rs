@@ -269,3 +269,70 @@ fn a_kept_slot_finished_in_the_future_counts_as_not_ok() {
         "weekly dry-run report finished at 9999-01-01T00:00:00Z, in the future: counted as not ok"
     );
 }
+
+/// `db` healthy; `logs` with a three-day-old newest backup (freshness fails), `critical` as given.
+fn store_with_stale_logs(critical: bool) -> Dir {
+    use crate::fixtures::{CONFIG, DAY, dailies, gzip, put_backup, sqlite_like};
+    let dir = Dir::new();
+    dir.write(
+        "dr.yml",
+        format!(
+            "{CONFIG}  - name: logs\n    prefix: logs/\n    match: \"*.sqlite.gz\"\n    format: sqlite\n    rpo: 26h\n    critical: {critical}\n"
+        ),
+    );
+    dailies(&dir, 10, std::time::Duration::from_secs(3600));
+    put_backup(
+        &dir,
+        "logs/logs-000.sqlite.gz",
+        &gzip(&sqlite_like(5_000, 7)),
+        DAY * 3,
+    );
+    dir
+}
+
+#[test]
+fn critical_false_changed_nothing() {
+    // Not critical: the failure is a warning, the run and its KPI slot stay ok.
+    let dir = store_with_stale_logs(false);
+    let run = dir
+        .command()
+        .args(["run", "--schedule", "weekly"])
+        .output()
+        .expect_code(0);
+    let out = run.stdout();
+    assert!(out.contains("  WARN logs"), "{out}");
+    assert!(
+        out.contains("weekly dry-run: ok, with warnings (1 of 2 targets, not critical, failed)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "warning: warning (target not critical): logs (not critical) freshness: newest is 3d"
+        ),
+        "{out}"
+    );
+    let report = dir.json("out/dr_dryrun_weekly.json");
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["targets"][1]["ok"], false);
+    assert_eq!(report["targets"][1]["critical"], false);
+    let kpi = dir.json("out/backup_kpi.json");
+    assert_eq!(kpi["weekly"]["ok"], true, "{kpi:#}");
+
+    // The same failure on a critical target fails the run and its slot.
+    let dir = store_with_stale_logs(true);
+    let run = dir
+        .command()
+        .args(["run", "--schedule", "weekly"])
+        .output()
+        .expect_code(1);
+    assert!(run.stdout().contains("  FAIL logs"), "{}", run.stdout());
+    let kpi = dir.json("out/backup_kpi.json");
+    assert_eq!(kpi["weekly"]["ok"], false, "{kpi:#}");
+    assert!(
+        kpi["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("weekly dry-run failed: logs freshness: newest is 3d"),
+        "{kpi:#}"
+    );
+}

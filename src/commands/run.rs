@@ -134,12 +134,18 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     } else if delivery.unheard {
         warnings.push(notify::UNHEARD.to_string());
     }
+    // A target that is not critical fails as a warning: an annotation, not an alert.
+    let not_critical: Vec<String> = report
+        .warning_lines()
+        .into_iter()
+        .map(|w| format!("warning (target not critical): {w}"))
+        .collect();
 
     out.lines(&notes);
     for e in &errors {
         out.line(&wf.error(e));
     }
-    for w in &warnings {
+    for w in warnings.iter().chain(&not_critical) {
         out.line(&wf.warning(w));
     }
     if !report.ok && !report.chaos {
@@ -163,6 +169,7 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
             .iter()
             .map(|w| format!("⚠️ **no one was told**: {w}")),
     );
+    summary_notes.extend(not_critical.iter().map(|w| format!("⚠️ {w}")));
     wf.append_summary(&summary_markdown(&report, Some(&kpi), &summary_notes))?;
     wf.set_outputs(&[
         ("status", kpi.status.as_str().to_string()),
