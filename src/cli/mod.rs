@@ -129,6 +129,50 @@ impl From<StyleArg> for crate::badge::Style {
     }
 }
 
+/// The global options `demo` does not use: it builds its own config and output folder under
+/// `--dir`, so they are hidden from its help and refused on its command line.
+const NOT_FOR_DEMO: [&str; 2] = ["config", "out_dir"];
+
+/// The command line's definition, as `--help` shows it.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    // Global options reach the subcommands only when the command is built.
+    cmd.build();
+    cmd.mut_subcommand("demo", |demo| {
+        // In place: the built command indexes its arguments by position.
+        demo.mut_args(|a| {
+            if NOT_FOR_DEMO.contains(&a.get_id().as_str()) {
+                a.hide(true)
+            } else {
+                a
+            }
+        })
+    })
+}
+
+/// Parses the process's arguments; a usage error or `--help` exits here, as clap does.
+pub fn parse() -> Cli {
+    use clap::FromArgMatches;
+    let mut cmd = command();
+    let matches = cmd.clone().get_matches();
+    if let Some(("demo", demo)) = matches.subcommand() {
+        for id in NOT_FOR_DEMO {
+            if demo.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+                let flag = format!("--{}", id.replace('_', "-"));
+                cmd.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "`demo` does not take {flag}: it writes its own config and reports under --dir"
+                    ),
+                )
+                .exit();
+            }
+        }
+    }
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 /// Runs the parsed command line with the environment read once by the binary; its lines go to
 /// `out` as they are produced.
 pub fn dispatch(cli: Cli, env: &Env, out: &dyn Sink) -> Result<Outcome> {
