@@ -27,7 +27,8 @@ pub struct CheckArgs {
     /// works. Also on when DR_CHAOS is true/1/yes.
     #[arg(long)]
     pub chaos: bool,
-    /// The report file (default: OUT_DIR/<the schedule's report name>).
+    /// The report file (default: OUT_DIR/<the schedule's report name>; OUT_DIR/chaos/ for a
+    /// chaos drill).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Full restore: restore this key instead of the newest backup (one target).
@@ -44,14 +45,21 @@ pub struct CheckArgs {
 impl CheckArgs {
     pub fn into_request(self, global: &Global, env: &Env) -> Request {
         let schedule = Schedule::from(self.schedule);
+        let chaos = self.chaos || env.chaos;
+        // A drill's report goes beside the real one, never over it.
+        let out_dir = if chaos {
+            global.out_dir.join("chaos")
+        } else {
+            global.out_dir.clone()
+        };
         let mut check = CheckRequest::for_schedule(
             schedule,
             self.out
-                .unwrap_or_else(|| global.out_dir.join(schedule.default_report_name())),
+                .unwrap_or_else(|| out_dir.join(schedule.default_report_name())),
         );
         check.mode = self.mode.map_or(schedule.default_mode(), Into::into);
         check.targets = self.targets;
-        check.chaos = self.chaos || env.chaos;
+        check.chaos = chaos;
         check.backup = self.backup;
         Request {
             config: global.config.clone(),
