@@ -432,6 +432,25 @@ pub fn load_optional(explicit: Option<&Path>) -> Result<Option<Loaded>> {
     locate(explicit)?.map(|p| load(&p)).transpose()
 }
 
+/// The folder the relative paths of the config at `path` start from: the config's folder, or
+/// the repository root for `.github/dr.yml` (that file describes the repository).
+pub fn base_dir_of(path: &Path) -> PathBuf {
+    let base_dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    if base_dir.file_name().is_some_and(|n| n == ".github") {
+        base_dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    } else {
+        base_dir
+    }
+}
+
 /// Reads, parses and validates the config at `path`.
 pub fn load(path: &Path) -> Result<Loaded> {
     let text = std::fs::read_to_string(path)
@@ -440,17 +459,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
         path: path.display().to_string(),
         message: e,
     })?;
-    let base_dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    // `.github/dr.yml` describes the repository, so its relative paths start at the repo root.
-    let base_dir = if base_dir.file_name().is_some_and(|n| n == ".github") {
-        base_dir.parent().map(Path::to_path_buf).unwrap_or(base_dir)
-    } else {
-        base_dir
-    };
+    let base_dir = base_dir_of(path);
     Ok(Loaded {
         config,
         path: path.to_path_buf(),

@@ -336,3 +336,47 @@ fn critical_false_changed_nothing() {
         "{kpi:#}"
     );
 }
+
+#[test]
+fn a_config_in_another_folder_gave_another_kpi() {
+    use crate::fixtures::{CONFIG, dailies};
+    // The config and its store live in `ops/`; runs start from the root and from `elsewhere/`.
+    let dir = Dir::new();
+    dir.write("ops/dr.yml", CONFIG);
+    let ops = Dir::new();
+    dailies(&ops, 10, std::time::Duration::from_secs(3600));
+    std::fs::rename(ops.join("backups"), dir.join("ops/backups")).unwrap();
+    std::fs::create_dir_all(dir.join("elsewhere")).unwrap();
+
+    // The weekly run from the root, the monthly from another folder: both find the same
+    // store, state and out/ under ops/, so the second KPI sees the first run's slot.
+    let weekly = dir
+        .command()
+        .args(["--config", "ops/dr.yml", "run", "--schedule", "weekly"])
+        .output()
+        .expect_code(0);
+    assert!(
+        weekly.stdout().contains("kpi: amber"),
+        "{}",
+        weekly.stdout()
+    );
+    let monthly = crate::util::TestCommand::new(&dir.join("elsewhere"))
+        .args(["--config", "../ops/dr.yml", "run", "--schedule", "monthly"])
+        .args(["--junit", "junit.xml"])
+        .output()
+        .expect_code(0);
+    assert!(
+        monthly.stdout().contains("kpi: green"),
+        "{}",
+        monthly.stdout()
+    );
+    let kpi = dir.json("ops/out/backup_kpi.json");
+    assert_eq!(kpi["status"], "green", "{kpi:#}");
+    assert!(dir.join("ops/out/dr_dryrun_weekly.json").exists());
+    assert!(dir.join("ops/badges/backup_kpi.json").exists());
+    assert!(dir.join("ops/badges/backup_status.svg").exists());
+    assert!(!dir.join("out").exists() && !dir.join("badges").exists());
+    assert!(!dir.join("elsewhere/out").exists());
+    // A path given on the command line still means what it meant where it was typed.
+    assert!(dir.join("elsewhere/junit.xml").exists());
+}
