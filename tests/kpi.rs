@@ -377,6 +377,16 @@ fn a_config_in_another_folder_gave_another_kpi() {
     assert!(dir.join("ops/badges/backup_status.svg").exists());
     assert!(!dir.join("out").exists() && !dir.join("badges").exists());
     assert!(!dir.join("elsewhere/out").exists());
+    // The report is named so that it can be found from where the command started.
+    assert!(
+        monthly.stdout().contains(&format!(
+            "report {}",
+            dir.join("elsewhere/../ops/out/dr_dryrun_result.json")
+                .display()
+        )),
+        "{}",
+        monthly.stdout()
+    );
     // A path given on the command line still means what it meant where it was typed.
     assert!(dir.join("elsewhere/junit.xml").exists());
 }

@@ -217,6 +217,10 @@ pub fn settle_base(cli: &mut Cli) -> Result<()> {
     };
     if cli.out_dir_given {
         anchor(&mut cli.global.out_dir);
+    } else {
+        // The default out/ of the base, named absolutely: the `report` and `kpi` outputs of a
+        // workflow step are read from the folder the step started in.
+        cli.global.out_dir = cwd.join(&base).join(&cli.global.out_dir);
     }
     match &mut cli.command {
         Command::Check(a) => {
