@@ -20,7 +20,7 @@ pub struct Extra {
     pub health: BTreeMap<String, f64>,
 }
 
-/// One metric family: its name (without unit suffix rules beyond what the name says), help,
+/// One metric family: its name (ending in its unit when it has one), unit, help,
 /// and samples as (labels, value).
 struct Family {
     name: &'static str,
@@ -234,5 +234,35 @@ mod tests {
         assert!(text.ends_with("# EOF\n"));
         // No health scores given: the family is left out rather than written empty.
         assert!(!text.contains("dr_target_health_score"));
+    }
+
+    #[test]
+    fn restore_seconds_and_health_scores_are_written_when_known() {
+        let mut restored = TargetReport::new("db", None, vec![Check::pass("restore", "ok")]);
+        restored
+            .metrics
+            .insert("total_seconds".into(), serde_json::json!(12.5));
+        let report = sample(
+            Mode::FullRestore,
+            Schedule::Quarterly,
+            false,
+            vec![restored],
+        );
+        let extra = Extra {
+            health: BTreeMap::from([("db".to_string(), 87.0)]),
+        };
+        let text = render(&report, &extra);
+        assert!(
+            text.contains(
+                "dr_restore_seconds{schedule=\"quarterly\",mode=\"full-restore\",target=\"db\"} 12.5\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "dr_target_health_score{schedule=\"quarterly\",mode=\"full-restore\",target=\"db\"} 87\n"
+            ),
+            "{text}"
+        );
     }
 }
