@@ -264,11 +264,12 @@ pub fn settle_base(cli: &mut Cli) -> Result<()> {
         | Command::Plan(_)
         | Command::Demo(_) => {}
     }
-    // The config, named from the base it now runs in.
-    let within = path.strip_prefix(&base).map(PathBuf::from).unwrap_or(path);
+    // The config by full path: a name relative to the base would not be the one typed.
+    let mut config = path;
+    anchor(&mut config);
     std::env::set_current_dir(&base)
         .with_context(|| format!("entering the config's folder {}", base.display()))?;
-    cli.global.config = Some(within);
+    cli.global.config = Some(config);
     Ok(())
 }
 
