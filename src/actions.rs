@@ -433,7 +433,17 @@ pub fn matrix_markdown(matrix: &crate::matrix::Matrix) -> String {
 /// The line that ends a run of checks: the verdict and where the report is.
 pub fn verdict_line(report: &Report, path: &Path) -> String {
     let failed = report.targets.iter().filter(|t| !t.ok).count();
-    let verdict = if report.ok {
+    let warned = report
+        .targets
+        .iter()
+        .filter(|t| !t.ok && !t.critical)
+        .count();
+    let verdict = if report.ok && warned > 0 {
+        format!(
+            "ok, with warnings ({warned} of {} targets, not critical, failed)",
+            report.targets.len()
+        )
+    } else if report.ok {
         "ok".to_string()
     } else {
         format!("FAILED ({failed} of {} targets)", report.targets.len())
@@ -451,7 +461,12 @@ pub fn verdict_line(report: &Report, path: &Path) -> String {
 pub fn target_lines(t: &crate::report::TargetReport) -> Vec<String> {
     let mut lines = vec![format!(
         "  {} {}",
-        if t.ok { "ok  " } else { "FAIL" },
+        match (t.ok, t.critical) {
+            (true, _) => "ok  ",
+            (false, true) => "FAIL",
+            // Not critical: the failure is a warning and leaves the run ok.
+            (false, false) => "WARN",
+        },
         t.name
     )];
     for c in t.failed_checks() {

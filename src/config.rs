@@ -394,8 +394,28 @@ impl Loaded {
     pub fn storage(&self) -> StorageKind {
         match (&self.config.storage.bucket, &self.config.storage.local) {
             (Some(bucket), _) => StorageKind::Bucket(bucket.clone()),
-            (None, Some(local)) => StorageKind::Local(self.base_dir.join(local)),
+            (None, Some(local)) => StorageKind::Local(self.resolve(local)),
             (None, None) => unreachable!("validate() requires bucket or local"),
+        }
+    }
+
+    /// A path from the config, resolved against [`Loaded::base_dir`] (an absolute one stays as
+    /// it is), without `.` segments: `./backups` next to `dr.yml` is `./backups`, not
+    /// `././backups`.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            return path.to_path_buf();
+        }
+        let joined: PathBuf = self
+            .base_dir
+            .join(path)
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
+        if joined.is_absolute() {
+            joined
+        } else {
+            Path::new(".").join(joined)
         }
     }
 }
@@ -429,6 +449,25 @@ pub fn load_optional(explicit: Option<&Path>) -> Result<Option<Loaded>> {
     locate(explicit)?.map(|p| load(&p)).transpose()
 }
 
+/// The folder the relative paths of the config at `path` start from: the config's folder, or
+/// the repository root for `.github/dr.yml` (that file describes the repository).
+pub fn base_dir_of(path: &Path) -> PathBuf {
+    let base_dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    if base_dir.file_name().is_some_and(|n| n == ".github") {
+        base_dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    } else {
+        base_dir
+    }
+}
+
 /// Reads, parses and validates the config at `path`.
 pub fn load(path: &Path) -> Result<Loaded> {
     let text = std::fs::read_to_string(path)
@@ -437,17 +476,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
         path: path.display().to_string(),
         message: e,
     })?;
-    let base_dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    // `.github/dr.yml` describes the repository, so its relative paths start at the repo root.
-    let base_dir = if base_dir.file_name().is_some_and(|n| n == ".github") {
-        base_dir.parent().map(Path::to_path_buf).unwrap_or(base_dir)
-    } else {
-        base_dir
-    };
+    let base_dir = base_dir_of(path);
     Ok(Loaded {
         config,
         path: path.to_path_buf(),
@@ -729,6 +758,24 @@ pub fn schema() -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_local_folder_was_shown_as_dot_slash_dot_slash_backups() {
+        let loaded = |path: &str, base: &str| {
+            Loaded {
+            config: parse("version: 1\nstorage:\n  local: ./backups\ntargets:\n  - name: db\n    prefix: db/\n    format: file\n    rpo: 1d\n").unwrap(),
+            path: PathBuf::from(path),
+            base_dir: PathBuf::from(base),
+        }
+        };
+        let local = |l: &Loaded| match l.storage() {
+            StorageKind::Local(p) => p.display().to_string(),
+            StorageKind::Bucket(b) => panic!("{b}"),
+        };
+        assert_eq!(local(&loaded("dr.yml", ".")), "./backups");
+        assert_eq!(local(&loaded("ops/dr.yml", "ops")), "./ops/backups");
+        assert_eq!(local(&loaded("/srv/dr.yml", "/srv")), "/srv/backups");
+    }
 
     const GOOD: &str = r#"version: 1
 storage:

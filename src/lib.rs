@@ -33,6 +33,8 @@ pub mod demo;
 pub mod env;
 /// Errors a caller branches on, and the exit codes they map to.
 pub mod error;
+/// The results in other systems' formats: JUnit XML, SARIF, OpenMetrics text.
+pub mod formats;
 /// The GitHub REST client: one-commit publishing and the alert issue.
 pub mod github;
 /// The run history as a hash chain: entries, appending, verifying.

@@ -4,8 +4,6 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
-use dr_action::cli::Cli;
 use dr_action::env::Env;
 use dr_action::error::{conclude, exit_code_for};
 use dr_action::output::{self, Streamed};
@@ -14,7 +12,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = dr_action::cli::parse();
     let env = Env::from_process();
     init_tracing(&env, cli.global.verbose, cli.global.quiet);
     let sink = Streamed::new(std::io::stdout().lock());

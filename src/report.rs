@@ -99,6 +99,14 @@ pub struct TargetReport {
     /// attestation.
     #[serde(default, skip_serializing_if = "Evidence::is_empty")]
     pub evidence: Evidence,
+    /// The target's `critical:`; a failure of a target that is not critical is a warning and
+    /// leaves the report ok. Absent in reports written before it existed: critical.
+    #[serde(default = "critical_by_default")]
+    pub critical: bool,
+}
+
+fn critical_by_default() -> bool {
+    true
 }
 
 /// Facts about a target's backups that a run established, beyond its checks' verdicts.
@@ -139,6 +147,7 @@ impl TargetReport {
             checks,
             metrics: serde_json::Map::new(),
             evidence: Evidence::default(),
+            critical: true,
         }
     }
 
@@ -165,20 +174,42 @@ pub struct Report {
 }
 
 impl Report {
-    /// A report is ok when it checked at least one target and every target is ok.
+    /// A report is ok when it checked at least one target and every critical target is ok: a
+    /// target that is not critical fails as a warning.
     pub fn ok_of(targets: &[TargetReport]) -> bool {
-        !targets.is_empty() && targets.iter().all(|t| t.ok)
+        !targets.is_empty() && targets.iter().all(|t| t.ok || !t.critical)
     }
 
-    /// One line per failed check: `orders-db freshness: newest is 3d old (rpo 24h)`.
+    /// One line per failed check: `orders-db freshness: newest is 3d old (rpo 24h)`; a target
+    /// that is not critical says so: `logs (not critical) freshness: …`.
     pub fn failure_lines(&self) -> Vec<String> {
         self.targets
             .iter()
             .flat_map(|t| {
                 t.failed_checks()
-                    .map(move |c| format!("{} {}: {}", t.name, c.name, c.detail))
+                    .map(move |c| failure_line(&t.name, t.critical, &c.name, &c.detail))
             })
             .collect()
+    }
+
+    /// The failed checks of targets that are not critical: warnings, not failures.
+    pub fn warning_lines(&self) -> Vec<String> {
+        self.targets
+            .iter()
+            .filter(|t| !t.critical)
+            .flat_map(|t| {
+                t.failed_checks()
+                    .map(move |c| failure_line(&t.name, false, &c.name, &c.detail))
+            })
+            .collect()
+    }
+}
+
+fn failure_line(target: &str, critical: bool, check: &str, detail: &str) -> String {
+    if critical {
+        format!("{target} {check}: {detail}")
+    } else {
+        format!("{target} (not critical) {check}: {detail}")
     }
 }
 
@@ -298,6 +329,10 @@ pub fn parse_view(text: &str) -> Result<ReportView, String> {
         .flatten()
     {
         let name = target.get("name").and_then(|n| n.as_str()).unwrap_or("?");
+        let critical = target
+            .get("critical")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(true);
         for check in target
             .get("checks")
             .and_then(|c| c.as_array())
@@ -307,7 +342,7 @@ pub fn parse_view(text: &str) -> Result<ReportView, String> {
             if check.get("ok").and_then(serde_json::Value::as_bool) == Some(false) {
                 let cname = check.get("name").and_then(|n| n.as_str()).unwrap_or("?");
                 let detail = check.get("detail").and_then(|d| d.as_str()).unwrap_or("");
-                failures.push(format!("{name} {cname}: {detail}"));
+                failures.push(failure_line(name, critical, cname, detail));
             }
         }
         if let Some(m) = target.get("metrics").and_then(|m| m.as_object())

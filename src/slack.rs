@@ -26,7 +26,7 @@ pub const RETRY: RetryPolicy =
 pub enum SlackError {
     #[error("Slack refused the message: {status} {text}")]
     Refused { status: u16, text: String },
-    #[error("Slack did not accept the message after {attempts} attempts in {elapsed:?}: {last}")]
+    #[error("Slack did not accept the message after {attempts} attempts in {}: {last}", crate::units::human_seconds(*.elapsed))]
     GaveUp {
         attempts: u32,
         elapsed: Duration,
@@ -192,6 +192,19 @@ pub async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn giving_up_said_after_4_attempts_in_7_009025259s() {
+        let err = SlackError::GaveUp {
+            attempts: 4,
+            elapsed: Duration::from_nanos(7_009_025_259),
+            last: "502 Bad Gateway".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "Slack did not accept the message after 4 attempts in 7.01s: 502 Bad Gateway"
+        );
+    }
     use crate::report::Check;
     use crate::report::{Mode, Schedule, TargetReport};
 

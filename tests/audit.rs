@@ -516,3 +516,48 @@ fn audit_names_the_permission_each_refused_read_needs() {
         );
     }
 }
+
+#[test]
+fn audit_sarif_passes_the_sarif_schema_with_a_result_per_finding() {
+    let moto = Moto::start();
+    let dir = Dir::new();
+    compliant_bucket_but(&moto, &dir, |setup, _| {
+        setup.versioning = None;
+        setup.public_access_block = false;
+    });
+    let run = s3_command(&dir)
+        .args(["policy", "audit", "--sarif", "out/audit.sarif"])
+        .output()
+        .expect_code(1);
+    assert!(
+        run.stdout().contains("sarif: out/audit.sarif"),
+        "{}",
+        run.stdout()
+    );
+    crate::formats::check_sarif_schema(&dir.join("out/audit.sarif"));
+    let report = dir.json(REPORT);
+    let log = dir.json("out/audit.sarif");
+    assert_eq!(log["version"], "2.1.0");
+    let run = &log["runs"][0];
+    let results = run["results"].as_array().unwrap();
+    let found = findings(&report);
+    assert_eq!(results.len(), found.len());
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    for (result, (name, ok, detail)) in results.iter().zip(&found) {
+        assert_eq!(result["ruleId"], name.as_str());
+        let rule = &rules[result["ruleIndex"].as_u64().unwrap() as usize];
+        assert_eq!(rule["id"], name.as_str());
+        assert!(!rule["help"]["text"].as_str().unwrap().is_empty(), "{rule}");
+        assert_eq!(result["kind"], if *ok { "pass" } else { "fail" });
+        assert_eq!(result["level"], if *ok { "none" } else { "error" });
+        assert_eq!(
+            result["message"]["text"],
+            format!("s3://{BUCKET}: {detail}")
+        );
+        assert_eq!(
+            result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "dr.yml"
+        );
+    }
+    assert_eq!(failed(&report), ["versioning", "public-access-block"]);
+}

@@ -184,6 +184,28 @@ fn a_truncated_gzip_passes_weekly_but_fails_monthly() {
 }
 
 #[test]
+fn the_decompression_failure_mixed_unpacked_and_stored_sizes() {
+    // Compressible content: what was unpacked outgrows what was read from the store, and the
+    // detail used to print the two as "19.2 KiB of 14.6 KiB read".
+    let dir = healthy_store();
+    let mut content = b"SQLite format 3\0".to_vec();
+    content.extend((0..40_000u32).flat_map(|i| format!("row {} ", i % 97).into_bytes()));
+    let mut bytes = gzip(&content);
+    bytes.truncate(bytes.len() / 2);
+    put_backup(&dir, "db/db-000.sqlite.gz", &bytes, Duration::from_secs(60));
+    check(&dir, "monthly").expect_code(1);
+    let f = failed(&dir.json("out/dr_dryrun_result.json"));
+    let stored = dr_action::units::short_size(bytes.len() as u64);
+    let format = &f.iter().find(|c| c.0 == "format").unwrap().1;
+    let wanted = format!("decompression failed after reading {stored} stored (");
+    assert!(format.contains(&wanted), "{wanted}\n{f:?}");
+    assert!(
+        format.contains(" unpacked): the stream ends early"),
+        "{f:?}"
+    );
+}
+
+#[test]
 fn content_that_is_not_the_configured_format_fails() {
     let dir = healthy_store();
     let sql: String = (0..3000)
@@ -245,6 +267,8 @@ fn a_sudden_shrink_fails_the_size_check() {
 #[test]
 fn chaos_points_every_target_at_a_prefix_that_cannot_exist() {
     let dir = healthy_store();
+    check(&dir, "weekly").expect_code(0);
+    let real = dir.read("out/dr_dryrun_weekly.json");
     let run = dir
         .command()
         .args(["check", "--schedule", "weekly"])
@@ -254,8 +278,16 @@ fn chaos_points_every_target_at_a_prefix_that_cannot_exist() {
         .output()
         .expect_code(1);
     assert!(run.stdout().contains("[chaos drill]"), "{}", run.stdout());
-    let report = dir.json("out/dr_dryrun_weekly.json");
+    assert!(
+        run.stdout()
+            .contains("report out/chaos/dr_dryrun_weekly.json"),
+        "{}",
+        run.stdout()
+    );
+    let report = dir.json("out/chaos/dr_dryrun_weekly.json");
     assert_eq!(report["chaos"], true);
+    // A chaos run overwrote the real report in out/: the drill's goes to out/chaos/.
+    assert_eq!(dir.read("out/dr_dryrun_weekly.json"), real);
     assert_eq!(
         report["run"]["url"],
         "https://github.com/acme/app/actions/runs/4242"

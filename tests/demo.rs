@@ -26,6 +26,50 @@ fn the_demo_builds_a_store_checks_it_and_renders_a_green_badge() {
             .contains("Backup &amp; DR: green")
     );
     assert!(dir.join("dr-demo/badges/backup_status.png").exists());
+    // The trend picture of its three runs, and what to try next.
+    assert!(
+        dir.read("dr-demo/badges/backup_trend.svg")
+            .contains("Backup &amp; DR trend: 3 runs")
+    );
+    assert!(
+        out.contains("trend: dr-demo/badges/backup_trend.svg"),
+        "{out}"
+    );
+    assert!(out.contains("what next:"), "{out}");
+    assert!(
+        out.contains("copy dr-demo/dr.yml to .github/dr.yml"),
+        "{out}"
+    );
+    // The advice on seeing a check fail works as printed.
+    let corrupt = out
+        .lines()
+        .find_map(|l| l.split("(`printf x >> ").nth(1))
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no corruption advice in {out}"));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join(corrupt))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"x").unwrap();
+    let failed = dir
+        .command()
+        .args([
+            "--config",
+            "dr-demo/dr.yml",
+            "check",
+            "--schedule",
+            "monthly",
+        ])
+        .output()
+        .expect_code(1);
+    assert!(
+        failed
+            .stdout()
+            .contains("checksum: sha256 of the object is"),
+        "{}",
+        failed.stdout()
+    );
+    dir.command().args(["demo"]).output().expect_code(0);
     // The demo's config is a real config: `check` runs on it directly.
     dir.command()
         .args([

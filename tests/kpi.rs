@@ -269,3 +269,124 @@ fn a_kept_slot_finished_in_the_future_counts_as_not_ok() {
         "weekly dry-run report finished at 9999-01-01T00:00:00Z, in the future: counted as not ok"
     );
 }
+
+/// `db` healthy; `logs` with a three-day-old newest backup (freshness fails), `critical` as given.
+fn store_with_stale_logs(critical: bool) -> Dir {
+    use crate::fixtures::{CONFIG, DAY, dailies, gzip, put_backup, sqlite_like};
+    let dir = Dir::new();
+    dir.write(
+        "dr.yml",
+        format!(
+            "{CONFIG}  - name: logs\n    prefix: logs/\n    match: \"*.sqlite.gz\"\n    format: sqlite\n    rpo: 26h\n    critical: {critical}\n"
+        ),
+    );
+    dailies(&dir, 10, std::time::Duration::from_secs(3600));
+    put_backup(
+        &dir,
+        "logs/logs-000.sqlite.gz",
+        &gzip(&sqlite_like(5_000, 7)),
+        DAY * 3,
+    );
+    dir
+}
+
+#[test]
+fn critical_false_changed_nothing() {
+    // Not critical: the failure is a warning, the run and its KPI slot stay ok.
+    let dir = store_with_stale_logs(false);
+    let run = dir
+        .command()
+        .args(["run", "--schedule", "weekly"])
+        .output()
+        .expect_code(0);
+    let out = run.stdout();
+    assert!(out.contains("  WARN logs"), "{out}");
+    assert!(
+        out.contains("weekly dry-run: ok, with warnings (1 of 2 targets, not critical, failed)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "warning: warning (target not critical): logs (not critical) freshness: newest is 3d"
+        ),
+        "{out}"
+    );
+    let report = dir.json("out/dr_dryrun_weekly.json");
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["targets"][1]["ok"], false);
+    assert_eq!(report["targets"][1]["critical"], false);
+    let kpi = dir.json("out/backup_kpi.json");
+    assert_eq!(kpi["weekly"]["ok"], true, "{kpi:#}");
+
+    // The same failure on a critical target fails the run and its slot.
+    let dir = store_with_stale_logs(true);
+    let run = dir
+        .command()
+        .args(["run", "--schedule", "weekly"])
+        .output()
+        .expect_code(1);
+    assert!(run.stdout().contains("  FAIL logs"), "{}", run.stdout());
+    let kpi = dir.json("out/backup_kpi.json");
+    assert_eq!(kpi["weekly"]["ok"], false, "{kpi:#}");
+    assert!(
+        kpi["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("weekly dry-run failed: logs freshness: newest is 3d"),
+        "{kpi:#}"
+    );
+}
+
+#[test]
+fn a_config_in_another_folder_gave_another_kpi() {
+    use crate::fixtures::{CONFIG, dailies};
+    // The config and its store live in `ops/`; runs start from the root and from `elsewhere/`.
+    let dir = Dir::new();
+    dir.write("ops/dr.yml", CONFIG);
+    let ops = Dir::new();
+    dailies(&ops, 10, std::time::Duration::from_secs(3600));
+    std::fs::rename(ops.join("backups"), dir.join("ops/backups")).unwrap();
+    std::fs::create_dir_all(dir.join("elsewhere")).unwrap();
+
+    // The weekly run from the root, the monthly from another folder: both find the same
+    // store, state and out/ under ops/, so the second KPI sees the first run's slot.
+    let weekly = dir
+        .command()
+        .args(["--config", "ops/dr.yml", "run", "--schedule", "weekly"])
+        .output()
+        .expect_code(0);
+    assert!(
+        weekly.stdout().contains("kpi: amber"),
+        "{}",
+        weekly.stdout()
+    );
+    let monthly = crate::util::TestCommand::new(&dir.join("elsewhere"))
+        .args(["--config", "../ops/dr.yml", "run", "--schedule", "monthly"])
+        .args(["--junit", "junit.xml"])
+        .output()
+        .expect_code(0);
+    assert!(
+        monthly.stdout().contains("kpi: green"),
+        "{}",
+        monthly.stdout()
+    );
+    let kpi = dir.json("ops/out/backup_kpi.json");
+    assert_eq!(kpi["status"], "green", "{kpi:#}");
+    assert!(dir.join("ops/out/dr_dryrun_weekly.json").exists());
+    assert!(dir.join("ops/badges/backup_kpi.json").exists());
+    assert!(dir.join("ops/badges/backup_status.svg").exists());
+    assert!(!dir.join("out").exists() && !dir.join("badges").exists());
+    assert!(!dir.join("elsewhere/out").exists());
+    // The report is named so that it can be found from where the command started.
+    assert!(
+        monthly.stdout().contains(&format!(
+            "report {}",
+            dir.join("elsewhere/../ops/out/dr_dryrun_result.json")
+                .display()
+        )),
+        "{}",
+        monthly.stdout()
+    );
+    // A path given on the command line still means what it meant where it was typed.
+    assert!(dir.join("elsewhere/junit.xml").exists());
+}

@@ -385,13 +385,56 @@ fn restore_an_expansion_bomb_is_stopped() {
 }
 
 #[test]
-fn restore_without_a_restore_section_fails_the_target() {
+fn a_target_without_restore_failed_every_quarterly() {
+    // One target restores, the other has no `restore:`: the second is reported as not
+    // restored, which is not a failure, so the quarterly passes and the badge can be green.
     let dir = Dir::new();
-    put(&dir, "db/app.sqlite.gz", &gzip(&sqlite_db(1)), None);
-    config(&dir, "sqlite", "*.sqlite.gz", "");
+    put(&dir, "db/app.sqlite.gz", &gzip(&sqlite_db(3)), None);
+    put(&dir, "logs/app.log.gz", &gzip(b"a log line\n"), None);
+    config(&dir, "sqlite", "*.sqlite.gz", SQLITE_RESTORE);
+    let mut yml = dir.read("dr.yml");
+    yml.push_str("  - name: logs\n    prefix: logs/\n    match: \"*.log.gz\"\n    format: file\n    rpo: 1d\n");
+    dir.write("dr.yml", &yml);
     let (run, t) = quarterly(&dir, &[], &[]);
-    run.expect_code(1);
-    assert!(failed(&t, "restore").contains("no `restore:` section"));
+    let run = run.expect_code(0);
+    passed(&t, "restore");
+    let report = dir.json("out/dr_fullrestore_summary.json");
+    assert_eq!(report["ok"], true, "{report:#}");
+    let logs = &report["targets"][1];
+    assert_eq!(logs["name"], "logs");
+    assert_eq!(logs["ok"], true);
+    assert!(
+        passed(logs, "restore").starts_with("not restored: this target has no `restore:` section"),
+        "{logs:#}"
+    );
+    assert!(
+        run.stdout().contains("quarterly full-restore: ok"),
+        "{}",
+        run.stdout()
+    );
+
+    // A quarterly with nothing to restore proves nothing: exit 2 with the reason, no report.
+    let only_logs = dir
+        .command()
+        .args([
+            "check",
+            "--schedule",
+            "quarterly",
+            "--target",
+            "logs",
+            "--out",
+            "out/only.json",
+        ])
+        .output()
+        .expect_code(2);
+    assert!(
+        only_logs.stderr().contains(
+            "a full restore needs a target with a `restore:` section, and target `logs` has none"
+        ),
+        "{}",
+        only_logs.stderr()
+    );
+    assert!(!dir.join("out/only.json").exists());
 }
 
 #[test]

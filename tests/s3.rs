@@ -486,7 +486,7 @@ fn s3_empty_prefix_missing_bucket_and_chaos_fail_as_checks() {
         .output()
         .expect_code(1);
     assert!(run.stdout().contains("[chaos drill]"), "{}", run.stdout());
-    let report = dir.json(WEEKLY);
+    let report = dir.json("out/chaos/dr_dryrun_weekly.json");
     assert_eq!(report["chaos"], true);
     let (ok, d) = check(&report, "db", "listing");
     assert!(!ok && d.contains("`dr-chaos-4242/`"), "{d}");

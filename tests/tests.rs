@@ -18,6 +18,7 @@ mod cmd;
 mod config;
 mod demo;
 mod evidence;
+mod formats;
 mod github;
 mod hostile_pg;
 mod kpi;

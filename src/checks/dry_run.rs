@@ -260,10 +260,10 @@ fn deepen_format(check: Check, drained: Option<&Result<stream::Drained, StoreErr
             Some(err) => Check::fail(
                 "format",
                 format!(
-                    "{}; decompression failed after {} of {} read: {err}",
+                    "{}; decompression failed after reading {} stored ({} unpacked): {err}",
                     check.detail,
-                    short_size(d.content_bytes),
-                    short_size(d.stored_bytes)
+                    short_size(d.stored_bytes),
+                    short_size(d.content_bytes)
                 ),
             ),
             None => Check::new(

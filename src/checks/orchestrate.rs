@@ -73,6 +73,7 @@ pub async fn execute(
     out: &dyn Sink,
 ) -> Result<Report> {
     let targets = select_targets(loaded, &request.targets)?;
+    something_to_restore(loaded, request, &targets)?;
     match store::open(loaded, env).await {
         Ok(opened) => {
             out.lines(&opened.masks);
@@ -91,6 +92,27 @@ pub async fn execute(
     }
 }
 
+/// A full restore needs at least one selected target with `restore:`: one that restores
+/// nothing would prove nothing, yet report ok (a target without `restore:` is reported as not
+/// restored, not failed).
+fn something_to_restore(
+    loaded: &Loaded,
+    request: &CheckRequest,
+    targets: &[&Target],
+) -> Result<()> {
+    if request.mode != Mode::FullRestore || targets.iter().any(|t| t.restore.is_some()) {
+        return Ok(());
+    }
+    let which = match targets {
+        [only] => format!("target `{}` has none", only.name),
+        _ => format!("none of the {} targets checked has one", targets.len()),
+    };
+    anyhow::bail!(
+        "a full restore needs a target with a `restore:` section, and {which}: add `restore:` (engine: postgres, sqlite, files or command) to a target in {}",
+        loaded.path.display()
+    )
+}
+
 /// The report of a run whose store could not be opened: every target fails `access`.
 fn unreachable(
     request: &CheckRequest,
@@ -101,7 +123,10 @@ fn unreachable(
 ) -> Report {
     let reports: Vec<TargetReport> = targets
         .iter()
-        .map(|t| TargetReport::new(&t.name, None, vec![Check::fail("access", detail)]))
+        .map(|t| TargetReport {
+            critical: t.critical,
+            ..TargetReport::new(&t.name, None, vec![Check::fail("access", detail)])
+        })
         .collect();
     for t in &reports {
         out.lines(&target_lines(t));
@@ -110,7 +135,7 @@ fn unreachable(
         schema: SCHEMA_VERSION,
         kind: request.mode,
         schedule: request.schedule,
-        ok: false,
+        ok: Report::ok_of(&reports),
         chaos: request.chaos,
         started_at: now,
         finished_at: now,
@@ -129,6 +154,7 @@ pub async fn run(
     progress: &dyn Sink,
 ) -> Result<Report> {
     let targets = select_targets(loaded, &request.targets)?;
+    something_to_restore(loaded, request, &targets)?;
     if request.backup.is_some() {
         anyhow::ensure!(
             request.mode == Mode::FullRestore,
@@ -188,7 +214,7 @@ pub async fn run(
             continue;
         }
         tracing::info!(target = %target.name, prefix, "checking");
-        let report = match request.mode {
+        let mut report = match request.mode {
             // A dry run holds nothing to clean up: stopping it is dropping it.
             Mode::DryRun => tokio::select! {
                 biased;
@@ -208,6 +234,7 @@ pub async fn run(
             // A restore stops its stages itself, so its cleanup runs and what ran is kept.
             Mode::FullRestore => restore::check_target(target, prefix, &restore_ctx).await,
         };
+        report.critical = target.critical;
         tracing::trace!(
             target = %report.name,
             ok = report.ok,

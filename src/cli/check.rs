@@ -8,6 +8,7 @@ use super::{Global, ModeArg, ScheduleArg};
 use crate::checks::CheckRequest;
 use crate::commands::check::Request;
 use crate::env::Env;
+use crate::formats::RunFiles;
 use crate::report::Schedule;
 
 #[derive(Debug, Args)]
@@ -26,29 +27,47 @@ pub struct CheckArgs {
     /// works. Also on when DR_CHAOS is true/1/yes.
     #[arg(long)]
     pub chaos: bool,
-    /// The report file (default: OUT_DIR/<the schedule's report name>).
+    /// The report file (default: OUT_DIR/<the schedule's report name>; OUT_DIR/chaos/ for a
+    /// chaos drill).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Full restore: restore this key instead of the newest backup (one target).
     #[arg(long, value_name = "KEY")]
     pub backup: Option<String>,
+    /// Also write the results as JUnit XML (a test case per check of each target).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write the figures as OpenMetrics text (for node-exporter's textfile collector).
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
 }
 
 impl CheckArgs {
     pub fn into_request(self, global: &Global, env: &Env) -> Request {
         let schedule = Schedule::from(self.schedule);
+        let chaos = self.chaos || env.chaos;
+        // A drill's report goes beside the real one, never over it.
+        let out_dir = if chaos {
+            global.out_dir.join("chaos")
+        } else {
+            global.out_dir.clone()
+        };
         let mut check = CheckRequest::for_schedule(
             schedule,
             self.out
-                .unwrap_or_else(|| global.out_dir.join(schedule.default_report_name())),
+                .unwrap_or_else(|| out_dir.join(schedule.default_report_name())),
         );
         check.mode = self.mode.map_or(schedule.default_mode(), Into::into);
         check.targets = self.targets;
-        check.chaos = self.chaos || env.chaos;
+        check.chaos = chaos;
         check.backup = self.backup;
         Request {
             config: global.config.clone(),
             check,
+            files: RunFiles {
+                junit: self.junit,
+                metrics: self.metrics,
+            },
         }
     }
 }

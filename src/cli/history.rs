@@ -15,9 +15,9 @@ pub enum HistoryCommand {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The history file.
-    #[arg(long, value_name = "FILE", default_value = crate::state::HISTORY_PATH)]
-    pub file: PathBuf,
+    /// The history file [default: badges/dr_history.jsonl in the config's folder].
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
     /// A KPI state committed with the history (badges/backup_kpi.json): also check that the
     /// history ends at the line it records, so a history cut short shows.
     #[arg(long, value_name = "FILE")]
@@ -27,7 +27,9 @@ pub struct VerifyArgs {
 impl VerifyArgs {
     pub fn into_request(self) -> VerifyRequest {
         VerifyRequest {
-            file: self.file,
+            file: self
+                .file
+                .unwrap_or_else(|| PathBuf::from(crate::state::HISTORY_PATH)),
             state: self.state,
         }
     }

@@ -36,6 +36,10 @@ pub struct Cli {
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
+    /// Whether `--out-dir` was on the command line (else its default, under the config's
+    /// folder).
+    #[arg(skip)]
+    pub out_dir_given: bool,
 }
 
 #[derive(Debug, Args)]
@@ -43,8 +47,14 @@ pub struct Global {
     /// The config file (default: .github/dr.yml, then dr.yml).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Where reports and the KPI are written.
-    #[arg(long, global = true, value_name = "DIR", default_value = "out")]
+    /// Where reports and the KPI are written (default: out/ in the config's folder).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "out",
+        hide_default_value = true
+    )]
     pub out_dir: PathBuf,
     /// More log output (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -134,9 +144,148 @@ impl From<StyleArg> for crate::badge::Style {
     }
 }
 
+/// The global options `demo` does not use: it builds its own config and output folder under
+/// `--dir`, so they are hidden from its help and refused on its command line.
+const NOT_FOR_DEMO: [&str; 2] = ["config", "out_dir"];
+
+/// The command line's definition, as `--help` shows it.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    // Global options reach the subcommands only when the command is built.
+    cmd.build();
+    cmd.mut_subcommand("demo", |demo| {
+        // In place: the built command indexes its arguments by position.
+        demo.mut_args(|a| {
+            if NOT_FOR_DEMO.contains(&a.get_id().as_str()) {
+                a.hide(true)
+            } else {
+                a
+            }
+        })
+    })
+}
+
+/// Parses the process's arguments; a usage error or `--help` exits here, as clap does.
+pub fn parse() -> Cli {
+    use clap::FromArgMatches;
+    let mut cmd = command();
+    let matches = cmd.clone().get_matches();
+    if let Some(("demo", demo)) = matches.subcommand() {
+        for id in NOT_FOR_DEMO {
+            if demo.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+                let flag = format!("--{}", id.replace('_', "-"));
+                cmd.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "`demo` does not take {flag}: it writes its own config and reports under --dir"
+                    ),
+                )
+                .exit();
+            }
+        }
+    }
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    cli.out_dir_given =
+        matches.value_source("out_dir") == Some(clap::parser::ValueSource::CommandLine);
+    cli
+}
+
+/// Makes the config's base folder ([`crate::config::base_dir_of`]: the config's folder, or the
+/// repository root for `.github/dr.yml`) the working folder, so that everything relative —
+/// `storage.local`, `badge.path`, the `badges/` state, the default `out/` — resolves from that
+/// one place wherever the command was started. Paths given on the command line keep meaning
+/// what they meant where it was typed: they are made absolute first. `publish --file` paths are
+/// repository paths and stay relative. No config (or one in the working folder): nothing moves.
+pub fn settle_base(cli: &mut Cli) -> Result<()> {
+    if matches!(cli.command, Command::Demo(_)) {
+        return Ok(());
+    }
+    // A config that cannot be found is the command's own error to report, in its own words.
+    let Ok(Some(path)) = crate::config::locate(cli.global.config.as_deref()) else {
+        return Ok(());
+    };
+    let base = crate::config::base_dir_of(&path);
+    if base == std::path::Path::new(".") {
+        return Ok(());
+    }
+    let cwd = std::env::current_dir().context("reading the working folder")?;
+    let anchor = |p: &mut PathBuf| {
+        if p.is_relative() {
+            *p = cwd.join(&*p);
+        }
+    };
+    let anchor_opt = |p: &mut Option<PathBuf>| {
+        if let Some(p) = p {
+            anchor(p);
+        }
+    };
+    if cli.out_dir_given {
+        anchor(&mut cli.global.out_dir);
+    } else {
+        // The default out/ of the base, named absolutely: the `report` and `kpi` outputs of a
+        // workflow step are read from the folder the step started in.
+        cli.global.out_dir = cwd.join(&base).join(&cli.global.out_dir);
+    }
+    match &mut cli.command {
+        Command::Check(a) => {
+            anchor_opt(&mut a.out);
+            anchor_opt(&mut a.junit);
+            anchor_opt(&mut a.metrics);
+        }
+        Command::Run(a) => {
+            anchor_opt(&mut a.junit);
+            anchor_opt(&mut a.metrics);
+        }
+        Command::Kpi(a) => {
+            for p in a
+                .weekly
+                .iter_mut()
+                .chain(&mut a.monthly)
+                .chain(&mut a.quarterly)
+            {
+                anchor(p);
+            }
+            anchor_opt(&mut a.state);
+            anchor_opt(&mut a.out);
+        }
+        Command::Badge(a) => {
+            anchor_opt(&mut a.input);
+            anchor_opt(&mut a.out);
+            anchor_opt(&mut a.png);
+            anchor_opt(&mut a.endpoint_json);
+        }
+        Command::Notify(a) => {
+            anchor(&mut a.report);
+            anchor_opt(&mut a.kpi);
+        }
+        Command::Policy(policy::PolicyCommand::Audit(a)) => {
+            anchor_opt(&mut a.out);
+            anchor_opt(&mut a.sarif);
+        }
+        Command::History(history::HistoryCommand::Verify(a)) => {
+            anchor_opt(&mut a.file);
+            anchor_opt(&mut a.state);
+        }
+        Command::Policy(policy::PolicyCommand::Render(_))
+        | Command::Config(_)
+        | Command::Publish(_)
+        | Command::Plan(_)
+        | Command::Demo(_) => {}
+    }
+    // The config by full path: a name relative to the base would not be the one typed.
+    let mut config = path;
+    anchor(&mut config);
+    std::env::set_current_dir(&base)
+        .with_context(|| format!("entering the config's folder {}", base.display()))?;
+    cli.global.config = Some(config);
+    Ok(())
+}
+
 /// Runs the parsed command line with the environment read once by the binary; its lines go to
 /// `out` as they are produced.
-pub fn dispatch(cli: Cli, env: &Env, out: &dyn Sink) -> Result<Outcome> {
+pub fn dispatch(mut cli: Cli, env: &Env, out: &dyn Sink) -> Result<Outcome> {
+    settle_base(&mut cli)?;
     let g = cli.global;
     match cli.command {
         Command::Check(a) => block_on(commands::check::run(a.into_request(&g, env), env, out)),

@@ -64,6 +64,9 @@ pub struct AuditArgs {
     /// The JSON result (default: OUT_DIR/policy_audit.json).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Also write the findings as SARIF 2.1.0 (for code scanning's upload-sarif).
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
 }
 
 impl AuditArgs {
@@ -74,6 +77,7 @@ impl AuditArgs {
             out: self
                 .out
                 .unwrap_or_else(|| global.out_dir.join("policy_audit.json")),
+            sarif: self.sarif,
         }
     }
 }

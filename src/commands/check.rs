@@ -19,6 +19,7 @@ use crate::checks::{self, CheckRequest};
 use crate::config;
 use crate::env::Env;
 use crate::error::Outcome;
+use crate::formats::{self, RunFiles};
 use crate::output::Sink;
 
 /// What `check` is asked to do.
@@ -27,6 +28,8 @@ pub struct Request {
     /// `--config`, else the default paths.
     pub config: Option<PathBuf>,
     pub check: CheckRequest,
+    /// `--junit`, `--metrics`.
+    pub files: RunFiles,
 }
 
 pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
@@ -41,6 +44,11 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     bytes.push(b'\n');
     crate::atomic::write(&request.out, &bytes)?;
     attest::write(&report, &request.out, &crate::history::sha256_hex(&bytes))?;
+    out.lines(&formats::write_run_files(
+        &req.files,
+        &report,
+        &formats::openmetrics::Extra::default(),
+    )?);
     out.line(&verdict_line(&report, &request.out));
     Ok(match request.cancel.exit_code() {
         Some(code) => Outcome::cancelled(code),

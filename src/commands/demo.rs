@@ -1,6 +1,6 @@
 //! `dr-action demo`: builds the sample store, then runs what a scheduled workflow would —
-//! weekly and monthly checks, the quarterly full restore (into SQLite), the KPI, the badge —
-//! and says where each file went.
+//! weekly and monthly checks, the quarterly full restore (into SQLite), the KPI, the badge and
+//! the trend picture — says where each file went, and ends with what to try next.
 
 use std::path::PathBuf;
 
@@ -8,7 +8,7 @@ use anyhow::Result;
 use chrono::Utc;
 
 use crate::actions::verdict_line;
-use crate::badge::{self, Style};
+use crate::badge::{self, Style, trend};
 use crate::checks::{self, CheckRequest};
 use crate::config;
 use crate::env::Env;
@@ -47,6 +47,8 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         chaos: false,
     };
     let mut all_ok = true;
+    // One history entry per schedule, with the KPI as it stood after it, for the trend picture.
+    let mut history = Vec::new();
     for schedule in Schedule::ALL {
         let mut request =
             CheckRequest::for_schedule(schedule, out_dir.join(schedule.default_report_name()));
@@ -56,11 +58,11 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         out.line(&verdict_line(&report, &shown(&request.out)));
         all_ok &= report.ok;
         let slot = slot_of_report(&report)?;
-        match schedule {
-            Schedule::Weekly => slots.weekly = slot,
-            Schedule::Monthly => slots.monthly = slot,
-            Schedule::Quarterly => slots.quarterly = slot,
-        }
+        *kpi::slot_mut(&mut slots, schedule) = slot;
+        let so_far = kpi::compute(slots.clone(), MaxAges::default(), Utc::now());
+        history.push(
+            crate::history::entry_of(&loaded, &report, "", so_far.status, Default::default()).run,
+        );
     }
     let kpi = kpi::compute(slots, MaxAges::default(), Utc::now());
     let kpi_path = out_dir.join("backup_kpi.json");
@@ -90,6 +92,9 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
             .map(|p| shown(&p).display().to_string())
             .unwrap_or_default()
     ));
+    let trend_path = badge_dir.join("backup_trend.svg");
+    crate::atomic::write(&trend_path, trend::render(&history).as_bytes())?;
+    out.line(&format!("trend: {}", shown(&trend_path).display()));
     out.line(&format!("config: {}", shown(&built.config).display()));
     staging.commit()?;
     env.workflow.set_outputs(&[
@@ -105,7 +110,27 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         ("badge-changed", "false".to_string()),
     ])?;
     out.line(&format!("done in {:.1}s", started.elapsed().as_secs_f64()));
+    out.lines(&what_next(&args.dir, &built.newest_key));
     Ok(Outcome::checked(all_ok))
+}
+
+/// The closing lines: how to see a check fail, and how to put the action in a repository.
+fn what_next(dir: &std::path::Path, newest_key: &str) -> Vec<String> {
+    let config = dir.join("dr.yml");
+    let newest = dir.join("backups").join(newest_key);
+    vec![
+        String::new(),
+        "what next:".to_string(),
+        format!(
+            "  see a check fail: corrupt the newest backup (`printf x >> {}`), then run `dr-action --config {} check --schedule monthly`: it exits 1 and names the failed checksum; run the demo again to reset it",
+            newest.display(),
+            config.display()
+        ),
+        format!(
+            "  add it to a repository: copy {} to .github/dr.yml and point `storage:` at your backups, copy the files of workflows/ to .github/workflows/, and `dr-action config check` it (README: \"Use it in GitHub Actions\")",
+            config.display()
+        ),
+    ]
 }
 
 fn slot_of_report(report: &Report) -> Result<Slot> {

@@ -25,6 +25,7 @@ use crate::checks::{self, CheckRequest};
 use crate::config;
 use crate::env::Env;
 use crate::error::Outcome;
+use crate::formats::{self, RunFiles};
 use crate::github::{self, GitHub};
 use crate::history;
 use crate::kpi::KpiStatus;
@@ -41,6 +42,8 @@ pub struct Request {
     /// Where the report and the KPI are written.
     pub out_dir: PathBuf,
     pub check: CheckRequest,
+    /// `--junit`, `--metrics`.
+    pub files: RunFiles,
 }
 
 pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
@@ -122,6 +125,15 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     crate::atomic::write(&request.out, &report_bytes)?;
     let report_sha256 = history::sha256_hex(&report_bytes);
     let statement = crate::attest::write(&report, &request.out, &report_sha256)?;
+    // The metrics carry each target's health score from the matrix this run computed.
+    let extra = formats::openmetrics::Extra {
+        health: matrix
+            .targets
+            .iter()
+            .map(|row| (row.name.clone(), f64::from(row.health)))
+            .collect(),
+    };
+    out.lines(&formats::write_run_files(&req.files, &report, &extra)?);
     out.line(&verdict_line(&report, &request.out));
 
     let kept_state = kept.as_ref().and_then(|k| k.state.as_ref());
@@ -192,12 +204,18 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     } else if delivery.unheard {
         warnings.push(notify::UNHEARD.to_string());
     }
+    // A target that is not critical fails as a warning: an annotation, not an alert.
+    let not_critical: Vec<String> = report
+        .warning_lines()
+        .into_iter()
+        .map(|w| format!("warning (target not critical): {w}"))
+        .collect();
 
     out.lines(&notes);
     for e in &errors {
         out.line(&wf.error(e));
     }
-    for w in &warnings {
+    for w in warnings.iter().chain(&not_critical) {
         out.line(&wf.warning(w));
     }
     if !report.ok && !report.chaos {
@@ -221,6 +239,7 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
             .iter()
             .map(|w| format!("⚠️ **no one was told**: {w}")),
     );
+    summary_notes.extend(not_critical.iter().map(|w| format!("⚠️ {w}")));
     let table = crate::actions::bounded(
         crate::actions::matrix_markdown(&matrix),
         crate::actions::SUMMARY_LIMIT / 4,

@@ -32,6 +32,8 @@ pub struct Request {
     pub bucket: Option<String>,
     /// Where the JSON result goes.
     pub out: PathBuf,
+    /// Where the SARIF log goes, when asked for.
+    pub sarif: Option<PathBuf>,
 }
 
 pub async fn run(req: Request, env: &Env, sink: &dyn Sink) -> Result<Outcome> {
@@ -66,8 +68,28 @@ pub async fn run(req: Request, env: &Env, sink: &dyn Sink) -> Result<Outcome> {
     let report = audit::audit(&expected, &state);
     let out = req.out;
     crate::atomic::write_json(&out, &report)?;
+    if let Some(path) = &req.sarif {
+        let log = crate::formats::sarif::render(&report, &sarif_uri(&loaded.path))?;
+        crate::atomic::write(path, log.as_bytes())?;
+        sink.line(&format!("sarif: {}", path.display()));
+    }
     sink.lines(&table(&report, &out));
     Ok(Outcome::checked(report.ok))
+}
+
+/// The config file as a SARIF location: relative to the working folder (the repository root
+/// in a workflow), `/`-separated; an absolute path when it lies elsewhere.
+fn sarif_uri(config: &std::path::Path) -> String {
+    let cwd = std::env::current_dir().ok();
+    let rel = cwd
+        .as_deref()
+        .and_then(|cwd| config.strip_prefix(cwd).ok())
+        .unwrap_or(config);
+    rel.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Reads the four settings; each read stands alone, so one refusal does not hide the others.
