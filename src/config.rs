@@ -242,6 +242,44 @@ pub struct Notify {
     pub github_issue: Option<GithubIssue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slack: Option<Slack>,
+    /// An email on failure and on recovery, through an SMTP server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+    /// A dead-man switch pinged on every run (healthchecks.io ping protocol).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<Heartbeat>,
+    /// A JSON summary posted to any URL, signed with HMAC-SHA256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Webhook>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Email {
+    /// The variable holding the SMTP server URL, with the login when the server wants one:
+    /// `smtp://` (STARTTLS when offered), `smtp+starttls://` (STARTTLS required) or `smtps://`
+    /// (implicit TLS), e.g. `smtps://user:password@smtp.example.com:465`.
+    pub smtp_url_env: String,
+    /// The sender, e.g. `DR checks <dr@example.com>`.
+    pub from: String,
+    /// The recipients.
+    pub to: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Heartbeat {
+    /// The variable holding the ping URL, e.g. `https://hc-ping.com/<uuid>`.
+    pub url_env: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Webhook {
+    /// The variable holding the URL the summary is posted to.
+    pub url_env: String,
+    /// The variable holding the shared secret the `X-DR-Signature-256` header is made with.
+    pub secret_env: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -642,6 +680,57 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
     }
     if let Err(e) = crate::badge::check_text(&config.badge.label) {
         return Err(format!("{}: {e}", at("badge.label", "label:")));
+    }
+    validate_notify(&config.notify, &at)
+}
+
+/// The `notify` keys the types cannot check: addresses that parse, variables that are named.
+fn validate_notify(notify: &Notify, at: &dyn Fn(&str, &str) -> String) -> Result<(), String> {
+    let named = [
+        notify
+            .email
+            .as_ref()
+            .map(|e| ("notify.email.smtp-url-env", "smtp-url-env:", &e.smtp_url_env)),
+        notify
+            .heartbeat
+            .as_ref()
+            .map(|h| ("notify.heartbeat.url-env", "url-env:", &h.url_env)),
+        notify
+            .webhook
+            .as_ref()
+            .map(|w| ("notify.webhook.url-env", "url-env:", &w.url_env)),
+        notify
+            .webhook
+            .as_ref()
+            .map(|w| ("notify.webhook.secret-env", "secret-env:", &w.secret_env)),
+    ];
+    for (key, needle, var) in named.into_iter().flatten() {
+        if var.trim().is_empty() {
+            return Err(format!("{}: name the environment variable", at(key, needle)));
+        }
+    }
+    if let Some(email) = &notify.email {
+        if let Err(e) = email.from.parse::<lettre::message::Mailbox>() {
+            return Err(format!(
+                "{}: `{}` is not an email address ({e})",
+                at("notify.email.from", "from:"),
+                email.from
+            ));
+        }
+        if email.to.is_empty() {
+            return Err(format!(
+                "{}: list at least one recipient",
+                at("notify.email.to", "to:")
+            ));
+        }
+        for (i, to) in email.to.iter().enumerate() {
+            if let Err(e) = to.parse::<lettre::message::Mailbox>() {
+                return Err(format!(
+                    "{}: `{to}` is not an email address ({e})",
+                    at(&format!("notify.email.to[{i}]"), to)
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -124,6 +124,9 @@ pub struct Kpi {
     pub monthly: Slot,
     pub quarterly: Slot,
     pub reasons: Vec<String>,
+    /// What each alert channel was last told, per schedule; absent from older state files.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub alerts: crate::notify::episode::AlertState,
 }
 
 /// Max ages per schedule, in seconds.
@@ -206,6 +209,7 @@ pub fn compute(inputs: Inputs, max_ages: MaxAges, now: DateTime<Utc>) -> Kpi {
         monthly,
         quarterly,
         reasons,
+        alerts: Default::default(),
     }
 }
 

@@ -154,7 +154,10 @@ pub fn merged_kpi(
         chaos: report.chaos,
     };
     *kpi::slot_mut(&mut inputs, report.schedule) = Slot::from_view(&view);
-    Ok(kpi::compute(inputs, max_ages(loaded), now))
+    let mut kpi = kpi::compute(inputs, max_ages(loaded), now);
+    // The alert state is carried over; the caller records this run's deliveries in it.
+    kpi.alerts = kept.map(|k| k.alerts.clone()).unwrap_or_default();
+    Ok(kpi)
 }
 
 /// The history line of this run: the slowest restore against its target's RTO.

@@ -8,10 +8,10 @@ use std::sync::OnceLock;
 use crate::fakes::{FakeGitHub, FakeSlack};
 use crate::util::{Dir, Run, TestCommand};
 
-const TOKEN: &str = "ghs_faketoken0123456789";
+pub(crate) const TOKEN: &str = "ghs_faketoken0123456789";
 
 /// A config checking the demo store; `prefix` decides whether the checks pass.
-fn config(prefix: &str) -> String {
+pub(crate) fn config(prefix: &str) -> String {
     format!(
         r#"version: 1
 storage:
@@ -64,7 +64,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// A folder with the demo store, a passing and a failing config, and an event payload.
-fn setup() -> Dir {
+pub(crate) fn setup() -> Dir {
     let dir = Dir::new();
     copy_tree(&demo_store().join("demo"), &dir.join("demo"));
     dir.write("good.yml", config("app-db/"));
@@ -77,7 +77,7 @@ fn setup() -> Dir {
 }
 
 /// Writes a failing weekly report (`out/dr_dryrun_weekly.json`) for the alert tests.
-fn failing_weekly_report(dir: &Dir) {
+pub(crate) fn failing_weekly_report(dir: &Dir) {
     dir.command()
         .args(["check", "--config", "bad.yml", "--schedule", "weekly"])
         .output()
@@ -85,7 +85,7 @@ fn failing_weekly_report(dir: &Dir) {
 }
 
 /// `notify` for that report, with the Slack webhook in its usual variable.
-fn notify_weekly(dir: &Dir, webhook: &str) -> TestCommand {
+pub(crate) fn notify_weekly(dir: &Dir, webhook: &str) -> TestCommand {
     dir.command().env("SLACK_WEBHOOK_URL", webhook).args([
         "notify",
         "--config",
@@ -96,7 +96,7 @@ fn notify_weekly(dir: &Dir, webhook: &str) -> TestCommand {
 }
 
 /// `dr-action` as a scheduled workflow step on `main` would run it.
-fn in_actions(dir: &Dir, gh: &FakeGitHub, slack: &FakeSlack) -> TestCommand {
+pub(crate) fn in_actions(dir: &Dir, gh: &FakeGitHub, slack: &FakeSlack) -> TestCommand {
     dir.command()
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_TOKEN", TOKEN)
@@ -113,18 +113,18 @@ fn in_actions(dir: &Dir, gh: &FakeGitHub, slack: &FakeSlack) -> TestCommand {
         .env("SLACK_WEBHOOK_URL", &slack.url)
 }
 
-fn run_weekly(cmd: TestCommand, config: &str, extra: &[&str]) -> Run {
+pub(crate) fn run_weekly(cmd: TestCommand, config: &str, extra: &[&str]) -> Run {
     let mut args = vec!["run", "--config", config, "--schedule", "weekly"];
     args.extend_from_slice(extra);
     cmd.args(args).output()
 }
 
-fn no_violations(gh: &FakeGitHub) {
+pub(crate) fn no_violations(gh: &FakeGitHub) {
     let st = gh.lock();
     assert!(st.violations.is_empty(), "{:#?}", st.violations);
 }
 
-fn output_of(dir: &Dir) -> String {
+pub(crate) fn output_of(dir: &Dir) -> String {
     std::fs::read_to_string(dir.join("github_output")).unwrap_or_default()
 }
 
@@ -219,18 +219,71 @@ fn first_failure_opens_one_issue_commits_the_badge_and_alerts_slack() {
     assert!(run.stdout().contains("::error::"), "{}", run.stdout());
 }
 
+/// Moves every alert episode of the committed state `hours` into the past, as if that much
+/// time had passed since the channels were last told.
+pub(crate) fn age_alerts(gh: &FakeGitHub, hours: i64) {
+    let mut st = gh.lock();
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&st.file("badges/backup_kpi.json").unwrap()).unwrap();
+    age_alert_state(&mut state, hours);
+    let bytes = serde_json::to_vec_pretty(&state).unwrap();
+    st.push(
+        "main",
+        &[("badges/backup_kpi.json", bytes.as_slice())],
+        "time passes",
+    );
+}
+
+/// [`age_alerts`] on a state value.
+pub(crate) fn age_alert_state(state: &mut serde_json::Value, hours: i64) {
+    let schedules = state["alerts"].as_object_mut().expect("an alert state");
+    for channels in schedules.values_mut() {
+        for episode in channels.as_object_mut().unwrap().values_mut() {
+            for key in ["opened-at", "last-sent-at"] {
+                if let Some(t) = episode[key].as_str() {
+                    let t = chrono::DateTime::parse_from_rfc3339(t).unwrap()
+                        - chrono::Duration::hours(hours);
+                    episode[key] = t
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        .into();
+                }
+            }
+        }
+    }
+}
+
 #[test]
-fn a_second_failure_comments_and_a_recovery_closes_the_issue() {
+fn a_failure_comments_at_most_daily_and_a_recovery_closes_the_issue() {
     let dir = setup();
     let gh = FakeGitHub::start(TOKEN);
     let slack = FakeSlack::start(vec![]);
     run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(1);
+    // Still failing an hour later: every channel was told already.
+    let quiet = run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(1);
+    assert!(
+        quiet.stdout().contains("issue still open, commented recently"),
+        "{}",
+        quiet.stdout()
+    );
+    assert!(
+        quiet.stdout().contains("slack: still failing since"),
+        "{}",
+        quiet.stdout()
+    );
+    {
+        let st = gh.lock();
+        assert_eq!(st.issues.len(), 1, "never a second issue");
+        assert!(st.open_issues()[0].comments.is_empty());
+        assert_eq!(slack.received().len(), 1);
+    }
+    // A day later, a reminder on each channel.
+    age_alerts(&gh, 25);
     run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(1);
     {
         let st = gh.lock();
         assert_eq!(st.issues.len(), 1, "never a second issue");
         assert_eq!(st.open_issues()[0].comments.len(), 1);
-        assert!(st.open_issues()[0].comments[0].starts_with("Still failing"));
+        assert!(st.open_issues()[0].comments[0].contains("\nStill failing"));
         assert_eq!(st.count("POST", "/repos/acme/app/issues"), 1);
     }
     run_weekly(in_actions(&dir, &gh, &slack), "good.yml", &[]).expect_code(0);
@@ -240,19 +293,21 @@ fn a_second_failure_comments_and_a_recovery_closes_the_issue() {
     let issue = &st.issues[0];
     assert_eq!(issue.state, "closed");
     assert!(
-        issue.comments[1].starts_with("Recovered"),
+        issue.comments[1].contains("\nRecovered"),
         "{:?}",
         issue.comments
     );
     let close = st.find("PATCH", "/repos/acme/app/issues/1");
     assert_eq!(close[0].body["state"], "closed");
-    // The state now says weekly ok; the history has three runs.
+    // The state now says weekly ok, and both channels heard the recovery; four runs.
     let state: serde_json::Value =
         serde_json::from_slice(&st.file("badges/backup_kpi.json").unwrap()).unwrap();
     assert_eq!(state["weekly"]["ok"], true);
+    assert_eq!(state["alerts"]["weekly"]["slack"]["status"], "recovered");
+    assert_eq!(state["alerts"]["weekly"]["github-issue"]["status"], "recovered");
     let history = String::from_utf8(st.file("badges/dr_history.jsonl").unwrap()).unwrap();
-    assert_eq!(history.lines().count(), 3, "{history}");
-    // Two failure messages and one recovery on Slack.
+    assert_eq!(history.lines().count(), 4, "{history}");
+    // The failure, the reminder and the recovery on Slack.
     let got = slack.received();
     assert_eq!(got.len(), 3);
     assert!(got[2].body.to_string().contains("recovered"));
@@ -376,6 +431,35 @@ fn an_issue_created_despite_a_502_is_not_opened_twice() {
     );
     assert_eq!(st.issues.len(), 1);
     assert!(output_of(&dir).contains("issue-url=https://github.example/acme/app/issues/1"));
+}
+
+#[test]
+fn a_comment_retried_after_a_502_was_posted_twice() {
+    let dir = setup();
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(1);
+    // GitHub stores the recovery comment, then the gateway answers 502.
+    gh.lock().faults_after.push_back((
+        "POST".into(),
+        "/repos/acme/app/issues/1/comments".into(),
+        502,
+    ));
+    run_weekly(in_actions(&dir, &gh, &slack), "good.yml", &[]).expect_code(0);
+    no_violations(&gh);
+    let st = gh.lock();
+    assert_eq!(
+        st.count("POST", "/repos/acme/app/issues/1/comments"),
+        1,
+        "retried blindly"
+    );
+    // It looked for its marker instead.
+    assert_eq!(st.count("GET", "/repos/acme/app/issues/1/comments"), 1);
+    let issue = &st.issues[0];
+    assert_eq!(issue.comments.len(), 1, "{:#?}", issue.comments);
+    assert!(issue.comments[0].contains("<!-- dr-action:comment=4242@"));
+    assert!(issue.comments[0].contains(":recovered -->"));
+    assert_eq!(issue.state, "closed");
 }
 
 #[test]
@@ -602,7 +686,7 @@ fn control_characters_in_a_key_are_escaped_in_summary_annotations_issue_and_slac
 }
 
 /// The config of [`config`] without its `notify:` section, as a new user writes it.
-fn without_notify(prefix: &str) -> String {
+pub(crate) fn without_notify(prefix: &str) -> String {
     let full = config(prefix);
     full.split("notify:").next().unwrap().to_string()
 }

@@ -5,11 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::new_without_default)]
 
 mod fakes;
+mod smtp;
 mod fixtures;
 mod moto;
 mod postgres;
 mod util;
 
+mod alerts;
 mod audit;
 mod badge;
 mod check;

@@ -35,10 +35,18 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let report = notify::read_report(&req.report)?;
     let kpi = req.kpi.as_deref().map(read_state).transpose()?.flatten();
     let gh = GitHub::from_env(env);
+    // The alert state lives in the committed KPI state, which `run` keeps; a lone `notify`
+    // reads it from `--kpi` when given and sends as the episodes there allow.
+    let episodes = kpi
+        .as_ref()
+        .and_then(|k| k.alerts.get(&report.schedule.to_string()).cloned())
+        .unwrap_or_default();
     let d = notify::deliver(
         &report,
         kpi.as_ref(),
         Channels::new(&settings, gh.as_ref().map_err(String::as_str), env),
+        &episodes,
+        chrono::Utc::now(),
     )
     .await;
     out.lines(&d.notes);

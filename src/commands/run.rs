@@ -1,8 +1,11 @@
 //! `dr-action run --schedule S [--chaos]`: the whole pipeline the action runs.
 //!
-//! check → KPI (the slot of this schedule replaces the one in the state kept in the repository,
-//! read through the API from the default branch; no state = first run) → badge, PNG, state,
-//! history line and trend picture → one commit → issue and Slack → outputs and job summary.
+//! heartbeat `/start` → check → KPI (the slot of this schedule replaces the one in the state
+//! kept in the repository, read through the API from the default branch; no state = first run)
+//! → alerts (issue, Slack, email, webhook, heartbeat), each channel's episode recorded in the
+//! state → badge, PNG, state, history line and trend picture → one commit → outputs and job
+//! summary. The alerts go out before the commit so the committed state says what was
+//! delivered.
 //!
 //! Every step after the check runs even when an earlier one failed, so an alert still goes out
 //! when publishing was refused. A chaos drill computes and reports its KPI but never changes the
@@ -41,6 +44,16 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let mut request = req.check;
     request.run = env.run.clone();
     request.database_urls = checks::database_urls(&loaded, env);
+    let mut notes: Vec<String> = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
+    // The dead-man switch hears that the run started; a drill is not a run of the schedule.
+    if !request.chaos {
+        match notify::heartbeat_start(&loaded.config.notify, env).await {
+            Some(Ok(note)) => notes.push(note),
+            Some(Err(e)) => errors.push(e),
+            None => {}
+        }
+    }
     // The checks' lines stream into one foldable group of the job log; the masks written
     // inside it take effect at once all the same.
     if wf.in_actions {
@@ -53,8 +66,6 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let report = checked?;
     crate::atomic::write_json(&request.out, &report)?;
     out.line(&verdict_line(&report, &request.out));
-    let mut notes: Vec<String> = Vec::new();
-    let mut errors: Vec<String> = Vec::new();
 
     let gh = GitHub::from_env(env);
     let branch = match &gh {
@@ -76,7 +87,23 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         ));
     }
     let kept_state = kept.as_ref().and_then(|k| k.state.as_ref());
-    let kpi = state::merged_kpi(&loaded, kept_state, &report, Utc::now())?;
+    let mut kpi = state::merged_kpi(&loaded, kept_state, &report, Utc::now())?;
+
+    let channels = Channels::new(
+        &loaded.config.notify,
+        gh.as_ref().map_err(String::as_str),
+        env,
+    );
+    let schedule = report.schedule.to_string();
+    let episodes = kpi.alerts.get(&schedule).cloned().unwrap_or_default();
+    let delivery = notify::deliver(&report, Some(&kpi), channels, &episodes, Utc::now()).await;
+    if !report.chaos {
+        if delivery.episodes.is_empty() {
+            kpi.alerts.remove(&schedule);
+        } else {
+            kpi.alerts.insert(schedule, delivery.episodes.clone());
+        }
+    }
     let kpi_path = req.out_dir.join("backup_kpi.json");
     crate::atomic::write_json(&kpi_path, &kpi)?;
     out.line(&format!("kpi: {} — {}", kpi.status, kpi_path.display()));
@@ -111,12 +138,6 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         }
     }
 
-    let channels = Channels::new(
-        &loaded.config.notify,
-        gh.as_ref().map_err(String::as_str),
-        env,
-    );
-    let delivery = notify::deliver(&report, Some(&kpi), channels).await;
     notes.extend(delivery.notes);
     errors.extend(delivery.errors);
     let mut warnings: Vec<String> = Vec::new();
