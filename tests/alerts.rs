@@ -192,6 +192,29 @@ fn email_an_unreachable_server_gives_up_within_bounds() {
 }
 
 #[test]
+fn email_a_server_that_never_answers_is_given_up_within_bounds() {
+    let dir = setup_with(EMAIL);
+    // Accepts connections and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let url = format!("smtp://{}:pw-silent@127.0.0.1:{port}", smtp::USER);
+    let started = Instant::now();
+    let run = local_run(&dir, "bad.yml", &[("DR_SMTP_URL", &url)]).expect_code(2);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(45), "{took:?}");
+    let out = all_output(&run);
+    assert!(out.contains("the email alert was not sent"), "{out}");
+    assert!(out.contains("no answer within"), "{out}");
+    never_shown(&dir, &run, "pw-silent");
+}
+
+#[test]
 fn email_starttls_required_fails_against_a_server_without_it() {
     let dir = setup_with(EMAIL);
     let server = Smtp::start(&[]);

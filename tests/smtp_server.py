@@ -64,7 +64,8 @@ def main():
             and auth_data.login.decode() == user
             and auth_data.password.decode() == password
         )
-        return AuthResult(success=ok, auth_data=auth_data if ok else None)
+        # handled=False: aiosmtpd answers 535 itself (True would leave the client waiting).
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     controller = Controller(
         Recorder(folder, answers),

@@ -16,7 +16,7 @@
 //! final. The URL, and so the password, never
 //! appears in an error: errors are built from the server's answer and lettre's kind of failure.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -189,16 +189,26 @@ pub async fn send(
 ) -> Result<(), EmailError> {
     let server = parse_url(url).map_err(EmailError::Setup)?;
     let mailer = transport(&server).map_err(EmailError::Setup)?;
+    let started = Instant::now();
+    let budget = policy.deadline.unwrap_or(Duration::MAX);
     let attempt = || async {
-        mailer
-            .send(message.clone())
-            .await
-            .map(|_| ())
-            .map_err(|e| Failed {
+        // No attempt may outlive the budget, however slowly the server answers (lettre's own
+        // timeout does not bound every read).
+        let remaining = budget
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_secs(1));
+        match tokio::time::timeout(remaining, mailer.send(message.clone())).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(Failed {
                 // A 5xx, or a failure on this side (STARTTLS missing, a bad certificate).
                 permanent: e.is_permanent() || e.is_client() || e.is_tls(),
                 text: describe(&e),
-            })
+            }),
+            Err(_) => Err(Failed {
+                permanent: false,
+                text: format!("no answer within {} s", remaining.as_secs()),
+            }),
+        }
     };
     let verdict = |f: &Failed| {
         if f.permanent {
