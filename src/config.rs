@@ -687,10 +687,13 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
 /// The `notify` keys the types cannot check: addresses that parse, variables that are named.
 fn validate_notify(notify: &Notify, at: &dyn Fn(&str, &str) -> String) -> Result<(), String> {
     let named = [
-        notify
-            .email
-            .as_ref()
-            .map(|e| ("notify.email.smtp-url-env", "smtp-url-env:", &e.smtp_url_env)),
+        notify.email.as_ref().map(|e| {
+            (
+                "notify.email.smtp-url-env",
+                "smtp-url-env:",
+                &e.smtp_url_env,
+            )
+        }),
         notify
             .heartbeat
             .as_ref()
@@ -706,7 +709,10 @@ fn validate_notify(notify: &Notify, at: &dyn Fn(&str, &str) -> String) -> Result
     ];
     for (key, needle, var) in named.into_iter().flatten() {
         if var.trim().is_empty() {
-            return Err(format!("{}: name the environment variable", at(key, needle)));
+            return Err(format!(
+                "{}: name the environment variable",
+                at(key, needle)
+            ));
         }
     }
     if let Some(email) = &notify.email {

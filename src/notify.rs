@@ -139,7 +139,10 @@ pub fn signature(secret: &SecretString, body: &[u8]) -> Result<String, String> {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.expose_secret().as_bytes())
         .map_err(|e| format!("the webhook secret cannot key HMAC-SHA256: {e}"))?;
     mac.update(body);
-    Ok(format!("sha256={}", hex::encode(mac.finalize().into_bytes())))
+    Ok(format!(
+        "sha256={}",
+        hex::encode(mac.finalize().into_bytes())
+    ))
 }
 
 /// Opens / comments / closes the issue and sends Slack, the email and the webhook, as
@@ -280,9 +283,10 @@ pub async fn deliver(
                 }
                 record(&mut d, WEBHOOK, &plan, sent.is_ok());
             }
-            (quiet, _, _) => d
-                .notes
-                .push(format!("webhook: {}", quiet.quiet_note().unwrap_or_default())),
+            (quiet, _, _) => d.notes.push(format!(
+                "webhook: {}",
+                quiet.quiet_note().unwrap_or_default()
+            )),
         }
     }
     if let Some((var, url)) = &channels.heartbeat
@@ -352,7 +356,10 @@ async fn ping(url: &SecretString, suffix: &str, body: String) -> Result<(), Stri
 
 /// The `/start` ping before the checks, when a heartbeat is configured: a note, or an error
 /// for the caller to report (the checks run either way).
-pub async fn heartbeat_start(notify: &Notify, env: &crate::env::Env) -> Option<Result<String, String>> {
+pub async fn heartbeat_start(
+    notify: &Notify,
+    env: &crate::env::Env,
+) -> Option<Result<String, String>> {
     let cfg = notify.heartbeat.as_ref()?;
     Some(match env.secret(&cfg.url_env) {
         None => Err(format!(

@@ -105,7 +105,10 @@ fn email_a_failure_is_sent_with_auth_as_plain_text_and_html() {
     assert!(data.contains("text/html"), "{data}");
     assert!(data.contains("app-db listing"), "{data}");
     assert!(data.contains("<td>listing</td>"), "{data}");
-    assert!(run.stdout().contains("email: failed sent to ops@example.com"));
+    assert!(
+        run.stdout()
+            .contains("email: failed sent to ops@example.com")
+    );
     never_shown(&dir, &run, smtp::PASSWORD);
 }
 
@@ -122,7 +125,11 @@ fn email_one_message_per_episode_and_one_on_recovery() {
         "{}",
         quiet.stdout()
     );
-    assert_eq!(server.delivered().len(), 1, "no second message within a day");
+    assert_eq!(
+        server.delivered().len(),
+        1,
+        "no second message within a day"
+    );
     local_run(&dir, "good.yml", &env).expect_code(0);
     local_run(&dir, "good.yml", &env).expect_code(0);
     let got = server.delivered();
@@ -146,7 +153,11 @@ fn email_a_temporary_4xx_is_retried_and_then_delivered() {
     assert_eq!(all.len(), 2, "{all:#?}");
     assert_eq!(all[0]["answer"], "451");
     assert_eq!(all[1]["answer"], "250");
-    assert!(run.stdout().contains("email: failed sent"), "{}", run.stdout());
+    assert!(
+        run.stdout().contains("email: failed sent"),
+        "{}",
+        run.stdout()
+    );
 }
 
 #[test]
@@ -161,7 +172,10 @@ fn email_a_permanent_5xx_is_reported_at_once_and_the_step_exits_2() {
     never_shown(&dir, &run, smtp::PASSWORD);
     // Not told: the next run tries again instead of staying quiet.
     let state = dir.json("badges/backup_kpi.json");
-    assert!(state["alerts"]["weekly"]["email"]["last-sent-at"].is_null(), "{state}");
+    assert!(
+        state["alerts"]["weekly"]["email"]["last-sent-at"].is_null(),
+        "{state}"
+    );
     let run = local_run(&dir, "bad.yml", &[("DR_SMTP_URL", &server.url())]).expect_code(1);
     assert_eq!(server.delivered().len(), 1, "{}", all_output(&run));
 }
@@ -182,7 +196,11 @@ fn email_a_wrong_password_is_refused_without_showing_either() {
 fn email_an_unreachable_server_gives_up_within_bounds() {
     let dir = setup_with(EMAIL);
     let port = crate::moto::free_port();
-    let url = format!("smtp://{}:{}@127.0.0.1:{port}", smtp::USER, "pw-unreachable");
+    let url = format!(
+        "smtp://{}:{}@127.0.0.1:{port}",
+        smtp::USER,
+        "pw-unreachable"
+    );
     let started = Instant::now();
     let run = local_run(&dir, "bad.yml", &[("DR_SMTP_URL", &url)]).expect_code(2);
     assert!(started.elapsed() < Duration::from_secs(60));
@@ -261,7 +279,11 @@ fn heartbeat_pings_start_then_fail_then_success_with_the_summary() {
     let kinds: Vec<&str> = st.pings.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(kinds, ["start", "fail", "start", "success"]);
     assert_eq!(st.status, "up");
-    assert!(st.pings[3].1.contains("DR check passed"), "{}", st.pings[3].1);
+    assert!(
+        st.pings[3].1.contains("DR check passed"),
+        "{}",
+        st.pings[3].1
+    );
 }
 
 #[test]
@@ -288,7 +310,14 @@ fn heartbeat_a_chaos_drill_does_not_ping() {
         .command()
         .env("DR_HEARTBEAT_URL", &hb.url)
         .env("DR_SMTP_URL", server.url())
-        .args(["run", "--config", "good.yml", "--schedule", "weekly", "--chaos"])
+        .args([
+            "run",
+            "--config",
+            "good.yml",
+            "--schedule",
+            "weekly",
+            "--chaos",
+        ])
         .output()
         .expect_code(1);
     assert!(hb.lock().requests.is_empty(), "{}", all_output(&run));
@@ -396,7 +425,11 @@ fn a_slack_only_setup_never_heard_the_recovery() {
     assert!(gh.lock().issues.is_empty());
     let got = slack.received();
     assert_eq!(got.len(), 3);
-    assert!(got[2].body.to_string().contains("recovered"), "{}", got[2].body);
+    assert!(
+        got[2].body.to_string().contains("recovered"),
+        "{}",
+        got[2].body
+    );
     let st = gh.lock();
     let state: serde_json::Value =
         serde_json::from_slice(&st.file("badges/backup_kpi.json").unwrap()).unwrap();
@@ -416,7 +449,10 @@ fn an_old_state_file_without_alerts_still_loads() {
     assert!(state["alerts"]["weekly"]["webhook"].is_object(), "{state}");
     // The same state as a version without the alert state wrote it.
     state.as_object_mut().unwrap().remove("alerts");
-    dir.write("badges/backup_kpi.json", serde_json::to_vec_pretty(&state).unwrap());
+    dir.write(
+        "badges/backup_kpi.json",
+        serde_json::to_vec_pretty(&state).unwrap(),
+    );
     let run = local_run(&dir, "bad.yml", &env).expect_code(1);
     assert!(!all_output(&run).contains("not a KPI state file"));
     assert_eq!(hook.verified().len(), 2, "no episode known: told again");
@@ -424,7 +460,10 @@ fn an_old_state_file_without_alerts_still_loads() {
     // And a day-old episode gets its reminder.
     let mut state = dir.json("badges/backup_kpi.json");
     age_alert_state(&mut state, 25);
-    dir.write("badges/backup_kpi.json", serde_json::to_vec_pretty(&state).unwrap());
+    dir.write(
+        "badges/backup_kpi.json",
+        serde_json::to_vec_pretty(&state).unwrap(),
+    );
     local_run(&dir, "bad.yml", &env).expect_code(1);
     let got = hook.verified();
     assert_eq!(got.len(), 3);
@@ -433,7 +472,9 @@ fn an_old_state_file_without_alerts_still_loads() {
 
 #[test]
 fn a_chaos_drill_reaches_every_channel_and_leaves_the_alert_state_alone() {
-    let dir = setup_with(&format!("{WEBHOOK}  slack: {{ webhook-env: SLACK_WEBHOOK_URL }}\n"));
+    let dir = setup_with(&format!(
+        "{WEBHOOK}  slack: {{ webhook-env: SLACK_WEBHOOK_URL }}\n"
+    ));
     let hook = FakeWebhook::start(SECRET, vec![]);
     let slack = FakeSlack::start(vec![]);
     let env = [
@@ -447,9 +488,16 @@ fn a_chaos_drill_reaches_every_channel_and_leaves_the_alert_state_alone() {
     for (k, v) in env {
         cmd = cmd.env(k, v);
     }
-    cmd.args(["run", "--config", "good.yml", "--schedule", "weekly", "--chaos"])
-        .output()
-        .expect_code(1);
+    cmd.args([
+        "run",
+        "--config",
+        "good.yml",
+        "--schedule",
+        "weekly",
+        "--chaos",
+    ])
+    .output()
+    .expect_code(1);
     assert_eq!(dir.read("badges/backup_kpi.json"), before);
     let got = hook.verified();
     assert_eq!(got.len(), 2);

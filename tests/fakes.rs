@@ -739,9 +739,7 @@ impl FakeWebhook {
                 .and_then(|h| hex::decode(h).ok())
                 .is_some_and(|sig| mac.verify_slice(&sig).is_ok());
             if !ok {
-                x.lock()
-                    .unwrap()
-                    .push(format!("bad signature `{given}`"));
+                x.lock().unwrap().push(format!("bad signature `{given}`"));
                 return (401, Vec::new(), "bad signature".into());
             }
             if req.headers.get("content-type").map(String::as_str) != Some("application/json") {

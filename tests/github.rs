@@ -243,9 +243,7 @@ pub(crate) fn age_alert_state(state: &mut serde_json::Value, hours: i64) {
                 if let Some(t) = episode[key].as_str() {
                     let t = chrono::DateTime::parse_from_rfc3339(t).unwrap()
                         - chrono::Duration::hours(hours);
-                    episode[key] = t
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                        .into();
+                    episode[key] = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into();
                 }
             }
         }
@@ -261,7 +259,9 @@ fn a_failure_comments_at_most_daily_and_a_recovery_closes_the_issue() {
     // Still failing an hour later: every channel was told already.
     let quiet = run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(1);
     assert!(
-        quiet.stdout().contains("issue still open, commented recently"),
+        quiet
+            .stdout()
+            .contains("issue still open, commented recently"),
         "{}",
         quiet.stdout()
     );
@@ -304,7 +304,10 @@ fn a_failure_comments_at_most_daily_and_a_recovery_closes_the_issue() {
         serde_json::from_slice(&st.file("badges/backup_kpi.json").unwrap()).unwrap();
     assert_eq!(state["weekly"]["ok"], true);
     assert_eq!(state["alerts"]["weekly"]["slack"]["status"], "recovered");
-    assert_eq!(state["alerts"]["weekly"]["github-issue"]["status"], "recovered");
+    assert_eq!(
+        state["alerts"]["weekly"]["github-issue"]["status"],
+        "recovered"
+    );
     let history = String::from_utf8(st.file("badges/dr_history.jsonl").unwrap()).unwrap();
     assert_eq!(history.lines().count(), 4, "{history}");
     // The failure, the reminder and the recovery on Slack.

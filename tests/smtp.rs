@@ -40,7 +40,12 @@ impl Smtp {
         let port = crate::moto::free_port();
         let child = Command::new(python())
             .arg(&script)
-            .args([&port.to_string(), folder.path().to_str().unwrap(), USER, PASSWORD])
+            .args([
+                &port.to_string(),
+                folder.path().to_str().unwrap(),
+                USER,
+                PASSWORD,
+            ])
             .arg(answers.join(","))
             .stdin(Stdio::null())
             .stdout(log.reopen().unwrap())

@@ -5,10 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::new_without_default)]
 
 mod fakes;
-mod smtp;
 mod fixtures;
 mod moto;
 mod postgres;
+mod smtp;
 mod util;
 
 mod alerts;

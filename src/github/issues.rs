@@ -41,11 +41,23 @@ pub struct IssueSettings {
 /// What the lifecycle did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IssueAction {
-    Opened { number: u64, url: String },
-    Commented { number: u64, url: String },
+    Opened {
+        number: u64,
+        url: String,
+    },
+    Commented {
+        number: u64,
+        url: String,
+    },
     /// Still open and already told recently: no comment this time.
-    Kept { number: u64, url: String },
-    Closed { number: u64, url: String },
+    Kept {
+        number: u64,
+        url: String,
+    },
+    Closed {
+        number: u64,
+        url: String,
+    },
     Nothing,
 }
 

@@ -243,9 +243,15 @@ mod tests {
     #[test]
     fn the_three_schemes_choose_security_and_default_port() {
         let s = parse("smtp://mail.example").unwrap();
-        assert_eq!((s.security, s.port, s.authenticates()), (Security::Opportunistic, 587, false));
+        assert_eq!(
+            (s.security, s.port, s.authenticates()),
+            (Security::Opportunistic, 587, false)
+        );
         let s = parse("smtp+starttls://u:p@mail.example:2525").unwrap();
-        assert_eq!((s.security, s.port, s.authenticates()), (Security::StartTls, 2525, true));
+        assert_eq!(
+            (s.security, s.port, s.authenticates()),
+            (Security::StartTls, 2525, true)
+        );
         let s = parse("smtps://u%40x:p%2Fw@mail.example").unwrap();
         assert_eq!((s.security, s.port), (Security::Implicit, 465));
         assert!(s.authenticates());

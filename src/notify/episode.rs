@@ -204,7 +204,11 @@ mod tests {
     fn an_undelivered_message_is_tried_again_on_the_next_run() {
         let (plans, _) = replay(&[(0, false, false), (1, false, true), (2, false, true)]);
         assert_eq!(plans[0], Plan::Send(Message::Failed));
-        assert_eq!(plans[1], Plan::Send(Message::Failed), "never told: told now");
+        assert_eq!(
+            plans[1],
+            Plan::Send(Message::Failed),
+            "never told: told now"
+        );
         assert!(matches!(plans[2], Plan::Quiet { since, .. } if since == at(0)));
         let (plans, ep) = replay(&[(0, false, true), (5, true, false), (6, true, true)]);
         assert_eq!(plans[1], Plan::Send(Message::Recovered { since: at(0) }));
@@ -245,7 +249,10 @@ mod tests {
         );
         let text = serde_json::to_string(&state).unwrap();
         assert!(text.contains(r#""status":"failing""#), "{text}");
-        assert!(text.contains(r#""opened-at":"2023-11-14T22:13:20Z""#), "{text}");
+        assert!(
+            text.contains(r#""opened-at":"2023-11-14T22:13:20Z""#),
+            "{text}"
+        );
         assert_eq!(serde_json::from_str::<AlertState>(&text).unwrap(), state);
     }
 }

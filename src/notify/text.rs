@@ -237,10 +237,16 @@ mod tests {
     fn html_escapes_every_value_and_plain_keeps_them() {
         let r = report(false);
         let h = html(&r, None, &Message::Failed);
-        assert!(h.contains("no key &lt;b&gt;matches&lt;/b&gt; &amp; more"), "{h}");
+        assert!(
+            h.contains("no key &lt;b&gt;matches&lt;/b&gt; &amp; more"),
+            "{h}"
+        );
         assert!(!h.contains("<b>matches"), "{h}");
         let p = plain(&r, None, &Message::Failed);
-        assert!(p.contains("- orders-db listing: no key <b>matches</b> & more"), "{p}");
+        assert!(
+            p.contains("- orders-db listing: no key <b>matches</b> & more"),
+            "{p}"
+        );
         assert!(p.starts_with("DR check failed: weekly dry-run"), "{p}");
     }
 
