@@ -119,8 +119,8 @@ pub struct Delivery {
 
 /// What the caller says when a failure reached no channel.
 pub const UNHEARD: &str = "no alert was sent: no channel is configured (inside GitHub Actions \
-set GITHUB_TOKEN for the alert issue, or set SLACK_WEBHOOK_URL / notify.slack.webhook-env), \
-so no one was told about this failure";
+set GITHUB_TOKEN for the alert issue, or set SLACK_WEBHOOK_URL / notify.slack.webhook-env, or \
+configure notify.email or notify.webhook), so no one was told about this failure";
 
 /// The names the alert channels have in the alert state.
 pub const ISSUE: &str = "github-issue";

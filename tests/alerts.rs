@@ -287,6 +287,27 @@ fn heartbeat_pings_start_then_fail_then_success_with_the_summary() {
 }
 
 #[test]
+fn heartbeat_a_summary_over_100_kb_is_cut() {
+    let dir = setup_with("  heartbeat: { url-env: DR_HEARTBEAT_URL }\n");
+    // A prefix of 150 000 characters: the failed listing quotes it in its detail.
+    let long = format!("gone-{}/", "x".repeat(150_000));
+    dir.write(
+        "long.yml",
+        config_with(&long, "  heartbeat: { url-env: DR_HEARTBEAT_URL }\n"),
+    );
+    let hb = FakeHeartbeat::start(vec![]);
+    let run = local_run(&dir, "long.yml", &[("DR_HEARTBEAT_URL", &hb.url)]).expect_code(1);
+    let st = hb.lock();
+    assert!(st.violations.is_empty(), "{:#?}", st.violations);
+    let kinds: Vec<&str> = st.pings.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["start", "fail"], "{}", all_output(&run));
+    let body = &st.pings[1].1;
+    assert!(body.len() <= FakeHeartbeat::MAX_BODY, "{}", body.len());
+    assert!(body.len() > 90_000, "{}", body.len());
+    assert!(body.ends_with("… (cut)\n"), "{}", &body[body.len() - 50..]);
+}
+
+#[test]
 fn heartbeat_a_refused_ping_exits_2_without_the_url() {
     let dir = setup_with("  heartbeat: { url-env: DR_HEARTBEAT_URL }\n");
     let hb = FakeHeartbeat::start(vec![(404, vec![], "not found".into())]);
