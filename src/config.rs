@@ -681,37 +681,61 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
     if let Err(e) = crate::badge::check_text(&config.badge.label) {
         return Err(format!("{}: {e}", at("badge.label", "label:")));
     }
-    validate_notify(&config.notify, &at)
+    validate_notify(&config.notify, text)
 }
 
 /// The `notify` keys the types cannot check: addresses that parse, variables that are named.
-fn validate_notify(notify: &Notify, at: &dyn Fn(&str, &str) -> String) -> Result<(), String> {
+/// Keys are placed by the first line holding them inside their section (`url-env:` is in both
+/// `heartbeat:` and `webhook:`).
+fn validate_notify(notify: &Notify, text: &str) -> Result<(), String> {
+    let at = |key: &str, section: &str, needle: &str| -> String {
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines.iter().position(|l| holds(l, section)).unwrap_or(0);
+        match lines
+            .iter()
+            .enumerate()
+            .skip(start)
+            .find(|(_, l)| holds(l, needle))
+        {
+            Some((i, _)) => format!("`{key}` at line {}", i + 1),
+            None => format!("`{key}`"),
+        }
+    };
     let named = [
         notify.email.as_ref().map(|e| {
             (
                 "notify.email.smtp-url-env",
+                "email:",
                 "smtp-url-env:",
                 &e.smtp_url_env,
             )
         }),
-        notify
-            .heartbeat
-            .as_ref()
-            .map(|h| ("notify.heartbeat.url-env", "url-env:", &h.url_env)),
+        notify.heartbeat.as_ref().map(|h| {
+            (
+                "notify.heartbeat.url-env",
+                "heartbeat:",
+                "url-env:",
+                &h.url_env,
+            )
+        }),
         notify
             .webhook
             .as_ref()
-            .map(|w| ("notify.webhook.url-env", "url-env:", &w.url_env)),
-        notify
-            .webhook
-            .as_ref()
-            .map(|w| ("notify.webhook.secret-env", "secret-env:", &w.secret_env)),
+            .map(|w| ("notify.webhook.url-env", "webhook:", "url-env:", &w.url_env)),
+        notify.webhook.as_ref().map(|w| {
+            (
+                "notify.webhook.secret-env",
+                "webhook:",
+                "secret-env:",
+                &w.secret_env,
+            )
+        }),
     ];
-    for (key, needle, var) in named.into_iter().flatten() {
+    for (key, section, needle, var) in named.into_iter().flatten() {
         if var.trim().is_empty() {
             return Err(format!(
                 "{}: name the environment variable",
-                at(key, needle)
+                at(key, section, needle)
             ));
         }
     }
@@ -719,21 +743,21 @@ fn validate_notify(notify: &Notify, at: &dyn Fn(&str, &str) -> String) -> Result
         if let Err(e) = email.from.parse::<lettre::message::Mailbox>() {
             return Err(format!(
                 "{}: `{}` is not an email address ({e})",
-                at("notify.email.from", "from:"),
+                at("notify.email.from", "email:", "from:"),
                 email.from
             ));
         }
         if email.to.is_empty() {
             return Err(format!(
                 "{}: list at least one recipient",
-                at("notify.email.to", "to:")
+                at("notify.email.to", "email:", "to:")
             ));
         }
         for (i, to) in email.to.iter().enumerate() {
             if let Err(e) = to.parse::<lettre::message::Mailbox>() {
                 return Err(format!(
                     "{}: `{to}` is not an email address ({e})",
-                    at(&format!("notify.email.to[{i}]"), to)
+                    at(&format!("notify.email.to[{i}]"), "email:", to)
                 ));
             }
         }
@@ -873,6 +897,25 @@ targets:
         let text = GOOD.replace("\"*.dump.gz\"", "\"[unclosed\"");
         let err = parse(&text).unwrap_err();
         assert!(err.contains("targets[0].match` at line 7"), "{err}");
+    }
+
+    #[test]
+    fn a_notify_key_is_named_at_its_line_in_its_own_section() {
+        let notify = "notify:\n  webhook:\n    url-env: HOOK\n    secret-env: S\n  heartbeat:\n    url-env: \"\"\n";
+        let err = parse(&format!("{GOOD}{notify}")).unwrap_err();
+        assert!(
+            err.contains("`notify.heartbeat.url-env` at line 17: name the environment variable"),
+            "{err}"
+        );
+        let notify = "notify:\n  email:\n    smtp-url-env: SMTP\n    from: dr@example.com\n    to: [\"not an address\"]\n";
+        let err = parse(&format!("{GOOD}{notify}")).unwrap_err();
+        assert!(err.contains("`notify.email.to[0]` at line 16"), "{err}");
+        let notify = "notify:\n  email: { smtp-url-env: SMTP, from: dr@example.com, to: [] }\n";
+        let err = parse(&format!("{GOOD}{notify}")).unwrap_err();
+        assert!(
+            err.contains("`notify.email.to` at line 13: list at least one"),
+            "{err}"
+        );
     }
 
     #[test]

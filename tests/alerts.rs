@@ -113,6 +113,39 @@ fn email_a_failure_is_sent_with_auth_as_plain_text_and_html() {
 }
 
 #[test]
+fn email_in_actions_links_the_run_and_shares_the_state_with_the_issue() {
+    let dir = setup_with(EMAIL);
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    let server = Smtp::start(&[]);
+    run_weekly(
+        in_actions(&dir, &gh, &slack).env("DR_SMTP_URL", server.url()),
+        "bad.yml",
+        &[],
+    )
+    .expect_code(1);
+    no_violations(&gh);
+    let got = server.delivered();
+    assert_eq!(got.len(), 1);
+    let data = got[0]["data"].as_str().unwrap();
+    assert!(
+        data.contains("https://github.example/acme/app/actions/runs/4242"),
+        "{data}"
+    );
+    assert!(data.contains("in acme/app"), "{data}");
+    // One committed state: the issue, Slack and the email each have their episode.
+    let st = gh.lock();
+    let state: serde_json::Value =
+        serde_json::from_slice(&st.file("badges/backup_kpi.json").unwrap()).unwrap();
+    for channel in ["github-issue", "slack", "email"] {
+        assert_eq!(
+            state["alerts"]["weekly"][channel]["status"], "failing",
+            "{channel}: {state}"
+        );
+    }
+}
+
+#[test]
 fn email_one_message_per_episode_and_one_on_recovery() {
     let dir = setup_with(EMAIL);
     let server = Smtp::start(&[]);
