@@ -23,7 +23,7 @@ pub struct Request {
     pub config: Option<PathBuf>,
     /// The report `check` wrote.
     pub report: PathBuf,
-    /// The KPI, to mention its status.
+    /// The KPI, to mention its status; its alert state says what each channel was told.
     pub kpi: Option<PathBuf>,
 }
 
