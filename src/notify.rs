@@ -206,8 +206,13 @@ pub async fn deliver(
                 "the Slack alert was not sent: {webhook_env} is not set (notify.slack.webhook-env)"
             )),
             (Plan::Send(message), Some(url)) => {
-                let recovered = matches!(message, Message::Recovered { .. });
-                let payload = slack::payload(report, kpi, recovered);
+                let payload = match message {
+                    Message::StillFailing { since, .. } => {
+                        slack::reminder(report, kpi, &crate::report::rfc3339::format(&since))
+                    }
+                    Message::Recovered { .. } => slack::payload(report, kpi, true),
+                    Message::Failed | Message::Drill => slack::payload(report, kpi, false),
+                };
                 let sent = match http::client() {
                     Ok(client) => slack::send(&client, url, &payload, slack::RETRY)
                         .await

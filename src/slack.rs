@@ -95,6 +95,22 @@ pub fn payload(report: &Report, kpi: Option<&Kpi>, recovered: bool) -> Value {
     json!({"text": title, "blocks": blocks})
 }
 
+/// [`payload`] for a reminder: the failure, with a line saying since when it has been
+/// failing and that reminders come at most daily.
+pub fn reminder(report: &Report, kpi: Option<&Kpi>, since: &str) -> Value {
+    let mut p = payload(report, kpi, false);
+    let line = format!(
+        "Still failing since {since}; a reminder comes at most once a day until it recovers."
+    );
+    if let Some(blocks) = p["blocks"].as_array_mut() {
+        blocks.insert(
+            2,
+            json!({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]}),
+        );
+    }
+    p
+}
+
 fn truncate(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
         return text.to_string();
@@ -212,6 +228,17 @@ mod tests {
         insta::assert_snapshot!(
             serde_json::to_string_pretty(&payload(&report(false), None, false)).unwrap()
         );
+    }
+
+    #[test]
+    fn a_reminder_says_since_when() {
+        let p = reminder(&report(false), None, "2026-03-01T06:00:00Z");
+        let text = p.to_string();
+        assert!(
+            text.contains("Still failing since 2026-03-01T06:00:00Z"),
+            "{text}"
+        );
+        assert_eq!(p["blocks"][2]["type"], "context");
     }
 
     #[test]

@@ -313,6 +313,11 @@ fn a_failure_comments_at_most_daily_and_a_recovery_closes_the_issue() {
     // The failure, the reminder and the recovery on Slack.
     let got = slack.received();
     assert_eq!(got.len(), 3);
+    assert!(
+        got[1].body.to_string().contains("Still failing since"),
+        "{}",
+        got[1].body
+    );
     assert!(got[2].body.to_string().contains("recovered"));
     assert!(output_of(&dir).contains("issue-url=https://github.example/acme/app/issues/1"));
 }
