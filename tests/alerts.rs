@@ -286,6 +286,40 @@ fn email_a_bad_address_names_the_key_and_line() {
     assert!(out.contains("line 17"), "{out}");
 }
 
+#[test]
+fn notify_reads_and_updates_the_alert_state_of_the_kpi_file() {
+    let dir = setup_with(EMAIL);
+    let server = Smtp::start(&[]);
+    local_run(&dir, "bad.yml", &[]).expect_code(2);
+    assert!(server.messages().is_empty());
+    let notify = |dir: &Dir| {
+        dir.command()
+            .env("DR_SMTP_URL", server.url())
+            .args([
+                "notify",
+                "--config",
+                "bad.yml",
+                "--report",
+                "out/dr_dryrun_weekly.json",
+                "--kpi",
+                "badges/backup_kpi.json",
+            ])
+            .output()
+    };
+    notify(&dir).expect_code(0);
+    assert_eq!(server.delivered().len(), 1);
+    let state = dir.json("badges/backup_kpi.json");
+    assert_eq!(state["alerts"]["weekly"]["email"]["status"], "failing");
+    assert!(state["alerts"]["weekly"]["email"]["last-sent-at"].is_string());
+    let again = notify(&dir).expect_code(0);
+    assert!(
+        again.stdout().contains("email: still failing since"),
+        "{}",
+        again.stdout()
+    );
+    assert_eq!(server.delivered().len(), 1, "told already");
+}
+
 // ---------------------------------------------------------------- heartbeat
 
 #[test]
