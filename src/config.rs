@@ -588,6 +588,87 @@ fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, c)| c)
 }
 
+/// The `notify` keys the types cannot check: addresses that parse, variables that are named.
+/// Keys are placed by the first line holding them inside their section (`url-env:` is in both
+/// `heartbeat:` and `webhook:`).
+fn validate_notify(notify: &Notify, text: &str) -> Result<(), String> {
+    let at = |key: &str, section: &str, needle: &str| -> String {
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines.iter().position(|l| holds(l, section)).unwrap_or(0);
+        match lines
+            .iter()
+            .enumerate()
+            .skip(start)
+            .find(|(_, l)| holds(l, needle))
+        {
+            Some((i, _)) => format!("`{key}` at line {}", i + 1),
+            None => format!("`{key}`"),
+        }
+    };
+    let named = [
+        notify.email.as_ref().map(|e| {
+            (
+                "notify.email.smtp-url-env",
+                "email:",
+                "smtp-url-env:",
+                &e.smtp_url_env,
+            )
+        }),
+        notify.heartbeat.as_ref().map(|h| {
+            (
+                "notify.heartbeat.url-env",
+                "heartbeat:",
+                "url-env:",
+                &h.url_env,
+            )
+        }),
+        notify
+            .webhook
+            .as_ref()
+            .map(|w| ("notify.webhook.url-env", "webhook:", "url-env:", &w.url_env)),
+        notify.webhook.as_ref().map(|w| {
+            (
+                "notify.webhook.secret-env",
+                "webhook:",
+                "secret-env:",
+                &w.secret_env,
+            )
+        }),
+    ];
+    for (key, section, needle, var) in named.into_iter().flatten() {
+        if var.trim().is_empty() {
+            return Err(format!(
+                "{}: name the environment variable",
+                at(key, section, needle)
+            ));
+        }
+    }
+    if let Some(email) = &notify.email {
+        if let Err(e) = email.from.parse::<lettre::message::Mailbox>() {
+            return Err(format!(
+                "{}: `{}` is not an email address ({e})",
+                at("notify.email.from", "email:", "from:"),
+                email.from
+            ));
+        }
+        if email.to.is_empty() {
+            return Err(format!(
+                "{}: list at least one recipient",
+                at("notify.email.to", "email:", "to:")
+            ));
+        }
+        for (i, to) in email.to.iter().enumerate() {
+            if let Err(e) = to.parse::<lettre::message::Mailbox>() {
+                return Err(format!(
+                    "{}: `{to}` is not an email address ({e})",
+                    at(&format!("notify.email.to[{i}]"), "email:", to)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Rules the types cannot express. Errors name the key and, where it can be found, its line.
 fn validate(config: &Config, text: &str) -> Result<(), String> {
     let at = |key: &str, needle: &str| -> String {
@@ -678,89 +759,9 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
             ));
         }
     }
+    validate_notify(&config.notify, text)?;
     if let Err(e) = crate::badge::check_text(&config.badge.label) {
         return Err(format!("{}: {e}", at("badge.label", "label:")));
-    }
-    validate_notify(&config.notify, text)
-}
-
-/// The `notify` keys the types cannot check: addresses that parse, variables that are named.
-/// Keys are placed by the first line holding them inside their section (`url-env:` is in both
-/// `heartbeat:` and `webhook:`).
-fn validate_notify(notify: &Notify, text: &str) -> Result<(), String> {
-    let at = |key: &str, section: &str, needle: &str| -> String {
-        let lines: Vec<&str> = text.lines().collect();
-        let start = lines.iter().position(|l| holds(l, section)).unwrap_or(0);
-        match lines
-            .iter()
-            .enumerate()
-            .skip(start)
-            .find(|(_, l)| holds(l, needle))
-        {
-            Some((i, _)) => format!("`{key}` at line {}", i + 1),
-            None => format!("`{key}`"),
-        }
-    };
-    let named = [
-        notify.email.as_ref().map(|e| {
-            (
-                "notify.email.smtp-url-env",
-                "email:",
-                "smtp-url-env:",
-                &e.smtp_url_env,
-            )
-        }),
-        notify.heartbeat.as_ref().map(|h| {
-            (
-                "notify.heartbeat.url-env",
-                "heartbeat:",
-                "url-env:",
-                &h.url_env,
-            )
-        }),
-        notify
-            .webhook
-            .as_ref()
-            .map(|w| ("notify.webhook.url-env", "webhook:", "url-env:", &w.url_env)),
-        notify.webhook.as_ref().map(|w| {
-            (
-                "notify.webhook.secret-env",
-                "webhook:",
-                "secret-env:",
-                &w.secret_env,
-            )
-        }),
-    ];
-    for (key, section, needle, var) in named.into_iter().flatten() {
-        if var.trim().is_empty() {
-            return Err(format!(
-                "{}: name the environment variable",
-                at(key, section, needle)
-            ));
-        }
-    }
-    if let Some(email) = &notify.email {
-        if let Err(e) = email.from.parse::<lettre::message::Mailbox>() {
-            return Err(format!(
-                "{}: `{}` is not an email address ({e})",
-                at("notify.email.from", "email:", "from:"),
-                email.from
-            ));
-        }
-        if email.to.is_empty() {
-            return Err(format!(
-                "{}: list at least one recipient",
-                at("notify.email.to", "email:", "to:")
-            ));
-        }
-        for (i, to) in email.to.iter().enumerate() {
-            if let Err(e) = to.parse::<lettre::message::Mailbox>() {
-                return Err(format!(
-                    "{}: `{to}` is not an email address ({e})",
-                    at(&format!("notify.email.to[{i}]"), "email:", to)
-                ));
-            }
-        }
     }
     Ok(())
 }

@@ -123,10 +123,10 @@ pub struct Kpi {
     pub weekly: Slot,
     pub monthly: Slot,
     pub quarterly: Slot,
-    pub reasons: Vec<String>,
     /// What each alert channel was last told, per schedule; absent from older state files.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub alerts: crate::notify::episode::AlertState,
+    pub reasons: Vec<String>,
 }
 
 /// Max ages per schedule, in seconds.
@@ -208,8 +208,8 @@ pub fn compute(inputs: Inputs, max_ages: MaxAges, now: DateTime<Utc>) -> Kpi {
         weekly,
         monthly,
         quarterly,
-        reasons,
         alerts: Default::default(),
+        reasons,
     }
 }
 

@@ -525,6 +525,51 @@ fn a_slack_only_setup_never_heard_the_recovery() {
 }
 
 #[test]
+fn the_issue_and_slack_stay_quiet_within_a_day_and_both_hear_the_recovery() {
+    let dir = setup();
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(1);
+    // Still failing an hour later: every channel was told already.
+    let quiet = run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(1);
+    let out = quiet.stdout();
+    assert!(
+        out.contains("issue still open, commented recently"),
+        "{out}"
+    );
+    assert!(out.contains("slack: still failing since"), "{out}");
+    {
+        let st = gh.lock();
+        assert_eq!(st.issues.len(), 1, "never a second issue");
+        assert!(st.open_issues()[0].comments.is_empty());
+        assert_eq!(slack.received().len(), 1);
+    }
+    // A day later, a reminder that says since when.
+    age_alerts(&gh, 25);
+    run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(1);
+    let got = slack.received();
+    assert_eq!(got.len(), 2);
+    assert!(
+        got[1].body.to_string().contains("Still failing since"),
+        "{}",
+        got[1].body
+    );
+    assert_eq!(gh.lock().open_issues()[0].comments.len(), 1);
+    run_weekly(in_actions(&dir, &gh, &slack), "good.yml", &[]).expect_code(0);
+    no_violations(&gh);
+    let st = gh.lock();
+    assert_eq!(st.issues[0].state, "closed");
+    assert_eq!(slack.received().len(), 3);
+    let state: serde_json::Value =
+        serde_json::from_slice(&st.file("badges/backup_kpi.json").unwrap()).unwrap();
+    assert_eq!(state["alerts"]["weekly"]["slack"]["status"], "recovered");
+    assert_eq!(
+        state["alerts"]["weekly"]["github-issue"]["status"],
+        "recovered"
+    );
+}
+
+#[test]
 fn an_old_state_file_without_alerts_still_loads() {
     let dir = setup_with(WEBHOOK);
     let hook = FakeWebhook::start(SECRET, vec![]);
