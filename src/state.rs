@@ -160,6 +160,27 @@ pub fn merged_kpi(
     Ok(kpi)
 }
 
+/// Records what each alert channel was told on this run for `schedule`: in `kpi`, and in the
+/// kept state when there is one (the files derived from it then carry it too).
+pub fn record_alerts(
+    kpi: &mut Kpi,
+    kept: Option<&mut Kept>,
+    schedule: Schedule,
+    episodes: &std::collections::BTreeMap<String, crate::notify::episode::Episode>,
+) {
+    let apply = |alerts: &mut crate::notify::episode::AlertState| {
+        if episodes.is_empty() {
+            alerts.remove(schedule.as_str());
+        } else {
+            alerts.insert(schedule.as_str().to_string(), episodes.clone());
+        }
+    };
+    apply(&mut kpi.alerts);
+    if let Some(state) = kept.and_then(|k| k.state.as_mut()) {
+        apply(&mut state.alerts);
+    }
+}
+
 /// The history line of this run: the slowest restore against its target's RTO.
 pub fn history_entry(loaded: &Loaded, report: &Report, kpi: &Kpi) -> HistoryEntry {
     let mut worst: Option<(f64, Option<u64>)> = None;

@@ -44,16 +44,11 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let mut request = req.check;
     request.run = env.run.clone();
     request.database_urls = checks::database_urls(&loaded, env);
-    let mut notes: Vec<String> = Vec::new();
-    let mut errors: Vec<String> = Vec::new();
     // The dead-man switch hears that the run started; a drill is not a run of the schedule.
-    if !request.chaos {
-        match notify::heartbeat_start(&loaded.config.notify, env).await {
-            Some(Ok(note)) => notes.push(note),
-            Some(Err(e)) => errors.push(e),
-            None => {}
-        }
-    }
+    let started = match request.chaos {
+        true => None,
+        false => notify::heartbeat_start(&loaded.config.notify, env).await,
+    };
     // The checks' lines stream into one foldable group of the job log; the masks written
     // inside it take effect at once all the same.
     if wf.in_actions {
@@ -66,6 +61,13 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let report = checked?;
     crate::atomic::write_json(&request.out, &report)?;
     out.line(&verdict_line(&report, &request.out));
+    let mut notes: Vec<String> = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
+    match started {
+        Some(Ok(note)) => notes.push(note),
+        Some(Err(e)) => errors.push(e),
+        None => {}
+    }
 
     let gh = GitHub::from_env(env);
     let branch = match &gh {
@@ -87,26 +89,31 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         ));
     }
     let kept_state = kept.as_ref().and_then(|k| k.state.as_ref());
-    let mut kpi = state::merged_kpi(&loaded, kept_state, &report, Utc::now())?;
+    let kpi = state::merged_kpi(&loaded, kept_state, &report, Utc::now())?;
+    let kpi_path = req.out_dir.join("backup_kpi.json");
+    crate::atomic::write_json(&kpi_path, &kpi)?;
+    out.line(&format!("kpi: {} — {}", kpi.status, kpi_path.display()));
 
+    // The alerts go out before the state is written, so that it records what each channel
+    // was told (in the KPI and in the kept state the files are derived from).
+    let mut kpi = kpi;
+    let mut kept = kept;
     let channels = Channels::new(
         &loaded.config.notify,
         gh.as_ref().map_err(String::as_str),
         env,
     );
-    let schedule = report.schedule.to_string();
-    let episodes = kpi.alerts.get(&schedule).cloned().unwrap_or_default();
+    let schedule = report.schedule;
+    let episodes = kpi
+        .alerts
+        .get(schedule.as_str())
+        .cloned()
+        .unwrap_or_default();
     let delivery = notify::deliver(&report, Some(&kpi), channels, &episodes, Utc::now()).await;
     if !report.chaos {
-        if delivery.episodes.is_empty() {
-            kpi.alerts.remove(&schedule);
-        } else {
-            kpi.alerts.insert(schedule, delivery.episodes.clone());
-        }
+        state::record_alerts(&mut kpi, kept.as_mut(), schedule, &delivery.episodes);
+        crate::atomic::write_json(&kpi_path, &kpi)?;
     }
-    let kpi_path = req.out_dir.join("backup_kpi.json");
-    crate::atomic::write_json(&kpi_path, &kpi)?;
-    out.line(&format!("kpi: {} — {}", kpi.status, kpi_path.display()));
 
     let mut badge_changed = false;
     if report.chaos {
