@@ -1,11 +1,8 @@
 //! `dr-action run --schedule S [--chaos]`: the whole pipeline the action runs.
 //!
-//! heartbeat `/start` → check → KPI (the slot of this schedule replaces the one in the state
-//! kept in the repository, read through the API from the default branch; no state = first run)
-//! → alerts (issue, Slack, email, webhook, heartbeat), each channel's episode recorded in the
-//! state → badge, PNG, state, history line and trend picture → one commit → outputs and job
-//! summary. The alerts go out before the commit so the committed state says what was
-//! delivered.
+//! check → KPI (the slot of this schedule replaces the one in the state kept in the repository,
+//! read through the API from the default branch; no state = first run) → badge, PNG, state,
+//! history line and trend picture → one commit → issue and Slack → outputs and job summary.
 //!
 //! Every step after the check runs even when an earlier one failed, so an alert still goes out
 //! when publishing was refused. A chaos drill computes and reports its KPI but never changes the
@@ -13,6 +10,10 @@
 //! is written locally; the lines say which steps were skipped and why. Exit: 2 when a step
 //! failed (an alert not delivered, a publish refused by GitHub), else 1 when checks failed,
 //! else 0 — always after the alerts went out.
+//!
+//! A heartbeat, when configured, is pinged with `/start` before the checks. The alerts go out
+//! before the badge and state are written, and what each channel was told (its episode) is
+//! recorded in the KPI and the kept state, so the committed state says what was delivered.
 
 use std::path::PathBuf;
 
