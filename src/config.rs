@@ -242,6 +242,44 @@ pub struct Notify {
     pub github_issue: Option<GithubIssue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slack: Option<Slack>,
+    /// An email on failure and on recovery, through an SMTP server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+    /// A dead-man switch pinged on every run (healthchecks.io ping protocol).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<Heartbeat>,
+    /// A JSON summary posted to any URL, signed with HMAC-SHA256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Webhook>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Email {
+    /// The variable holding the SMTP server URL, with the login when the server wants one:
+    /// `smtp://` (STARTTLS when offered), `smtp+starttls://` (STARTTLS required) or `smtps://`
+    /// (implicit TLS), e.g. `smtps://user:password@smtp.example.com:465`.
+    pub smtp_url_env: String,
+    /// The sender, e.g. `DR checks <dr@example.com>`.
+    pub from: String,
+    /// The recipients.
+    pub to: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Heartbeat {
+    /// The variable holding the ping URL, e.g. `https://hc-ping.com/<uuid>`.
+    pub url_env: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Webhook {
+    /// The variable holding the URL the summary is posted to.
+    pub url_env: String,
+    /// The variable holding the shared secret the `X-DR-Signature-256` header is made with.
+    pub secret_env: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -596,6 +634,87 @@ fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, c)| c)
 }
 
+/// The `notify` keys the types cannot check: addresses that parse, variables that are named.
+/// Keys are placed by the first line holding them inside their section (`url-env:` is in both
+/// `heartbeat:` and `webhook:`).
+fn validate_notify(notify: &Notify, text: &str) -> Result<(), String> {
+    let at = |key: &str, section: &str, needle: &str| -> String {
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines.iter().position(|l| holds(l, section)).unwrap_or(0);
+        match lines
+            .iter()
+            .enumerate()
+            .skip(start)
+            .find(|(_, l)| holds(l, needle))
+        {
+            Some((i, _)) => format!("`{key}` at line {}", i + 1),
+            None => format!("`{key}`"),
+        }
+    };
+    let named = [
+        notify.email.as_ref().map(|e| {
+            (
+                "notify.email.smtp-url-env",
+                "email:",
+                "smtp-url-env:",
+                &e.smtp_url_env,
+            )
+        }),
+        notify.heartbeat.as_ref().map(|h| {
+            (
+                "notify.heartbeat.url-env",
+                "heartbeat:",
+                "url-env:",
+                &h.url_env,
+            )
+        }),
+        notify
+            .webhook
+            .as_ref()
+            .map(|w| ("notify.webhook.url-env", "webhook:", "url-env:", &w.url_env)),
+        notify.webhook.as_ref().map(|w| {
+            (
+                "notify.webhook.secret-env",
+                "webhook:",
+                "secret-env:",
+                &w.secret_env,
+            )
+        }),
+    ];
+    for (key, section, needle, var) in named.into_iter().flatten() {
+        if var.trim().is_empty() {
+            return Err(format!(
+                "{}: name the environment variable",
+                at(key, section, needle)
+            ));
+        }
+    }
+    if let Some(email) = &notify.email {
+        if let Err(e) = email.from.parse::<lettre::message::Mailbox>() {
+            return Err(format!(
+                "{}: `{}` is not an email address ({e})",
+                at("notify.email.from", "email:", "from:"),
+                email.from
+            ));
+        }
+        if email.to.is_empty() {
+            return Err(format!(
+                "{}: list at least one recipient",
+                at("notify.email.to", "email:", "to:")
+            ));
+        }
+        for (i, to) in email.to.iter().enumerate() {
+            if let Err(e) = to.parse::<lettre::message::Mailbox>() {
+                return Err(format!(
+                    "{}: `{to}` is not an email address ({e})",
+                    at(&format!("notify.email.to[{i}]"), "email:", to)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Rules the types cannot express. Errors name the key and, where it can be found, its line.
 fn validate(config: &Config, text: &str) -> Result<(), String> {
     let at = |key: &str, needle: &str| -> String {
@@ -686,6 +805,7 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
             ));
         }
     }
+    validate_notify(&config.notify, text)?;
     if let Err(e) = crate::badge::check_text(&config.badge.label) {
         return Err(format!("{}: {e}", at("badge.label", "label:")));
     }
@@ -861,6 +981,25 @@ targets:
         let text = GOOD.replace("\"*.dump.gz\"", "\"[unclosed\"");
         let err = parse(&text).unwrap_err();
         assert!(err.contains("targets[0].match` at line 7"), "{err}");
+    }
+
+    #[test]
+    fn a_notify_key_is_named_at_its_line_in_its_own_section() {
+        let notify = "notify:\n  webhook:\n    url-env: HOOK\n    secret-env: S\n  heartbeat:\n    url-env: \"\"\n";
+        let err = parse(&format!("{GOOD}{notify}")).unwrap_err();
+        assert!(
+            err.contains("`notify.heartbeat.url-env` at line 17: name the environment variable"),
+            "{err}"
+        );
+        let notify = "notify:\n  email:\n    smtp-url-env: SMTP\n    from: dr@example.com\n    to: [\"not an address\"]\n";
+        let err = parse(&format!("{GOOD}{notify}")).unwrap_err();
+        assert!(err.contains("`notify.email.to[0]` at line 16"), "{err}");
+        let notify = "notify:\n  email: { smtp-url-env: SMTP, from: dr@example.com, to: [] }\n";
+        let err = parse(&format!("{GOOD}{notify}")).unwrap_err();
+        assert!(
+            err.contains("`notify.email.to` at line 13: list at least one"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -123,6 +123,9 @@ pub struct Kpi {
     pub weekly: Slot,
     pub monthly: Slot,
     pub quarterly: Slot,
+    /// What each alert channel was last told, per schedule; absent from older state files.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub alerts: crate::notify::episode::AlertState,
     pub reasons: Vec<String>,
     /// In the state kept in the repository: the SHA-256 of the history's last line when this
     /// state was committed with it, so a history cut short shows.
@@ -209,6 +212,7 @@ pub fn compute(inputs: Inputs, max_ages: MaxAges, now: DateTime<Utc>) -> Kpi {
         weekly,
         monthly,
         quarterly,
+        alerts: Default::default(),
         reasons,
         history_head: None,
     }

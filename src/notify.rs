@@ -1,5 +1,6 @@
-//! Alert delivery for a report: the GitHub alert issue (opened, commented, closed) and the
-//! Slack message, as the config's `notify:` asks.
+//! Alert delivery for a report: the GitHub alert issue (opened, commented, closed), the Slack
+//! message, the email and the signed webhook, as the config's `notify:` asks — and the
+//! heartbeat ping that tells a dead-man switch the checker ran.
 //!
 //! Alerts are on by default, because a failure nobody hears of is the worst outcome: inside
 //! GitHub Actions with a token the alert issue is used unless `github-issue.enabled` is false,
@@ -8,11 +9,26 @@
 //! A step that is not configured is silent; a step that cannot run here (no `GITHUB_TOKEN`) is
 //! skipped and says why; a step that was attempted and failed is an undelivered alert, which
 //! the caller turns into an error annotation and exit code 2.
+//!
+//! What each alert channel says on a run follows one alert state ([`episode`]): a message when
+//! a failure episode opens, a reminder at most daily while it lasts, one on recovery. The
+//! heartbeat is not an alert: it pings on every run that is not a drill.
+
+pub mod email;
+pub mod episode;
+pub mod http;
+pub mod text;
+
+use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
-use secrecy::SecretString;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
 
-use crate::config::{DEFAULT_WEBHOOK_ENV, GithubIssue, Notify};
+use self::episode::{Episode, Message, Plan};
+use crate::config::{DEFAULT_WEBHOOK_ENV, Email, GithubIssue, Notify};
 use crate::github::GitHub;
 use crate::github::issues::{self, IssueAction, IssueSettings};
 use crate::kpi::Kpi;
@@ -28,6 +44,18 @@ pub struct Channels<'a> {
     /// The Slack webhook variable wanted here (configured, or the default one when it is set),
     /// with the webhook it holds.
     pub slack: Option<(String, Option<SecretString>)>,
+    /// The email settings, with the SMTP URL their variable holds.
+    pub email: Option<(Email, Option<SecretString>)>,
+    /// The webhook's variables, with the URL and the secret they hold.
+    pub webhook: Option<Secrets>,
+    /// The heartbeat's variable, with the ping URL it holds.
+    pub heartbeat: Option<(String, Option<SecretString>)>,
+}
+
+/// A webhook: `(variable, value)` of its URL and of its signing secret.
+pub struct Secrets {
+    pub url: (String, Option<SecretString>),
+    pub secret: (String, Option<SecretString>),
 }
 
 impl<'a> Channels<'a> {
@@ -49,17 +77,29 @@ impl<'a> Channels<'a> {
                 .secret(DEFAULT_WEBHOOK_ENV)
                 .map(|url| (DEFAULT_WEBHOOK_ENV.to_string(), Some(url))),
         };
+        let var = |name: &String| (name.clone(), env.secret(name));
         Channels {
             issue,
             github,
             slack,
+            email: notify
+                .email
+                .as_ref()
+                .map(|cfg| (cfg.clone(), env.secret(&cfg.smtp_url_env))),
+            webhook: notify.webhook.as_ref().map(|cfg| Secrets {
+                url: var(&cfg.url_env),
+                secret: var(&cfg.secret_env),
+            }),
+            heartbeat: notify.heartbeat.as_ref().map(|cfg| var(&cfg.url_env)),
         }
     }
 
-    /// Whether any channel could carry an alert on this run.
+    /// Whether any channel could carry an alert on this run (the heartbeat is not one).
     pub fn any(&self) -> bool {
         (self.issue.is_some() && self.github.is_ok())
             || self.slack.as_ref().is_some_and(|(_, url)| url.is_some())
+            || self.email.as_ref().is_some_and(|(_, url)| url.is_some())
+            || self.webhook.as_ref().is_some_and(|w| w.url.1.is_some())
     }
 }
 
@@ -73,35 +113,81 @@ pub struct Delivery {
     pub issue_url: Option<String>,
     /// The report failed and no channel could carry an alert: no one was told.
     pub unheard: bool,
+    /// Each alert channel's episode after this run (channel name → episode), for the state.
+    pub episodes: BTreeMap<String, Episode>,
 }
 
 /// What the caller says when a failure reached no channel.
 pub const UNHEARD: &str = "no alert was sent: no channel is configured (inside GitHub Actions \
-set GITHUB_TOKEN for the alert issue, or set SLACK_WEBHOOK_URL / notify.slack.webhook-env), \
-so no one was told about this failure";
+set GITHUB_TOKEN for the alert issue, or set SLACK_WEBHOOK_URL / notify.slack.webhook-env, or \
+configure notify.email or notify.webhook), so no one was told about this failure";
 
-/// Opens / comments / closes the issue and sends Slack, as configured.
-pub async fn deliver(report: &Report, kpi: Option<&Kpi>, channels: Channels<'_>) -> Delivery {
+/// The names the alert channels have in the alert state.
+pub const ISSUE: &str = "github-issue";
+pub const SLACK: &str = "slack";
+pub const EMAIL: &str = "email";
+pub const WEBHOOK: &str = "webhook";
+
+/// The header carrying the webhook body's signature: `sha256=` and the lowercase hex
+/// HMAC-SHA256 of the exact body bytes, keyed with the shared secret.
+pub const SIGNATURE_HEADER: &str = "X-DR-Signature-256";
+/// The header naming what the webhook tells (`failed`, `still-failing`, `recovered`, `drill`).
+pub const EVENT_HEADER: &str = "X-DR-Event";
+
+/// The value of [`SIGNATURE_HEADER`] for `body`.
+pub fn signature(secret: &SecretString, body: &[u8]) -> Result<String, String> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.expose_secret().as_bytes())
+        .map_err(|e| format!("the webhook secret cannot key HMAC-SHA256: {e}"))?;
+    mac.update(body);
+    Ok(format!(
+        "sha256={}",
+        hex::encode(mac.finalize().into_bytes())
+    ))
+}
+
+/// Opens / comments / closes the issue and sends Slack, the email and the webhook, as
+/// configured and as each channel's episode of this schedule (`episodes`, channel name →
+/// episode) allows; then pings the heartbeat.
+pub async fn deliver(
+    report: &Report,
+    kpi: Option<&Kpi>,
+    channels: Channels<'_>,
+    episodes: &BTreeMap<String, Episode>,
+    now: DateTime<Utc>,
+) -> Delivery {
     let mut d = Delivery {
         unheard: !report.ok && !channels.any(),
+        episodes: episodes.clone(),
         ..Delivery::default()
     };
-    let mut recovered = false;
+    let plan_of = |name: &str| episode::plan(episodes.get(name), report.ok, report.chaos, now);
+    let record = |d: &mut Delivery, name: &str, plan: &Plan, delivered: bool| {
+        match episode::after(episodes.get(name), plan, delivered, now) {
+            Some(e) => d.episodes.insert(name.to_string(), e),
+            None => d.episodes.remove(name),
+        };
+    };
+    let mut issue_closed = false;
     match (&channels.issue, channels.github) {
         (Some(cfg), Ok(gh)) => {
             let settings = IssueSettings {
                 labels: cfg.labels.clone(),
                 runbook: cfg.runbook.clone(),
             };
-            match issues::sync_issue(gh, report, &settings).await {
+            let plan = plan_of(ISSUE);
+            let remind = !matches!(plan, Plan::Quiet { .. });
+            match issues::sync_issue(gh, report, &settings, remind).await {
                 Ok(action) => {
-                    recovered = matches!(action, IssueAction::Closed { .. });
+                    issue_closed = matches!(action, IssueAction::Closed { .. });
                     d.issue_url = action.url().map(str::to_string);
                     d.notes.push(action.describe());
+                    record(&mut d, ISSUE, &plan, true);
                 }
-                Err(e) => d
-                    .errors
-                    .push(format!("the alert issue was not updated: {e}")),
+                Err(e) => {
+                    d.errors
+                        .push(format!("the alert issue was not updated: {e}"));
+                    record(&mut d, ISSUE, &plan, false);
+                }
             }
         }
         (Some(_), Err(why)) => {
@@ -109,32 +195,187 @@ pub async fn deliver(report: &Report, kpi: Option<&Kpi>, channels: Channels<'_>)
         }
         _ => {}
     }
-    if let Some((webhook_env, webhook)) = channels.slack {
-        let wanted = !report.ok || recovered;
-        match (wanted, webhook) {
-            (false, _) => d.notes.push("slack: nothing to report".to_string()),
-            (true, None) => d.errors.push(format!(
+    if let Some((webhook_env, webhook)) = &channels.slack {
+        let mut plan = plan_of(SLACK);
+        if plan == Plan::Nothing && issue_closed {
+            // An episode from before the alert state was kept: the issue knew of it.
+            plan = Plan::Send(Message::Recovered { since: now });
+        }
+        match (plan, webhook) {
+            (Plan::Send(_), None) => d.errors.push(format!(
                 "the Slack alert was not sent: {webhook_env} is not set (notify.slack.webhook-env)"
             )),
-            (true, Some(url)) => {
-                let payload = slack::payload(report, kpi, recovered);
-                let sent = match reqwest::Client::builder()
-                    .timeout(std::time::Duration::from_secs(10))
-                    .build()
-                {
-                    Ok(client) => slack::send(&client, &url, &payload, slack::RETRY)
+            (Plan::Send(message), Some(url)) => {
+                let payload = match message {
+                    Message::StillFailing { since, .. } => {
+                        slack::reminder(report, kpi, &crate::report::rfc3339::format(&since))
+                    }
+                    Message::Recovered { .. } => slack::payload(report, kpi, true),
+                    Message::Failed | Message::Drill => slack::payload(report, kpi, false),
+                };
+                let sent = match http::client() {
+                    Ok(client) => slack::send(&client, url, &payload, slack::RETRY)
                         .await
                         .map_err(|e| e.to_string()),
-                    Err(e) => Err(format!("building the HTTP client: {}", e.without_url())),
+                    Err(e) => Err(e),
                 };
-                match sent {
+                match &sent {
                     Ok(()) => d.notes.push("slack: message sent".to_string()),
                     Err(e) => d.errors.push(format!("the Slack alert was not sent: {e}")),
                 }
+                record(&mut d, SLACK, &plan, sent.is_ok());
             }
+            (quiet, _) => d
+                .notes
+                .push(format!("slack: {}", quiet.quiet_note().unwrap_or_default())),
+        }
+    }
+    if let Some((cfg, url)) = &channels.email {
+        let plan = plan_of(EMAIL);
+        match (plan, url) {
+            (Plan::Send(_), None) => d.errors.push(format!(
+                "the email alert was not sent: {} is not set (notify.email.smtp-url-env)",
+                cfg.smtp_url_env
+            )),
+            (Plan::Send(message), Some(url)) => {
+                let sent = match email::message(
+                    &cfg.from,
+                    &cfg.to,
+                    &text::subject(report, &message),
+                    text::plain(report, kpi, &message),
+                    text::html(report, kpi, &message),
+                ) {
+                    Ok(m) => email::send(url, &m, email::RETRY)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                match &sent {
+                    Ok(()) => d.notes.push(format!(
+                        "email: {} sent to {}",
+                        text::event(&message),
+                        cfg.to.join(", ")
+                    )),
+                    Err(e) => d.errors.push(format!("the email alert was not sent: {e}")),
+                }
+                record(&mut d, EMAIL, &plan, sent.is_ok());
+            }
+            (quiet, _) => d
+                .notes
+                .push(format!("email: {}", quiet.quiet_note().unwrap_or_default())),
+        }
+    }
+    if let Some(hook) = &channels.webhook {
+        let plan = plan_of(WEBHOOK);
+        match (plan, &hook.url.1, &hook.secret.1) {
+            (Plan::Send(_), None, _) => d.errors.push(format!(
+                "the webhook alert was not sent: {} is not set (notify.webhook.url-env)",
+                hook.url.0
+            )),
+            (Plan::Send(_), _, None) => d.errors.push(format!(
+                "the webhook alert was not sent: {} is not set (notify.webhook.secret-env)",
+                hook.secret.0
+            )),
+            (Plan::Send(message), Some(url), Some(secret)) => {
+                let sent = post_webhook(report, kpi, &message, url, secret).await;
+                match &sent {
+                    Ok(()) => d
+                        .notes
+                        .push(format!("webhook: {} posted", text::event(&message))),
+                    Err(e) => d
+                        .errors
+                        .push(format!("the webhook alert was not sent: {e}")),
+                }
+                record(&mut d, WEBHOOK, &plan, sent.is_ok());
+            }
+            (quiet, _, _) => d.notes.push(format!(
+                "webhook: {}",
+                quiet.quiet_note().unwrap_or_default()
+            )),
+        }
+    }
+    if let Some((var, url)) = &channels.heartbeat
+        && !report.chaos
+    {
+        let (suffix, word) = if report.ok {
+            ("", "success")
+        } else {
+            ("/fail", "fail")
+        };
+        match url {
+            None => d.errors.push(format!(
+                "the heartbeat was not sent: {var} is not set (notify.heartbeat.url-env)"
+            )),
+            Some(url) => match ping(url, suffix, text::heartbeat(report, kpi)).await {
+                Ok(()) => d.notes.push(format!("heartbeat: {word} ping sent")),
+                Err(e) => d.errors.push(format!("the heartbeat was not sent: {e}")),
+            },
         }
     }
     d
+}
+
+async fn post_webhook(
+    report: &Report,
+    kpi: Option<&Kpi>,
+    message: &Message,
+    url: &SecretString,
+    secret: &SecretString,
+) -> Result<(), String> {
+    let body = serde_json::to_vec(&text::webhook(report, kpi, message))
+        .map_err(|e| format!("encoding the summary: {e}"))?;
+    let post = http::Post {
+        what: "webhook",
+        url,
+        content_type: "application/json",
+        headers: vec![
+            (SIGNATURE_HEADER, signature(secret, &body)?),
+            (EVENT_HEADER, text::event(message).to_string()),
+        ],
+        body,
+    };
+    let client = http::client()?;
+    http::send(&client, &post, http::RETRY)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Pings the heartbeat URL with `suffix` (`/start`, ``, `/fail`) and `body`.
+async fn ping(url: &SecretString, suffix: &str, body: String) -> Result<(), String> {
+    let target = SecretString::from(format!(
+        "{}{suffix}",
+        url.expose_secret().trim().trim_end_matches('/')
+    ));
+    let post = http::Post {
+        what: "heartbeat",
+        url: &target,
+        content_type: "text/plain; charset=utf-8",
+        headers: Vec::new(),
+        body: body.into_bytes(),
+    };
+    let client = http::client()?;
+    http::send(&client, &post, http::RETRY)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The `/start` ping before the checks, when a heartbeat is configured: a note, or an error
+/// for the caller to report (the checks run either way).
+pub async fn heartbeat_start(
+    notify: &Notify,
+    env: &crate::env::Env,
+) -> Option<Result<String, String>> {
+    let cfg = notify.heartbeat.as_ref()?;
+    Some(match env.secret(&cfg.url_env) {
+        None => Err(format!(
+            "the heartbeat was not sent: {} is not set (notify.heartbeat.url-env)",
+            cfg.url_env
+        )),
+        Some(url) => ping(&url, "/start", String::new())
+            .await
+            .map(|()| "heartbeat: start ping sent".to_string())
+            .map_err(|e| format!("the heartbeat start was not sent: {e}")),
+    })
 }
 
 /// Reads a report written by `check`.

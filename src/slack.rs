@@ -1,38 +1,23 @@
 //! Slack incoming-webhook alerts: a Block Kit message with the status, the failed checks and a
 //! button to the run ("chaos drill" when it was one).
 //!
-//! Delivery is bounded in attempts and in time ([`RETRY`], run by [`crate::retry`]): `429`
-//! waits for `Retry-After`, `5xx` and connection errors back off (1 s, 2 s, 4 s); any other
-//! `4xx` is final and quotes Slack's own error text (`invalid_payload`, `no_service`…). The
-//! webhook URL is a secret: it is held as a [`SecretString`] and stripped from every error
-//! (`reqwest::Error::without_url`).
+//! Delivery is the shared alert POST ([`crate::notify::http`]), bounded in attempts and in
+//! time ([`RETRY`]): `429` waits for `Retry-After`, `5xx` and connection errors back off (1 s,
+//! 2 s, 4 s); any other `4xx` is final and quotes Slack's own error text (`invalid_payload`,
+//! `no_service`…). The webhook URL is a secret: it is held as a [`SecretString`] and never in
+//! an error.
 
-use std::time::{Duration, Instant};
-
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::actions::slack_text;
 use crate::kpi::Kpi;
+use crate::notify::http::{self, Post, PostError};
 use crate::report::Report;
-use crate::retry::{self, RetryPolicy, Verdict};
+use crate::retry::RetryPolicy;
 
 /// How delivery retries: 4 attempts, waits doubling from 1 s, all within 30 s.
-pub const RETRY: RetryPolicy =
-    RetryPolicy::new(4, Duration::from_secs(1)).with_deadline(Duration::from_secs(30));
-
-/// A message that could not be delivered. Never contains the webhook URL.
-#[derive(Debug, thiserror::Error)]
-pub enum SlackError {
-    #[error("Slack refused the message: {status} {text}")]
-    Refused { status: u16, text: String },
-    #[error("Slack did not accept the message after {attempts} attempts in {}: {last}", crate::units::human_seconds(*.elapsed))]
-    GaveUp {
-        attempts: u32,
-        elapsed: Duration,
-        last: String,
-    },
-}
+pub const RETRY: RetryPolicy = http::RETRY;
 
 /// The emoji and word of a report's outcome.
 fn headline(report: &Report, recovered: bool) -> String {
@@ -95,6 +80,22 @@ pub fn payload(report: &Report, kpi: Option<&Kpi>, recovered: bool) -> Value {
     json!({"text": title, "blocks": blocks})
 }
 
+/// [`payload`] for a reminder: the failure, with a line saying since when it has been
+/// failing and that reminders come at most daily.
+pub fn reminder(report: &Report, kpi: Option<&Kpi>, since: &str) -> Value {
+    let mut p = payload(report, kpi, false);
+    let line = format!(
+        "Still failing since {since}; a reminder comes at most once a day until it recovers."
+    );
+    if let Some(blocks) = p["blocks"].as_array_mut() {
+        blocks.insert(
+            2,
+            json!({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]}),
+        );
+    }
+    p
+}
+
 fn truncate(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
         return text.to_string();
@@ -104,107 +105,27 @@ fn truncate(text: &str, max_chars: usize) -> String {
     t
 }
 
-/// One attempt that did not deliver.
-#[derive(Debug)]
-enum Attempt {
-    /// 429, with the wait Slack asked for.
-    RateLimited { text: String, wait: Duration },
-    /// A 5xx answer, or no answer (the text has no URL in it).
-    Failed(String),
-    /// Any other answer: final.
-    Refused { status: u16, text: String },
-}
-
-impl std::fmt::Display for Attempt {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Attempt::RateLimited { text, .. } => write!(f, "429 rate limited {text}"),
-            Attempt::Failed(text) => f.write_str(text),
-            Attempt::Refused { status, text } => write!(f, "{status} {text}"),
-        }
-    }
-}
-
 /// Posts `payload` to the webhook, retrying as `policy` and the module header describe.
 pub async fn send(
     client: &reqwest::Client,
     webhook: &SecretString,
     payload: &Value,
     policy: RetryPolicy,
-) -> Result<(), SlackError> {
-    let started = Instant::now();
-    let budget = policy.deadline.unwrap_or(Duration::MAX);
-    let attempt = || async {
-        // No attempt may outlive the budget, however slow the server is to answer.
-        let remaining = budget
-            .saturating_sub(started.elapsed())
-            .max(Duration::from_secs(1));
-        let resp = client
-            .post(webhook.expose_secret())
-            .timeout(remaining)
-            .json(payload)
-            .send()
-            .await
-            .map_err(|e| Attempt::Failed(e.without_url().to_string()))?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        let text = resp
-            .text()
-            .await
-            .unwrap_or_default()
-            .trim()
-            .chars()
-            .take(300)
-            .collect::<String>();
-        Err(match status.as_u16() {
-            429 => Attempt::RateLimited {
-                text,
-                wait: Duration::from_secs(retry_after.unwrap_or(1)),
-            },
-            s if status.is_server_error() => Attempt::Failed(format!("{s} {text}")),
-            s => Attempt::Refused { status: s, text },
-        })
+) -> Result<(), PostError> {
+    let post = Post {
+        what: "Slack webhook",
+        url: webhook,
+        content_type: "application/json",
+        body: payload.to_string().into_bytes(),
+        headers: Vec::new(),
     };
-    let verdict = |a: &Attempt| match a {
-        Attempt::RateLimited { wait, .. } => Verdict::RetryAfter(*wait),
-        Attempt::Failed(_) => Verdict::Retry,
-        Attempt::Refused { .. } => Verdict::GiveUp,
-    };
-    retry::run(&policy, "Slack webhook", attempt, verdict)
-        .await
-        .map_err(|failure| match failure.error {
-            Attempt::Refused { status, text } => SlackError::Refused { status, text },
-            last => SlackError::GaveUp {
-                attempts: failure.attempts,
-                elapsed: failure.elapsed,
-                last: last.to_string(),
-            },
-        })
+    http::send(client, &post, policy).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn giving_up_said_after_4_attempts_in_7_009025259s() {
-        let err = SlackError::GaveUp {
-            attempts: 4,
-            elapsed: Duration::from_nanos(7_009_025_259),
-            last: "502 Bad Gateway".into(),
-        };
-        assert_eq!(
-            err.to_string(),
-            "Slack did not accept the message after 4 attempts in 7.01s: 502 Bad Gateway"
-        );
-    }
     use crate::report::Check;
     use crate::report::{Mode, Schedule, TargetReport};
 
@@ -225,6 +146,17 @@ mod tests {
         insta::assert_snapshot!(
             serde_json::to_string_pretty(&payload(&report(false), None, false)).unwrap()
         );
+    }
+
+    #[test]
+    fn a_reminder_says_since_when() {
+        let p = reminder(&report(false), None, "2026-03-01T06:00:00Z");
+        let text = p.to_string();
+        assert!(
+            text.contains("Still failing since 2026-03-01T06:00:00Z"),
+            "{text}"
+        );
+        assert_eq!(p["blocks"][2]["type"], "context");
     }
 
     #[test]

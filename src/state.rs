@@ -161,7 +161,31 @@ pub fn merged_kpi(
         chaos: report.chaos,
     };
     *kpi::slot_mut(&mut inputs, report.schedule) = Slot::from_view(&view);
-    Ok(kpi::compute(inputs, max_ages(loaded), now))
+    let mut kpi = kpi::compute(inputs, max_ages(loaded), now);
+    // The alert state is carried over; the caller records this run's deliveries in it.
+    kpi.alerts = kept.map(|k| k.alerts.clone()).unwrap_or_default();
+    Ok(kpi)
+}
+
+/// Records what each alert channel was told on this run for `schedule`: in `kpi`, and in the
+/// kept state when there is one (the files derived from it then carry it too).
+pub fn record_alerts(
+    kpi: &mut Kpi,
+    kept: Option<&mut Kept>,
+    schedule: Schedule,
+    episodes: &std::collections::BTreeMap<String, crate::notify::episode::Episode>,
+) {
+    let apply = |alerts: &mut crate::notify::episode::AlertState| {
+        if episodes.is_empty() {
+            alerts.remove(schedule.as_str());
+        } else {
+            alerts.insert(schedule.as_str().to_string(), episodes.clone());
+        }
+    };
+    apply(&mut kpi.alerts);
+    if let Some(state) = kept.and_then(|k| k.state.as_mut()) {
+        apply(&mut state.alerts);
+    }
 }
 
 /// Verifies the kept history: its chain, and its end against the head the kept state recorded.

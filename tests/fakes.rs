@@ -530,6 +530,26 @@ fn handle(st: &mut GitHubState, req: Recorded) -> Answer {
             let issue = st.issues[number as usize - 1].clone();
             ok(201, st.issue_json(&issue))
         }
+        ("GET", ["issues", n, "comments"]) => {
+            let n: usize = n.parse().unwrap_or(0);
+            let Some(issue) = st.issues.get(n.wrapping_sub(1)) else {
+                return err(404, "Not Found");
+            };
+            let per_page: usize = query
+                .get("per_page")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(30);
+            let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+            let list: Vec<Value> = issue
+                .comments
+                .iter()
+                .enumerate()
+                .skip(per_page * page.saturating_sub(1))
+                .take(per_page)
+                .map(|(i, body)| json!({"id": 5001 + i, "body": body}))
+                .collect();
+            ok(200, Value::Array(list))
+        }
         ("POST", ["issues", n, "comments"]) => {
             let n: usize = n.parse().unwrap_or(0);
             let Some(issue) = st.issues.get_mut(n.wrapping_sub(1)) else {
@@ -598,5 +618,164 @@ impl FakeSlack {
 
     pub fn received(&self) -> Vec<Recorded> {
         self.received.lock().unwrap().clone()
+    }
+}
+
+/// A healthchecks.io-style ping endpoint: `POST <base>/start`, `POST <base>` (success),
+/// `POST <base>/fail`, each with a text body of at most 100 kB. It keeps the state of the
+/// check it stands for (`new`, `started`, `up`, `down`) as healthchecks.io does, records every
+/// ping as received, answers from a script (then 200 `OK`), and records a violation for any
+/// other method or path and for a body over the limit.
+#[derive(Clone)]
+pub struct FakeHeartbeat {
+    /// The ping URL (a secret: it must never appear in the tool's output).
+    pub url: String,
+    pub state: Arc<Mutex<HeartbeatState>>,
+}
+
+pub struct HeartbeatState {
+    /// `new`, then `started` after `/start`, `up` after a success ping, `down` after `/fail`.
+    pub status: String,
+    /// `(kind, body)` of each ping that was answered 2xx: kind is `start`, `success`, `fail`.
+    pub pings: Vec<(String, String)>,
+    pub requests: Vec<Recorded>,
+    pub violations: Vec<String>,
+    pub script: VecDeque<Answer>,
+}
+
+impl FakeHeartbeat {
+    pub const PATH: &'static str = "/ping/5f2c1b7e-SECRET-uuid";
+    pub const MAX_BODY: usize = 100_000;
+
+    pub fn start(script: Vec<Answer>) -> Self {
+        let state = Arc::new(Mutex::new(HeartbeatState {
+            status: "new".into(),
+            pings: Vec::new(),
+            requests: Vec::new(),
+            violations: Vec::new(),
+            script: VecDeque::from(script),
+        }));
+        let s = state.clone();
+        let base = serve(Arc::new(move |req: Recorded| {
+            let mut st = s.lock().unwrap();
+            st.requests.push(req.clone());
+            let kind = match req.path.strip_prefix(FakeHeartbeat::PATH) {
+                Some("") | Some("/") => "success",
+                Some("/start") => "start",
+                Some("/fail") => "fail",
+                _ => {
+                    st.violations.push(format!("unknown path {}", req.path));
+                    return (404, Vec::new(), "not found".into());
+                }
+            };
+            if !matches!(req.method.as_str(), "POST" | "GET" | "HEAD") {
+                st.violations.push(format!("{} {}", req.method, req.path));
+                return (405, Vec::new(), "method not allowed".into());
+            }
+            if req.raw_body.len() > FakeHeartbeat::MAX_BODY {
+                st.violations
+                    .push(format!("a body of {} bytes", req.raw_body.len()));
+            }
+            if let Some(answer) = st.script.pop_front() {
+                return answer;
+            }
+            st.status = match kind {
+                "start" => "started",
+                "success" => "up",
+                _ => "down",
+            }
+            .into();
+            st.pings.push((kind.into(), req.raw_body.clone()));
+            (200, Vec::new(), "OK".into())
+        }));
+        FakeHeartbeat {
+            url: format!("{base}{}", Self::PATH),
+            state,
+        }
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, HeartbeatState> {
+        self.state.lock().unwrap()
+    }
+}
+
+/// A generic webhook receiver that knows the shared secret and checks the signature itself:
+/// `X-DR-Signature-256: sha256=<hex HMAC-SHA256 of the body>`. Requests whose signature does
+/// not verify are answered 401 and recorded as violations; the others are answered from a
+/// script, then 200.
+#[derive(Clone)]
+pub struct FakeWebhook {
+    /// The URL (a secret: it must never appear in the tool's output).
+    pub url: String,
+    pub secret: String,
+    /// The requests whose signature verified, as received.
+    pub verified: Arc<Mutex<Vec<Recorded>>>,
+    pub violations: Arc<Mutex<Vec<String>>>,
+    pub script: Arc<Mutex<VecDeque<Answer>>>,
+}
+
+impl FakeWebhook {
+    pub const PATH: &'static str = "/hooks/dr/SECRETpath";
+
+    pub fn start(secret: &str, script: Vec<Answer>) -> Self {
+        use hmac::{Hmac, KeyInit, Mac};
+        let verified = Arc::new(Mutex::new(Vec::new()));
+        let violations = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(VecDeque::from(script)));
+        let (v, x, s, key) = (
+            verified.clone(),
+            violations.clone(),
+            script.clone(),
+            secret.to_string(),
+        );
+        let base = serve(Arc::new(move |req: Recorded| {
+            if req.method != "POST" || req.path != FakeWebhook::PATH {
+                x.lock()
+                    .unwrap()
+                    .push(format!("{} {}", req.method, req.path));
+                return (404, Vec::new(), "not found".into());
+            }
+            let given = req
+                .headers
+                .get("x-dr-signature-256")
+                .cloned()
+                .unwrap_or_default();
+            let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
+            mac.update(req.raw_body.as_bytes());
+            let ok = given
+                .strip_prefix("sha256=")
+                .and_then(|h| hex::decode(h).ok())
+                .is_some_and(|sig| mac.verify_slice(&sig).is_ok());
+            if !ok {
+                x.lock().unwrap().push(format!("bad signature `{given}`"));
+                return (401, Vec::new(), "bad signature".into());
+            }
+            if req.headers.get("content-type").map(String::as_str) != Some("application/json") {
+                x.lock().unwrap().push(format!(
+                    "content-type {:?}",
+                    req.headers.get("content-type")
+                ));
+            }
+            let answer = s.lock().unwrap().pop_front();
+            if answer.is_none() {
+                v.lock().unwrap().push(req);
+            }
+            answer.unwrap_or((200, Vec::new(), "{}".into()))
+        }));
+        FakeWebhook {
+            url: format!("{base}{}", Self::PATH),
+            secret: secret.to_string(),
+            verified,
+            violations,
+            script,
+        }
+    }
+
+    pub fn verified(&self) -> Vec<Recorded> {
+        self.verified.lock().unwrap().clone()
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.violations.lock().unwrap().clone()
     }
 }

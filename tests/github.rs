@@ -11,7 +11,7 @@ use crate::util::{Dir, Run, TestCommand};
 pub const TOKEN: &str = "ghs_faketoken0123456789";
 
 /// A config checking the demo store; `prefix` decides whether the checks pass.
-fn config(prefix: &str) -> String {
+pub(crate) fn config(prefix: &str) -> String {
     format!(
         r#"version: 1
 storage:
@@ -77,7 +77,7 @@ pub fn setup() -> Dir {
 }
 
 /// Writes a failing weekly report (`out/dr_dryrun_weekly.json`) for the alert tests.
-fn failing_weekly_report(dir: &Dir) {
+pub(crate) fn failing_weekly_report(dir: &Dir) {
     dir.command()
         .args(["check", "--config", "bad.yml", "--schedule", "weekly"])
         .output()
@@ -85,7 +85,7 @@ fn failing_weekly_report(dir: &Dir) {
 }
 
 /// `notify` for that report, with the Slack webhook in its usual variable.
-fn notify_weekly(dir: &Dir, webhook: &str) -> TestCommand {
+pub(crate) fn notify_weekly(dir: &Dir, webhook: &str) -> TestCommand {
     dir.command().env("SLACK_WEBHOOK_URL", webhook).args([
         "notify",
         "--config",
@@ -124,7 +124,7 @@ pub fn no_violations(gh: &FakeGitHub) {
     assert!(st.violations.is_empty(), "{:#?}", st.violations);
 }
 
-fn output_of(dir: &Dir) -> String {
+pub(crate) fn output_of(dir: &Dir) -> String {
     std::fs::read_to_string(dir.join("github_output")).unwrap_or_default()
 }
 
@@ -220,18 +220,51 @@ fn first_failure_opens_one_issue_commits_the_badge_and_alerts_slack() {
     assert!(run.stdout().contains("::error::"), "{}", run.stdout());
 }
 
+/// Moves every alert episode of the committed state `hours` into the past, as if that much
+/// time had passed since the channels were last told.
+pub(crate) fn age_alerts(gh: &FakeGitHub, hours: i64) {
+    let mut st = gh.lock();
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&st.file("badges/backup_kpi.json").unwrap()).unwrap();
+    age_alert_state(&mut state, hours);
+    let bytes = serde_json::to_vec_pretty(&state).unwrap();
+    st.push(
+        "main",
+        &[("badges/backup_kpi.json", bytes.as_slice())],
+        "time passes",
+    );
+}
+
+/// [`age_alerts`] on a state value.
+pub(crate) fn age_alert_state(state: &mut serde_json::Value, hours: i64) {
+    let schedules = state["alerts"].as_object_mut().expect("an alert state");
+    for channels in schedules.values_mut() {
+        for episode in channels.as_object_mut().unwrap().values_mut() {
+            for key in ["opened-at", "last-sent-at"] {
+                if let Some(t) = episode[key].as_str() {
+                    let t = chrono::DateTime::parse_from_rfc3339(t).unwrap()
+                        - chrono::Duration::hours(hours);
+                    episode[key] = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into();
+                }
+            }
+        }
+    }
+}
+
 #[test]
-fn a_second_failure_comments_and_a_recovery_closes_the_issue() {
+fn a_second_failure_a_day_later_comments_and_a_recovery_closes_the_issue() {
     let dir = setup();
     let gh = FakeGitHub::start(TOKEN);
     let slack = FakeSlack::start(vec![]);
     run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(1);
+    // A day later (each channel is reminded at most daily).
+    age_alerts(&gh, 25);
     run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(1);
     {
         let st = gh.lock();
         assert_eq!(st.issues.len(), 1, "never a second issue");
         assert_eq!(st.open_issues()[0].comments.len(), 1);
-        assert!(st.open_issues()[0].comments[0].starts_with("Still failing"));
+        assert!(st.open_issues()[0].comments[0].contains("\nStill failing"));
         assert_eq!(st.count("POST", "/repos/acme/app/issues"), 1);
     }
     run_weekly(in_actions(&dir, &gh, &slack), "good.yml", &[]).expect_code(0);
@@ -241,7 +274,7 @@ fn a_second_failure_comments_and_a_recovery_closes_the_issue() {
     let issue = &st.issues[0];
     assert_eq!(issue.state, "closed");
     assert!(
-        issue.comments[1].starts_with("Recovered"),
+        issue.comments[1].contains("\nRecovered"),
         "{:?}",
         issue.comments
     );
@@ -381,6 +414,35 @@ fn an_issue_created_despite_a_502_is_not_opened_twice() {
     );
     assert_eq!(st.issues.len(), 1);
     assert!(output_of(&dir).contains("issue-url=https://github.example/acme/app/issues/1"));
+}
+
+#[test]
+fn a_comment_retried_after_a_502_was_posted_twice() {
+    let dir = setup();
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    run_weekly(in_actions(&dir, &gh, &slack), "bad.yml", &[]).expect_code(1);
+    // GitHub stores the recovery comment, then the gateway answers 502.
+    gh.lock().faults_after.push_back((
+        "POST".into(),
+        "/repos/acme/app/issues/1/comments".into(),
+        502,
+    ));
+    run_weekly(in_actions(&dir, &gh, &slack), "good.yml", &[]).expect_code(0);
+    no_violations(&gh);
+    let st = gh.lock();
+    assert_eq!(
+        st.count("POST", "/repos/acme/app/issues/1/comments"),
+        1,
+        "retried blindly"
+    );
+    // It looked for its marker instead.
+    assert_eq!(st.count("GET", "/repos/acme/app/issues/1/comments"), 1);
+    let issue = &st.issues[0];
+    assert_eq!(issue.comments.len(), 1, "{:#?}", issue.comments);
+    assert!(issue.comments[0].contains("<!-- dr-action:comment=4242@"));
+    assert!(issue.comments[0].contains(":recovered -->"));
+    assert_eq!(issue.state, "closed");
 }
 
 #[test]
@@ -608,7 +670,7 @@ fn control_characters_in_a_key_are_escaped_in_summary_annotations_issue_and_slac
 }
 
 /// The config of [`config`] without its `notify:` section, as a new user writes it.
-fn without_notify(prefix: &str) -> String {
+pub(crate) fn without_notify(prefix: &str) -> String {
     let full = config(prefix);
     full.split("notify:").next().unwrap().to_string()
 }

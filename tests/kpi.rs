@@ -206,6 +206,24 @@ fn the_state_fills_slots_without_a_report() {
 }
 
 #[test]
+fn the_kpi_command_dropped_the_alert_state_of_the_state_file() {
+    let dir = Dir::new();
+    dir.write("w.json", report(true, Duration::hours(1)));
+    dir.command()
+        .arg_list(&["--weekly", "w.json", "--out", "prev.json"])
+        .output()
+        .expect_code(0);
+    let mut state = dir.json("prev.json");
+    let alerts = serde_json::json!({"weekly": {"slack": {
+        "status": "failing", "opened-at": "2026-01-01T00:00:00Z",
+        "last-sent-at": "2026-01-01T00:00:00Z"}}});
+    state["alerts"] = alerts.clone();
+    dir.write("prev.json", state.to_string());
+    let k = kpi(&dir, &["--weekly", "w.json", "--state", "prev.json"]);
+    assert_eq!(k["alerts"], alerts);
+}
+
+#[test]
 fn a_report_finished_in_the_future_exits_2_naming_it() {
     let dir = Dir::new();
     dir.write(

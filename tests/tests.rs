@@ -8,8 +8,10 @@ mod fakes;
 mod fixtures;
 mod moto;
 mod postgres;
+mod smtp;
 mod util;
 
+mod alerts;
 mod audit;
 mod badge;
 mod cancel;

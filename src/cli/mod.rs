@@ -77,7 +77,7 @@ pub enum Command {
     Config(config::ConfigCommand),
     /// Commit the badge, PNG, KPI state, history and trend to the repository in one commit.
     Publish(publish::PublishArgs),
-    /// Open, update or close the alert issue and send the Slack message for a report.
+    /// Send the alerts for a report: the issue, Slack, email, the webhook and the heartbeat.
     Notify(notify::NotifyArgs),
     /// The whole pipeline the action runs: check, KPI, badge, publish, notify, outputs.
     Run(run::RunArgs),

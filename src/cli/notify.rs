@@ -12,7 +12,8 @@ pub struct NotifyArgs {
     /// The report `check` wrote.
     #[arg(long, value_name = "FILE")]
     pub report: PathBuf,
-    /// The KPI, to mention its status.
+    /// The KPI, to mention its status; its alert state (what each channel was told) is read
+    /// and updated.
     #[arg(long, value_name = "FILE")]
     pub kpi: Option<PathBuf>,
 }

@@ -61,7 +61,9 @@ pub fn run(req: Request, sink: &dyn Sink) -> Result<Outcome> {
         inputs.chaos |= chaos;
         *slot_mut(&mut inputs, schedule) = slot;
     }
-    let kpi = kpi::compute(inputs, ages, Utc::now());
+    let mut kpi = kpi::compute(inputs, ages, Utc::now());
+    // The alert state is not recomputed from reports: it is carried over from the state.
+    kpi.alerts = state.map(|s| s.alerts).unwrap_or_default();
     let out = req
         .out
         .clone()

@@ -23,7 +23,8 @@ pub struct Request {
     pub config: Option<PathBuf>,
     /// The report `check` wrote.
     pub report: PathBuf,
-    /// The KPI, to mention its status.
+    /// The KPI, to mention its status; its alert state (what each channel was told) is read
+    /// and updated.
     pub kpi: Option<PathBuf>,
 }
 
@@ -35,12 +36,33 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let report = notify::read_report(&req.report)?;
     let kpi = req.kpi.as_deref().map(read_state).transpose()?.flatten();
     let gh = GitHub::from_env(env);
+    // The alert state lives in the KPI state; a lone `notify` reads it from `--kpi` when
+    // given, sends as the episodes there allow, and writes what it delivered back there (for
+    // a workflow that publishes that file afterwards).
+    let schedule = report.schedule.to_string();
+    let episodes = kpi
+        .as_ref()
+        .and_then(|k| k.alerts.get(&schedule).cloned())
+        .unwrap_or_default();
     let d = notify::deliver(
         &report,
         kpi.as_ref(),
         Channels::new(&settings, gh.as_ref().map_err(String::as_str), env),
+        &episodes,
+        chrono::Utc::now(),
     )
     .await;
+    if let (Some(path), Some(mut kpi)) = (req.kpi.as_deref(), kpi)
+        && !report.chaos
+        && kpi.alerts.get(&schedule) != Some(&d.episodes)
+    {
+        if d.episodes.is_empty() {
+            kpi.alerts.remove(&schedule);
+        } else {
+            kpi.alerts.insert(schedule, d.episodes.clone());
+        }
+        crate::atomic::write_json(path, &kpi)?;
+    }
     out.lines(&d.notes);
     for e in &d.errors {
         out.line(&wf.error(e));

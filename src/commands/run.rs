@@ -14,6 +14,10 @@
 //! failed (an alert not delivered, a publish refused by GitHub), else 1 when checks failed,
 //! else 0 — always after the alerts went out. A run SIGINT/SIGTERM cancelled writes the report
 //! of what ran and stops there (130/143): no KPI, badge, publish or alert from half a schedule.
+//!
+//! A heartbeat, when configured, is pinged with `/start` before the checks. The alerts go out
+//! before the badge and state are written, and what each channel was told (its episode) is
+//! recorded in the KPI and the kept state, so the committed state says what was delivered.
 
 use std::path::PathBuf;
 
@@ -52,6 +56,11 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let mut request = req.check;
     request.run = env.run.clone();
     request.database_urls = checks::database_urls(&loaded, env);
+    // The dead-man switch hears that the run started; a drill is not a run of the schedule.
+    let started = match request.chaos {
+        true => None,
+        false => notify::heartbeat_start(&loaded.config.notify, env).await,
+    };
     // The checks' lines stream into one foldable group of the job log; the masks written
     // inside it take effect at once all the same.
     if wf.in_actions {
@@ -68,6 +77,11 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     }
     let mut notes: Vec<String> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
+    match started {
+        Some(Ok(note)) => notes.push(note),
+        Some(Err(e)) => errors.push(e),
+        None => {}
+    }
 
     let gh = GitHub::from_env(env);
     let branch = match &gh {
@@ -142,6 +156,27 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     crate::atomic::write_json(&kpi_path, &kpi)?;
     out.line(&format!("kpi: {} — {}", kpi.status, kpi_path.display()));
 
+    // The alerts go out before the state is written, so that it records what each channel
+    // was told (in the KPI and in the kept state the files are derived from).
+    let mut kpi = kpi;
+    let mut kept = kept;
+    let channels = Channels::new(
+        &loaded.config.notify,
+        gh.as_ref().map_err(String::as_str),
+        env,
+    );
+    let schedule = report.schedule;
+    let episodes = kpi
+        .alerts
+        .get(schedule.as_str())
+        .cloned()
+        .unwrap_or_default();
+    let delivery = notify::deliver(&report, Some(&kpi), channels, &episodes, Utc::now()).await;
+    if !report.chaos {
+        state::record_alerts(&mut kpi, kept.as_mut(), schedule, &delivery.episodes);
+        crate::atomic::write_json(&kpi_path, &kpi)?;
+    }
+
     let mut badge_changed = false;
     if report.chaos {
         notes.push("chaos drill: the KPI state, history and badge are left alone".into());
@@ -185,12 +220,6 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         }
     }
 
-    let channels = Channels::new(
-        &loaded.config.notify,
-        gh.as_ref().map_err(String::as_str),
-        env,
-    );
-    let delivery = notify::deliver(&report, Some(&kpi), channels).await;
     notes.extend(delivery.notes);
     errors.extend(delivery.errors);
     let mut warnings: Vec<String> = Vec::new();

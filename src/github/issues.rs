@@ -5,12 +5,20 @@
 //! | report  | issue open? | action                          |
 //! |---------|-------------|---------------------------------|
 //! | failing | no          | open one                        |
-//! | failing | yes         | comment on it (never a second)  |
+//! | failing | yes         | comment on it, unless the alert |
+//! |         |             | state says it was told recently |
 //! | passing | yes         | comment "recovered", close it   |
 //! | passing | no          | nothing                         |
 //!
 //! A chaos drill has its own key (`chaos:` prefix), title prefix and label, so a drill never
 //! comments on or closes a real incident.
+//!
+//! Creating an issue or a comment is not idempotent: a 5xx may come back after GitHub stored
+//! it. Each is therefore sent once, and after an uncertain failure the tool looks for it
+//! before sending again — the issue by its key marker, a comment by its own hidden marker
+//! naming the run and what the comment says
+//! (`<!-- dr-action:comment=4242@2026-03-01T06:00:00Z:recovered -->`).
+//! Closing is a `PATCH` to a state, safe to repeat.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -33,9 +41,23 @@ pub struct IssueSettings {
 /// What the lifecycle did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IssueAction {
-    Opened { number: u64, url: String },
-    Commented { number: u64, url: String },
-    Closed { number: u64, url: String },
+    Opened {
+        number: u64,
+        url: String,
+    },
+    Commented {
+        number: u64,
+        url: String,
+    },
+    /// Still open and already told recently: no comment this time.
+    Kept {
+        number: u64,
+        url: String,
+    },
+    Closed {
+        number: u64,
+        url: String,
+    },
     Nothing,
 }
 
@@ -45,6 +67,7 @@ impl IssueAction {
         match self {
             IssueAction::Opened { url, .. }
             | IssueAction::Commented { url, .. }
+            | IssueAction::Kept { url, .. }
             | IssueAction::Closed { url, .. } => Some(url),
             IssueAction::Nothing => None,
         }
@@ -55,6 +78,9 @@ impl IssueAction {
         match self {
             IssueAction::Opened { url, .. } => format!("issue opened: {url}"),
             IssueAction::Commented { url, .. } => format!("issue still open, commented: {url}"),
+            IssueAction::Kept { url, .. } => {
+                format!("issue still open, commented recently: no comment this time: {url}")
+            }
             IssueAction::Closed { url, .. } => format!("issue closed (recovered): {url}"),
             IssueAction::Nothing => "issue: none open, nothing to do".to_string(),
         }
@@ -149,10 +175,26 @@ pub fn issue_body(report: &Report, settings: &IssueSettings) -> String {
     md
 }
 
+/// The run a comment belongs to: the Actions run id (when there is one) and the report's
+/// finishing time, which tells the attempts of a re-run apart.
+fn run_id(report: &Report) -> String {
+    let finished = crate::report::rfc3339::format(&report.finished_at);
+    match &report.run {
+        Some(run) => format!("{}@{finished}", run.run_id),
+        None => finished,
+    }
+}
+
+/// The hidden marker of the comment `what` (`failed`, `recovered`) this run adds.
+pub fn comment_marker(report: &Report, what: &str) -> String {
+    format!("<!-- dr-action:comment={}:{what} -->", run_id(report))
+}
+
 /// The comment added when the check failed again.
 pub fn failed_again_comment(report: &Report) -> String {
     format!(
-        "Still failing at {}.\n\n{}\n{}\n",
+        "{}\nStill failing at {}.\n\n{}\n{}\n",
+        comment_marker(report, "failed"),
         crate::report::rfc3339::format(&report.finished_at),
         failure_table(report),
         run_line(report)
@@ -162,7 +204,8 @@ pub fn failed_again_comment(report: &Report) -> String {
 /// The comment added before closing.
 pub fn recovered_comment(report: &Report) -> String {
     format!(
-        "Recovered: the {} {} check passed at {}.\n\n{}\n",
+        "{}\nRecovered: the {} {} check passed at {}.\n\n{}\n",
+        comment_marker(report, "recovered"),
         report.schedule,
         report.kind.as_str(),
         crate::report::rfc3339::format(&report.finished_at),
@@ -216,11 +259,65 @@ async fn find_open(gh: &GitHub, label: &str, marker: &str) -> Result<Option<Issu
     Ok(None)
 }
 
-/// Runs the lifecycle for `report`.
+#[derive(Deserialize)]
+struct Comment {
+    #[serde(default)]
+    body: Option<String>,
+}
+
+/// Whether issue `number` has a comment holding `marker`.
+async fn has_comment(gh: &GitHub, number: u64, marker: &str) -> Result<bool, ApiError> {
+    const PER_PAGE: usize = 100;
+    const MAX_PAGES: u32 = 10;
+    for page in 1..=MAX_PAGES {
+        let route = format!(
+            "{}/issues/{number}/comments?per_page={PER_PAGE}&page={page}",
+            gh.repo.path()
+        );
+        let comments: Vec<Comment> = gh.get(&route, PERMISSION).await?;
+        if comments
+            .iter()
+            .any(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
+        {
+            return Ok(true);
+        }
+        if comments.len() < PER_PAGE {
+            break;
+        }
+    }
+    Ok(false)
+}
+
+/// Adds `body` (which holds `marker`) to issue `number` once: after an uncertain failure it
+/// looks for the marker before sending again.
+async fn comment_once(gh: &GitHub, number: u64, body: &str, marker: &str) -> Result<(), ApiError> {
+    let route = format!("{}/issues/{number}/comments", gh.repo.path());
+    let body = json!({ "body": body });
+    match gh
+        .post_once::<_, serde_json::Value>(&route, &body, PERMISSION)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_uncertain() => {
+            tracing::warn!("commenting failed ({e}); looking before retrying");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            if has_comment(gh, number, marker).await? {
+                return Ok(());
+            }
+            let _: serde_json::Value = gh.post(&route, &body, PERMISSION).await?;
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs the lifecycle for `report`; `remind` false leaves an open issue of a failing report
+/// without a new comment.
 pub async fn sync_issue(
     gh: &GitHub,
     report: &Report,
     settings: &IssueSettings,
+    remind: bool,
 ) -> Result<IssueAction, ApiError> {
     let labels = labels_of(report, settings);
     let search_label = labels.first().map(String::as_str).unwrap_or(CHAOS_LABEL);
@@ -254,27 +351,31 @@ pub async fn sync_issue(
                 url: created.html_url,
             })
         }
+        (false, Some(issue)) if !remind => Ok(IssueAction::Kept {
+            number: issue.number,
+            url: issue.html_url,
+        }),
         (false, Some(issue)) => {
-            let _: serde_json::Value = gh
-                .post(
-                    &format!("{repo}/issues/{}/comments", issue.number),
-                    &json!({"body": failed_again_comment(report)}),
-                    PERMISSION,
-                )
-                .await?;
+            comment_once(
+                gh,
+                issue.number,
+                &failed_again_comment(report),
+                &comment_marker(report, "failed"),
+            )
+            .await?;
             Ok(IssueAction::Commented {
                 number: issue.number,
                 url: issue.html_url,
             })
         }
         (true, Some(issue)) => {
-            let _: serde_json::Value = gh
-                .post(
-                    &format!("{repo}/issues/{}/comments", issue.number),
-                    &json!({"body": recovered_comment(report)}),
-                    PERMISSION,
-                )
-                .await?;
+            comment_once(
+                gh,
+                issue.number,
+                &recovered_comment(report),
+                &comment_marker(report, "recovered"),
+            )
+            .await?;
             let _: serde_json::Value = gh
                 .patch(
                     &format!("{repo}/issues/{}", issue.number),
