@@ -167,24 +167,21 @@ pub fn merged_kpi(
     Ok(kpi)
 }
 
-/// Records what each alert channel was told on this run for `schedule`: in `kpi`, and in the
-/// kept state when there is one (the files derived from it then carry it too).
+/// This run's alert episodes for one schedule: what each channel was told.
+pub type Episodes = std::collections::BTreeMap<String, crate::notify::episode::Episode>;
+
+/// Records what each alert channel was told on this run for `schedule` in `alerts` (the KPI
+/// written to out/, and every KPI derived for the commit, first attempt or retry alike — so a
+/// first run and a run whose commit was retried keep them too).
 pub fn record_alerts(
-    kpi: &mut Kpi,
-    kept: Option<&mut Kept>,
+    alerts: &mut crate::notify::episode::AlertState,
     schedule: Schedule,
-    episodes: &std::collections::BTreeMap<String, crate::notify::episode::Episode>,
+    episodes: &Episodes,
 ) {
-    let apply = |alerts: &mut crate::notify::episode::AlertState| {
-        if episodes.is_empty() {
-            alerts.remove(schedule.as_str());
-        } else {
-            alerts.insert(schedule.as_str().to_string(), episodes.clone());
-        }
-    };
-    apply(&mut kpi.alerts);
-    if let Some(state) = kept.and_then(|k| k.state.as_mut()) {
-        apply(&mut state.alerts);
+    if episodes.is_empty() {
+        alerts.remove(schedule.as_str());
+    } else {
+        alerts.insert(schedule.as_str().to_string(), episodes.clone());
     }
 }
 
@@ -212,12 +209,14 @@ pub fn derive(
     kept: &Kept,
     report: &Report,
     entry: &Entry,
+    episodes: &Episodes,
     now: DateTime<Utc>,
 ) -> Result<Derived> {
     verify_kept(kept).map_err(|b| {
         anyhow::anyhow!("{HISTORY_PATH} is broken at {b}; nothing was appended to it")
     })?;
-    let kpi = merged_kpi(loaded, kept.state.as_ref(), report, now)?;
+    let mut kpi = merged_kpi(loaded, kept.state.as_ref(), report, now)?;
+    record_alerts(&mut kpi.alerts, report.schedule, episodes);
     let mut entry = entry.clone();
     entry.run.status = kpi.status;
     let matrix = matrix_with(loaded, &kept.history, &entry, now);
@@ -291,6 +290,7 @@ struct Rechain<'a> {
     loaded: &'a Loaded,
     report: &'a Report,
     entry: &'a Entry,
+    episodes: &'a Episodes,
     now: DateTime<Utc>,
 }
 
@@ -304,8 +304,15 @@ impl Contents for Rechain<'_> {
             let kept = read_kept(Some((self.gh, self.branch)))
                 .await
                 .map_err(|e| format!("re-reading the kept files: {e:#}"))?;
-            let derived = derive(self.loaded, &kept, self.report, self.entry, self.now)
-                .map_err(|e| format!("{e:#}"))?;
+            let derived = derive(
+                self.loaded,
+                &kept,
+                self.report,
+                self.entry,
+                self.episodes,
+                self.now,
+            )
+            .map_err(|e| format!("{e:#}"))?;
             write_files(self.loaded, &derived).map_err(|e| format!("{e:#}"))?;
         }
         read_changes(&default_files(badge)).map_err(|e| format!("{e:#}"))
@@ -327,6 +334,8 @@ pub struct Run<'a> {
     pub loaded: &'a Loaded,
     pub report: &'a Report,
     pub entry: &'a Entry,
+    /// What the alert channels were told on this run, kept in the committed KPI state.
+    pub episodes: &'a Episodes,
     pub now: DateTime<Utc>,
 }
 
@@ -356,6 +365,7 @@ pub async fn publish_kept(
         loaded: run.loaded,
         report: run.report,
         entry: run.entry,
+        episodes: run.episodes,
         now: run.now,
     };
     let result = publish::commit_contents(gh, default, &mut contents, &message)

@@ -159,7 +159,6 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     // The alerts go out before the state is written, so that it records what each channel
     // was told (in the KPI and in the kept state the files are derived from).
     let mut kpi = kpi;
-    let mut kept = kept;
     let channels = Channels::new(
         &loaded.config.notify,
         gh.as_ref().map_err(String::as_str),
@@ -173,7 +172,7 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         .unwrap_or_default();
     let delivery = notify::deliver(&report, Some(&kpi), channels, &episodes, Utc::now()).await;
     if !report.chaos {
-        state::record_alerts(&mut kpi, kept.as_mut(), schedule, &delivery.episodes);
+        state::record_alerts(&mut kpi.alerts, schedule, &delivery.episodes);
         crate::atomic::write_json(&kpi_path, &kpi)?;
     }
 
@@ -187,7 +186,7 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         ));
     } else if let Some(kept) = &kept {
         let entry = history::entry_of(&loaded, &report, &report_sha256, kpi.status, operator);
-        let derived = state::derive(&loaded, kept, &report, &entry, now)?;
+        let derived = state::derive(&loaded, kept, &report, &entry, &delivery.episodes, now)?;
         state::write_files(&loaded, &derived)?;
         matrix = derived.matrix;
         let badge = &loaded.config.badge;
@@ -204,6 +203,7 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
                     loaded: &loaded,
                     report: &report,
                     entry: &entry,
+                    episodes: &delivery.episodes,
                     now,
                 };
                 Some(state::publish_kept(gh, wf, default, run, kpi.status).await)
