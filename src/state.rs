@@ -260,6 +260,66 @@ pub fn write_files(loaded: &Loaded, derived: &Derived) -> Result<()> {
     Ok(())
 }
 
+/// Renders the status page into `dir` from the kept files' contents, and removes target pages
+/// left there by targets no longer configured. Returns the files written.
+pub fn write_site(
+    dir: &Path,
+    kpi: Option<&Kpi>,
+    history: &str,
+    matrix: Option<&Matrix>,
+    now: DateTime<Utc>,
+) -> Result<Vec<PathBuf>> {
+    let pages = crate::site::render(&crate::site::Input {
+        kpi,
+        history,
+        matrix,
+        now,
+    });
+    let mut written = Vec::with_capacity(pages.len());
+    for p in &pages {
+        let path = dir.join(&p.path);
+        crate::atomic::write(&path, p.html.as_bytes())?;
+        written.push(path);
+    }
+    if let Ok(old) = std::fs::read_dir(dir.join("targets")) {
+        for f in old.flatten() {
+            let path = f.path();
+            if path.extension().is_some_and(|e| e == "html") && !written.contains(&path) {
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("removing the old page {}", path.display()))?;
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// Reads the kept files in `from` (the repository's root) and renders the status page.
+pub fn write_site_from(from: &Path, dir: &Path, now: DateTime<Utc>) -> Result<Vec<PathBuf>> {
+    let read = |p: &str| -> Result<Option<String>> {
+        let path = from.join(p);
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
+        }
+    };
+    let kpi: Option<Kpi> = match read(STATE_PATH)? {
+        Some(t) => Some(serde_json::from_str(&t).with_context(|| {
+            format!("{}: not a KPI state file", from.join(STATE_PATH).display())
+        })?),
+        None => None,
+    };
+    let matrix: Option<Matrix> =
+        match read(MATRIX_PATH)? {
+            Some(t) => Some(serde_json::from_str(&t).with_context(|| {
+                format!("{}: not a matrix file", from.join(MATRIX_PATH).display())
+            })?),
+            None => None,
+        };
+    let history = read(HISTORY_PATH)?.unwrap_or_default();
+    write_site(dir, kpi.as_ref(), &history, matrix.as_ref(), now)
+}
+
 /// The kept files of one run, derived again from the branch on every attempt after the first.
 struct Rechain<'a> {
     gh: &'a GitHub,

@@ -23,6 +23,7 @@ pub mod plan;
 pub mod policy;
 pub mod publish;
 pub mod run;
+pub mod site;
 
 /// Proves on a schedule that backups are real: dry-run and full-restore checks, a
 /// green/amber/red KPI, a committed badge, and alerts when checks fail.
@@ -72,6 +73,9 @@ pub enum Command {
     Run(run::RunArgs),
     /// Build a local store of sample backups and run the whole pipeline on it (no cloud).
     Demo(demo::DemoArgs),
+    /// Render the static status page (index.html and a page per target) from the kept state,
+    /// history and matrix.
+    Site(site::SiteArgs),
     /// Check the run history's hash chain.
     #[command(subcommand)]
     History(history::HistoryCommand),
@@ -146,6 +150,7 @@ pub fn dispatch(cli: Cli, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         Command::History(history::HistoryCommand::Verify(a)) => {
             commands::history::verify(a.into_request(), out)
         }
+        Command::Site(a) => commands::site::run(a.into_request(), out),
         Command::Plan(a) => commands::plan::run(a.into_request(&g), env, out),
         Command::Policy(policy::PolicyCommand::Render(a)) => {
             commands::policy::render(a.into_request(&g), out)

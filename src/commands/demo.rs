@@ -47,6 +47,8 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         chaos: false,
     };
     let mut all_ok = true;
+    // The history a scheduled workflow would keep: one chained line per run.
+    let mut entries = Vec::new();
     for schedule in Schedule::ALL {
         let mut request =
             CheckRequest::for_schedule(schedule, out_dir.join(schedule.default_report_name()));
@@ -55,6 +57,14 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         crate::atomic::write_json(&request.out, &report)?;
         out.line(&verdict_line(&report, &shown(&request.out)));
         all_ok &= report.ok;
+        let sha = crate::history::sha256_hex(&std::fs::read(&request.out)?);
+        entries.push(crate::history::entry_of(
+            &loaded,
+            &report,
+            &sha,
+            kpi::KpiStatus::Green,
+            env.operator(),
+        ));
         let slot = slot_of_report(&report)?;
         match schedule {
             Schedule::Weekly => slots.weekly = slot,
@@ -89,6 +99,31 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
             .png
             .map(|p| shown(&p).display().to_string())
             .unwrap_or_default()
+    ));
+    let now = Utc::now();
+    for e in &mut entries {
+        e.run.status = kpi.status;
+    }
+    let history = crate::history::append_all("", &entries, now)
+        .map_err(|b| anyhow::anyhow!("the demo's history: {b}"))?;
+    let matrix = crate::matrix::build(
+        &loaded.config.targets,
+        &entries,
+        now,
+        loaded.config.kpi.min_health,
+    );
+    let mut kept = kpi.clone();
+    kept.history_head = crate::history::head_of(&history);
+    crate::atomic::write(&work.join(crate::state::HISTORY_PATH), history.as_bytes())?;
+    crate::atomic::write_json(&work.join(crate::state::MATRIX_PATH), &matrix)?;
+    crate::atomic::write_json(&work.join(crate::state::STATE_PATH), &kept)?;
+    let site_dir = work.join("site");
+    let site_started = std::time::Instant::now();
+    crate::state::write_site(&site_dir, Some(&kept), &history, Some(&matrix), now)?;
+    out.line(&format!(
+        "status page: {} (rendered in {:.2}s; open it in a browser)",
+        shown(&site_dir.join("index.html")).display(),
+        site_started.elapsed().as_secs_f64()
     ));
     out.line(&format!("config: {}", shown(&built.config).display()));
     staging.commit()?;
