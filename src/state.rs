@@ -1,6 +1,6 @@
 //! The files this tool keeps in the repository: the badge SVG and its PNG, the KPI state, the
-//! chained history (one line per run), the trend picture drawn from it and the per-target
-//! matrix. Where they live, how they are read back (through the API from the default branch,
+//! chained history (one line per run), the trend picture drawn from it, the per-target
+//! matrix and the static status page rendered from them. Where they live, how they are read back (through the API from the default branch,
 //! or from the working tree when there is no client), how the next KPI, history and matrix
 //! follow from a report and the kept files, and how they are written and committed: when the
 //! branch moved during the commit, they are derived again from what is on it, so a racing
@@ -257,7 +257,39 @@ pub fn write_files(loaded: &Loaded, derived: &Derived) -> Result<()> {
     }
     crate::atomic::write(Path::new(TREND_PATH), trend::render(&entries).as_bytes())?;
     crate::atomic::write_json(Path::new(MATRIX_PATH), &derived.matrix)?;
+    write_site(
+        &loaded.config.site.path,
+        Some(kpi),
+        history,
+        Some(&derived.matrix),
+        kpi.generated_at,
+    )?;
     Ok(())
+}
+
+/// The status page's files in `dir` (its index and target pages), for the badge commit.
+pub fn site_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("targets"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "html"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let index = dir.join("index.html");
+    if index.exists() {
+        files.insert(0, index);
+    }
+    files
+}
+
+/// The files a run commits: the badge's and the status page's.
+pub fn run_files(loaded: &Loaded) -> Vec<PathBuf> {
+    let mut files = default_files(&loaded.config.badge);
+    files.extend(site_files(&loaded.config.site.path));
+    files
 }
 
 /// Renders the status page into `dir` from the kept files' contents, and removes target pages
@@ -333,7 +365,6 @@ struct Rechain<'a> {
 #[async_trait::async_trait(?Send)]
 impl Contents for Rechain<'_> {
     async fn files(&mut self, attempt: u32) -> Result<Vec<FileChange>, String> {
-        let badge = &self.loaded.config.badge;
         if attempt > 1 {
             // Someone committed meanwhile, perhaps a racing run with its own history line:
             // the state and the history are read again and this run's line appended to them.
@@ -344,7 +375,7 @@ impl Contents for Rechain<'_> {
                 .map_err(|e| format!("{e:#}"))?;
             write_files(self.loaded, &derived).map_err(|e| format!("{e:#}"))?;
         }
-        read_changes(&default_files(badge)).map_err(|e| format!("{e:#}"))
+        read_changes(&run_files(self.loaded)).map_err(|e| format!("{e:#}"))
     }
 }
 

@@ -13,13 +13,13 @@
 
 pub mod chart;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 
 use crate::badge::svg::escape;
-use crate::history::{self, Chain, Entry};
+use crate::history::{self, Chain, Entry, TargetOutcome};
 use crate::kpi::{Kpi, KpiStatus};
 use crate::matrix::{Matrix, Row};
 use crate::report::{Mode, Schedule, rfc3339};
@@ -30,6 +30,9 @@ use chart::{Mark, Point, Reference, XyChart};
 pub const RECENT_DAYS: i64 = 90;
 /// The action of a chaos drill in the history.
 const CHAOS: &str = "chaos-drill";
+
+/// A run and one target's outcome in it.
+type Outcome<'a> = (&'a Entry, &'a TargetOutcome);
 
 /// The kept files, as read.
 pub struct Input<'a> {
@@ -65,10 +68,20 @@ pub fn render(input: &Input<'_>) -> Vec<Page> {
         path: "index.html".into(),
         html: index(input, &entries, &chain, rows),
     }];
+    // Each target's outcomes, oldest first, gathered once rather than searched per page.
+    let mut by_target: HashMap<&str, Vec<Outcome<'_>>> = HashMap::new();
+    for e in &entries {
+        for o in &e.targets {
+            by_target.entry(o.name.as_str()).or_default().push((e, o));
+        }
+    }
     for row in rows {
+        let outcomes = by_target
+            .get(row.name.as_str())
+            .map_or(&[][..], Vec::as_slice);
         pages.push(Page {
             path: target_path(&row.name),
-            html: target_page(input, &entries, row),
+            html: target_page(input, outcomes, row),
         });
     }
     pages
@@ -657,12 +670,11 @@ fn restore_section<'e>(
     )
 }
 
-fn size_section(row: &Row, entries: &[Entry], now: DateTime<Utc>) -> String {
-    let points: Vec<Point> = entries
+fn size_section(outcomes: &[Outcome<'_>], now: DateTime<Utc>) -> String {
+    let points: Vec<Point> = outcomes
         .iter()
-        .filter(|e| e.action != CHAOS)
-        .filter_map(|e| {
-            let o = e.targets.iter().find(|o| o.name == row.name)?;
+        .filter(|(e, _)| e.action != CHAOS)
+        .filter_map(|(e, o)| {
             let bytes = o.bytes?;
             let shrink = o.failed.iter().any(|f| f == "size");
             Some(Point {
@@ -803,7 +815,7 @@ fn evidence(entries: &[Entry], chain: &Result<Chain, String>) -> String {
     s
 }
 
-fn target_page(input: &Input<'_>, entries: &[Entry], row: &Row) -> String {
+fn target_page(input: &Input<'_>, outcomes: &[Outcome<'_>], row: &Row) -> String {
     let min_health = input.matrix.map_or(0, |m| m.min_health);
     let mut b = String::new();
     let _ = writeln!(
@@ -833,14 +845,13 @@ fn target_page(input: &Input<'_>, entries: &[Entry], row: &Row) -> String {
     b.push_str(&restore_section(
         "target",
         &format!("Restore time of {} against its RTO", row.name),
-        entries.iter().filter_map(|e| {
-            let o = e.targets.iter().find(|o| o.name == row.name)?;
+        outcomes.iter().filter_map(|(e, o)| {
             let secs = o.metrics.get("total_seconds")?.as_f64()?;
-            Some((e, secs, row.rto_seconds, o.ok))
+            Some((*e, secs, row.rto_seconds, o.ok))
         }),
         input.now,
     ));
-    b.push_str(&size_section(row, entries, input.now));
+    b.push_str(&size_section(outcomes, input.now));
     page(&format!("{} — Backup & DR", row.name), &b)
 }
 

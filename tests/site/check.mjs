@@ -66,6 +66,23 @@ try {
       // Open every text alternative, so the tables are measured and checked too.
       await page.evaluate(() => document.querySelectorAll("details").forEach((d) => (d.open = true)));
 
+      if (view.name === "desktop") {
+        // The page's structure as the browser parsed it: tag and classes, one line per element,
+        // a chart as one line (its marks depend on the data, not the page's structure).
+        const outline = await page.evaluate(() => {
+          const lines = [];
+          const walk = (el, depth) => {
+            const cls = [...el.classList].map((c) => `.${c}`).join("");
+            const role = el.getAttribute("role") ? `[role=${el.getAttribute("role")}]` : "";
+            lines.push(`${"  ".repeat(depth)}${el.tagName.toLowerCase()}${cls}${role}`);
+            if (el.tagName.toLowerCase() === "svg") return;
+            for (const c of el.children) walk(c, depth + 1);
+          };
+          walk(document.documentElement, 0);
+          return lines.join("\n") + "\n";
+        });
+        writeFileSync(resolve(shots, `${basename(file, ".html")}.outline.txt`), outline);
+      }
       const layout = await page.evaluate(() => {
         const out = [];
         const doc = document.documentElement;
@@ -123,23 +140,6 @@ try {
         }
       }
 
-      if (view.name === "desktop") {
-        // The page's structure as the browser parsed it: tag and classes, one line per element,
-        // a chart as one line (its marks depend on the data, not the page's structure).
-        const outline = await page.evaluate(() => {
-          const lines = [];
-          const walk = (el, depth) => {
-            const cls = [...el.classList].map((c) => `.${c}`).join("");
-            const role = el.getAttribute("role") ? `[role=${el.getAttribute("role")}]` : "";
-            lines.push(`${"  ".repeat(depth)}${el.tagName.toLowerCase()}${cls}${role}`);
-            if (el.tagName.toLowerCase() === "svg") return;
-            for (const c of el.children) walk(c, depth + 1);
-          };
-          walk(document.documentElement, 0);
-          return lines.join("\n") + "\n";
-        });
-        writeFileSync(resolve(shots, `${basename(file, ".html")}.outline.txt`), outline);
-      }
       const shot = resolve(shots, `${basename(file, ".html")}-${view.name}.png`);
       await page.screenshot({ path: shot, fullPage: true });
       console.log(
