@@ -17,11 +17,11 @@ use chrono::{DateTime, Duration, Utc};
 use crate::badge::svg::escape;
 
 /// The drawing's width in user units; the page scales it to the column.
-pub const WIDTH: f64 = 720.0;
+pub const WIDTH: f64 = 640.0;
 const LEFT: f64 = 64.0;
-const RIGHT: f64 = 16.0;
+const RIGHT: f64 = 44.0;
 const TOP: f64 = 34.0;
-const FONT: &str = "font-size=\"12\"";
+const FONT: &str = "font-size=\"14\"";
 
 /// What a mark stands for; each is a CSS class of the page (`.m-ok`, `.m-fail`, `.m-chaos`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,7 +177,7 @@ fn legend(s: &mut String, items: &[(Mark, &str)], y: f64) {
             x + 14.0,
             escape(words)
         );
-        x += 24.0 + 7.0 * words.chars().count() as f64;
+        x += 24.0 + 8.0 * words.chars().count() as f64;
     }
 }
 

@@ -135,7 +135,8 @@ dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere;min-width:0}
 .m-ok{fill:var(--ok)}.m-fail{fill:var(--fail)}.m-chaos{fill:var(--chaos)}.m-alarm{fill:var(--fail)}
 .table{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:.9rem}
-th,td{border-bottom:1px solid var(--line);padding:.2rem .5rem;text-align:left;overflow-wrap:anywhere}
+th,td{border-bottom:1px solid var(--line);padding:.2rem .5rem;text-align:left;overflow-wrap:break-word}
+figure{margin:0}
 code{overflow-wrap:anywhere;word-break:break-all}
 section{margin:1.5rem 0}
 "#;
@@ -613,17 +614,14 @@ fn restore_section<'e>(
         .first()
         .map_or(now, |p| p.at)
         .min(now - Duration::days(7));
-    let max = points
-        .iter()
-        .map(|p| p.value)
-        .chain(rto.map(|r| r as f64))
-        .fold(0.0, f64::max);
+    let slowest = points.iter().map(|p| p.value).fold(0.0, f64::max);
+    let max = slowest.max(rto.map_or(0.0, |r| r as f64));
     let desc = format!(
         "{} restores from {} to {}; the slowest took {}{}.",
         points.len(),
         from.format("%Y-%m-%d"),
         now.format("%Y-%m-%d"),
-        short_duration(max.round() as u64),
+        short_duration(slowest.round() as u64),
         rto.map_or(String::new(), |r| format!(
             "; the RTO is {}",
             short_duration(r)
