@@ -112,7 +112,7 @@ const STYLE: &str = r#"
 --card:#161b22;--ok:#3fb950;--fail:#ff7b72;--warn:#d29922;--chaos:#bc8cff;--series:#58a6ff}}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif}
-main{max-width:72rem;margin:0 auto;padding:1rem}
+main{max-width:72rem;margin:0 auto;padding:1rem;overflow-wrap:break-word}
 h1,h2,h3{line-height:1.25;overflow-wrap:anywhere}
 a{color:var(--series)}
 .muted{color:var(--muted)}
