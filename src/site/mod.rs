@@ -856,6 +856,123 @@ fn target_page(input: &Input<'_>, outcomes: &[Outcome<'_>], row: &Row) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::badge::trend::HistoryEntry;
+    use crate::history::Operator;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 0).unwrap()
+    }
+
+    const HOSTILE: &str = "<img src=x onerror=alert(1)>\"'&";
+
+    fn hostile_input() -> (String, Matrix) {
+        let entry = Entry {
+            run: HistoryEntry {
+                at: now() - Duration::days(1),
+                schedule: Schedule::Weekly,
+                kind: "dry-run".into(),
+                ok: false,
+                status: KpiStatus::Red,
+                run_url: Some("javascript:alert(1)".into()),
+                total_seconds: None,
+                rto_seconds: None,
+            },
+            action: "dry-run".into(),
+            operator: Operator::default(),
+            targets: vec![TargetOutcome {
+                name: HOSTILE.into(),
+                ok: false,
+                failed: vec!["size".into()],
+                age_seconds: Some(60),
+                objects: Some(1),
+                bytes: Some(10),
+                retention_slots: None,
+                retention_filled: None,
+                health: None,
+                metrics: serde_json::Map::new(),
+            }],
+            report_sha256: "ab".repeat(32),
+        };
+        let history = history::append_all("", &[entry.clone()], now()).unwrap();
+        let target: crate::config::Target = serde_norway::from_str(&format!(
+            "name: {}\nformat: file\nrpo: 24h\n",
+            serde_json::to_string(HOSTILE).unwrap()
+        ))
+        .unwrap();
+        let matrix = crate::matrix::build(&[target], &[entry], now(), 80);
+        (history, matrix)
+    }
+
+    #[test]
+    fn hostile_target_names_and_run_links_stay_text() {
+        let (history, matrix) = hostile_input();
+        let pages = render(&Input {
+            kpi: None,
+            history: &history,
+            matrix: Some(&matrix),
+            now: now(),
+        });
+        assert_eq!(pages.len(), 2);
+        for p in &pages {
+            assert!(!p.html.contains("<img"), "{}", p.html);
+            assert!(!p.html.contains("javascript:"), "{}", p.html);
+            assert!(
+                p.html
+                    .contains("&lt;img src=x onerror=alert(1)&gt;&quot;&apos;&amp;"),
+                "{}",
+                p.html
+            );
+        }
+        // The shrink the size check caught is marked on the target's size chart.
+        assert!(
+            pages[1].html.contains("class=\"m-alarm\""),
+            "{}",
+            pages[1].html
+        );
+        assert!(
+            pages[0].html.contains("intact: 2 lines"),
+            "{}",
+            pages[0].html
+        );
+    }
+
+    #[test]
+    fn a_broken_history_is_shown_broken() {
+        let (history, matrix) = hostile_input();
+        let edited = history.replace("\"ok\":false", "\"ok\":true");
+        let pages = render(&Input {
+            kpi: None,
+            history: &edited,
+            matrix: Some(&matrix),
+            now: now(),
+        });
+        assert!(
+            pages[0].html.contains("BROKEN at line 2"),
+            "{}",
+            pages[0].html
+        );
+    }
+
+    #[test]
+    fn runs_older_than_ninety_days_fold_into_weeks() {
+        let at = |days: i64| Point {
+            at: now() - Duration::days(days),
+            value: days as f64,
+            mark: if days == 200 { Mark::Failed } else { Mark::Ok },
+            label: String::new(),
+        };
+        // Days 200..=204 share an ISO week with at most one neighbour; 10 and 11 stay apart.
+        let points: Vec<Point> = [204, 203, 202, 201, 200, 11, 10].map(at).to_vec();
+        let folded = fold_weeks(points, now(), |v| v.to_string());
+        let old: Vec<&Point> = folded
+            .iter()
+            .filter(|p| p.at < now() - Duration::days(90))
+            .collect();
+        assert!(old.len() <= 2, "{folded:?}");
+        assert!(old.iter().any(|p| p.mark == Mark::Failed), "{folded:?}");
+        assert_eq!(folded.len(), old.len() + 2);
+    }
 
     #[test]
     fn target_pages_have_safe_distinct_names() {
