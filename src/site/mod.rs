@@ -894,7 +894,7 @@ mod tests {
             }],
             report_sha256: "ab".repeat(32),
         };
-        let history = history::append_all("", &[entry.clone()], now()).unwrap();
+        let history = history::append_all("", std::slice::from_ref(&entry), now()).unwrap();
         let target: crate::config::Target = serde_norway::from_str(&format!(
             "name: {}\nformat: file\nrpo: 24h\n",
             serde_json::to_string(HOSTILE).unwrap()
