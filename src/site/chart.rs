@@ -18,7 +18,7 @@ use crate::badge::svg::escape;
 
 /// The drawing's width in user units; the page scales it to the column.
 pub const WIDTH: f64 = 640.0;
-const LEFT: f64 = 64.0;
+const LEFT: f64 = 84.0;
 const RIGHT: f64 = 44.0;
 const TOP: f64 = 34.0;
 const FONT: &str = "font-size=\"14\"";
@@ -151,7 +151,8 @@ fn x_axis(s: &mut String, from: DateTime<Utc>, to: DateTime<Utc>, base: f64) {
         WIDTH - RIGHT
     );
     let days = (to - from).num_days().max(1);
-    let step = (days / 5).max(1);
+    // At most six labels: a date is about 80 units wide.
+    let step = ((days + 4) / 5).max(1);
     let mut d = 0;
     while d <= days {
         let at = from + Duration::days(d);

@@ -617,8 +617,8 @@ fn restore_section<'e>(
     let slowest = points.iter().map(|p| p.value).fold(0.0, f64::max);
     let max = slowest.max(rto.map_or(0.0, |r| r as f64));
     let desc = format!(
-        "{} restores from {} to {}; the slowest took {}{}.",
-        points.len(),
+        "{} from {} to {}; the slowest took {}{}.",
+        crate::units::count(points.len() as u64, "restore"),
         from.format("%Y-%m-%d"),
         now.format("%Y-%m-%d"),
         short_duration(slowest.round() as u64),
@@ -707,9 +707,9 @@ fn size_section(outcomes: &[Outcome<'_>], now: DateTime<Utc>) -> String {
     let max = points.iter().map(|p| p.value).fold(0.0, f64::max);
     let shrinks = points.iter().filter(|p| p.mark == Mark::Alarm).count();
     let desc = format!(
-        "{} measurements of the bytes stored for this target; the largest {}; {shrinks} failed the \
-         size check (newest backup under half the median of the ones before it).",
-        points.len(),
+        "{} of the bytes stored for this target; the largest {}; {shrinks} failed the size \
+         check (newest backup under half the median of the ones before it).",
+        crate::units::count(points.len() as u64, "measurement"),
         short_size(max as u64)
     );
     let svg = chart::xy(&XyChart {
