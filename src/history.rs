@@ -407,6 +407,12 @@ pub fn head_of(text: &str) -> Option<String> {
 /// history after a new genesis entry, on an unchained history after a genesis entry that adopts
 /// its lines. A broken chain is never appended to.
 pub fn append(text: &str, entry: &Entry, now: DateTime<Utc>) -> Result<String, Broken> {
+    append_all(text, std::slice::from_ref(entry), now)
+}
+
+/// The history with `entries` appended in order, as [`append`] would one by one, with the
+/// chain verified once (a backfill, or a long history generated for a test).
+pub fn append_all(text: &str, entries: &[Entry], now: DateTime<Utc>) -> Result<String, Broken> {
     let mut out: String = lines_of(text).iter().map(|l| format!("{l}\n")).collect();
     let head = match verify(&out)? {
         Chain::Intact { head, .. } => head,
@@ -439,9 +445,14 @@ pub fn append(text: &str, entry: &Entry, now: DateTime<Utc>) -> Result<String, B
             sha256_hex(line.as_bytes())
         }
     };
-    let body = serde_json::to_string(&Chained { prev: &head, entry }).unwrap_or_default();
-    out.push_str(&seal(&body));
-    out.push('\n');
+    let mut head = head;
+    for entry in entries {
+        let body = serde_json::to_string(&Chained { prev: &head, entry }).unwrap_or_default();
+        let line = seal(&body);
+        head = sha256_hex(line.as_bytes());
+        out.push_str(&line);
+        out.push('\n');
+    }
     Ok(out)
 }
 

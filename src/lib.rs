@@ -56,6 +56,8 @@ pub mod report;
 /// The one retry policy (attempts, doubling waits, a deadline) of GitHub, Slack, OIDC and STS.
 pub mod retry;
 /// Slack incoming-webhook alerts (Block Kit), with bounded retries.
+pub mod site;
+
 pub mod slack;
 /// The files kept in the repository: badge, PNG, KPI state, history, trend.
 pub mod state;

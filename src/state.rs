@@ -1,6 +1,6 @@
 //! The files this tool keeps in the repository: the badge SVG and its PNG, the KPI state, the
-//! chained history (one line per run), the trend picture drawn from it and the per-target
-//! matrix. Where they live, how they are read back (through the API from the default branch,
+//! chained history (one line per run), the trend picture drawn from it, the per-target
+//! matrix and the static status page rendered from them. Where they live, how they are read back (through the API from the default branch,
 //! or from the working tree when there is no client), how the next KPI, history and matrix
 //! follow from a report and the kept files, and how they are written and committed: when the
 //! branch moved during the commit, they are derived again from what is on it, so a racing
@@ -280,7 +280,99 @@ pub fn write_files(loaded: &Loaded, derived: &Derived) -> Result<()> {
     }
     crate::atomic::write(Path::new(TREND_PATH), trend::render(&entries).as_bytes())?;
     crate::atomic::write_json(Path::new(MATRIX_PATH), &derived.matrix)?;
+    write_site(
+        &loaded.config.site.path,
+        Some(kpi),
+        history,
+        Some(&derived.matrix),
+        kpi.generated_at,
+    )?;
     Ok(())
+}
+
+/// The status page's files in `dir` (its index and target pages), for the badge commit.
+pub fn site_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("targets"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "html"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let index = dir.join("index.html");
+    if index.exists() {
+        files.insert(0, index);
+    }
+    files
+}
+
+/// The files a run commits: the badge's and the status page's.
+pub fn run_files(loaded: &Loaded) -> Vec<PathBuf> {
+    let mut files = default_files(&loaded.config.badge);
+    files.extend(site_files(&loaded.config.site.path));
+    files
+}
+
+/// Renders the status page into `dir` from the kept files' contents, and removes target pages
+/// left there by targets no longer configured. Returns the files written.
+pub fn write_site(
+    dir: &Path,
+    kpi: Option<&Kpi>,
+    history: &str,
+    matrix: Option<&Matrix>,
+    now: DateTime<Utc>,
+) -> Result<Vec<PathBuf>> {
+    let pages = crate::site::render(&crate::site::Input {
+        kpi,
+        history,
+        matrix,
+        now,
+    });
+    let mut written = Vec::with_capacity(pages.len());
+    for p in &pages {
+        let path = dir.join(&p.path);
+        crate::atomic::write(&path, p.html.as_bytes())?;
+        written.push(path);
+    }
+    if let Ok(old) = std::fs::read_dir(dir.join("targets")) {
+        for f in old.flatten() {
+            let path = f.path();
+            if path.extension().is_some_and(|e| e == "html") && !written.contains(&path) {
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("removing the old page {}", path.display()))?;
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// Reads the kept files in `from` (the repository's root) and renders the status page.
+pub fn write_site_from(from: &Path, dir: &Path, now: DateTime<Utc>) -> Result<Vec<PathBuf>> {
+    let read = |p: &str| -> Result<Option<String>> {
+        let path = from.join(p);
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
+        }
+    };
+    let kpi: Option<Kpi> = match read(STATE_PATH)? {
+        Some(t) => Some(serde_json::from_str(&t).with_context(|| {
+            format!("{}: not a KPI state file", from.join(STATE_PATH).display())
+        })?),
+        None => None,
+    };
+    let matrix: Option<Matrix> =
+        match read(MATRIX_PATH)? {
+            Some(t) => Some(serde_json::from_str(&t).with_context(|| {
+                format!("{}: not a matrix file", from.join(MATRIX_PATH).display())
+            })?),
+            None => None,
+        };
+    let history = read(HISTORY_PATH)?.unwrap_or_default();
+    write_site(dir, kpi.as_ref(), &history, matrix.as_ref(), now)
 }
 
 /// The kept files of one run, derived again from the branch on every attempt after the first.
@@ -297,7 +389,6 @@ struct Rechain<'a> {
 #[async_trait::async_trait(?Send)]
 impl Contents for Rechain<'_> {
     async fn files(&mut self, attempt: u32) -> Result<Vec<FileChange>, String> {
-        let badge = &self.loaded.config.badge;
         if attempt > 1 {
             // Someone committed meanwhile, perhaps a racing run with its own history line:
             // the state and the history are read again and this run's line appended to them.
@@ -315,7 +406,7 @@ impl Contents for Rechain<'_> {
             .map_err(|e| format!("{e:#}"))?;
             write_files(self.loaded, &derived).map_err(|e| format!("{e:#}"))?;
         }
-        read_changes(&default_files(badge)).map_err(|e| format!("{e:#}"))
+        read_changes(&run_files(self.loaded)).map_err(|e| format!("{e:#}"))
     }
 }
 

@@ -170,7 +170,7 @@ fn first_failure_opens_one_issue_commits_the_badge_and_alerts_slack() {
     let reads = st.find("GET", "/contents/badges/backup_kpi.json");
     assert_eq!(reads.len(), 1);
     assert_eq!(reads[0].query, "ref=main");
-    // One commit with all five files, on top of the old head, never forced.
+    // One commit with all the files, on top of the old head, never forced.
     let commit = st.head_commit();
     assert_eq!(commit.message, "chore(dr): backup status red [skip ci]");
     for path in [
@@ -180,12 +180,17 @@ fn first_failure_opens_one_issue_commits_the_badge_and_alerts_slack() {
         "badges/dr_history.jsonl",
         "badges/backup_trend.svg",
         "badges/dr_matrix.json",
+        "site/index.html",
+        "site/targets/app-db-5b424a2d.html",
         "README.md",
     ] {
         assert!(st.file(path).is_some(), "{path} missing from the commit");
     }
+    // The status page in the same commit shows what the badge does.
+    let index = String::from_utf8(st.file("site/index.html").unwrap()).unwrap();
+    assert!(index.contains("status s-red"), "{index}");
     assert_eq!(st.count("POST", "/git/commits"), 1);
-    assert_eq!(st.count("POST", "/git/blobs"), 6);
+    assert_eq!(st.count("POST", "/git/blobs"), 8);
     let update = st.find("PATCH", "/git/refs/heads/main");
     assert_eq!(update.len(), 1);
     assert_eq!(update[0].body["force"], false);

@@ -30,3 +30,4 @@ mod restore;
 mod restore_pg;
 mod s3;
 mod s3_restore;
+mod site;

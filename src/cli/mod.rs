@@ -23,6 +23,7 @@ pub mod plan;
 pub mod policy;
 pub mod publish;
 pub mod run;
+pub mod site;
 
 /// Proves on a schedule that backups are real: dry-run and full-restore checks, a
 /// green/amber/red KPI, a committed badge, and alerts when checks fail.
@@ -83,6 +84,9 @@ pub enum Command {
     Run(run::RunArgs),
     /// Build a local store of sample backups and run the whole pipeline on it (no cloud).
     Demo(demo::DemoArgs),
+    /// Render the static status page (index.html and a page per target) from the kept state,
+    /// history and matrix.
+    Site(site::SiteArgs),
     /// Check the run history's hash chain.
     #[command(subcommand)]
     History(history::HistoryCommand),
@@ -263,6 +267,10 @@ pub fn settle_base(cli: &mut Cli) -> Result<()> {
             anchor_opt(&mut a.out);
             anchor_opt(&mut a.sarif);
         }
+        Command::Site(a) => {
+            anchor_opt(&mut a.out);
+            anchor_opt(&mut a.from);
+        }
         Command::History(history::HistoryCommand::Verify(a)) => {
             anchor_opt(&mut a.file);
             anchor_opt(&mut a.state);
@@ -296,6 +304,7 @@ pub fn dispatch(mut cli: Cli, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         Command::History(history::HistoryCommand::Verify(a)) => {
             commands::history::verify(a.into_request(), out)
         }
+        Command::Site(a) => commands::site::run(a.into_request(), out),
         Command::Plan(a) => commands::plan::run(a.into_request(&g), env, out),
         Command::Policy(policy::PolicyCommand::Render(a)) => {
             commands::policy::render(a.into_request(&g), out)

@@ -47,8 +47,9 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         chaos: false,
     };
     let mut all_ok = true;
-    // One history entry per schedule, with the KPI as it stood after it, for the trend picture.
-    let mut history = Vec::new();
+    // The history a scheduled workflow would keep: one chained line per run, with the KPI as
+    // it stood after that run (the trend picture colours each run by it).
+    let mut entries = Vec::new();
     for schedule in Schedule::ALL {
         let mut request =
             CheckRequest::for_schedule(schedule, out_dir.join(schedule.default_report_name()));
@@ -60,9 +61,14 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         let slot = slot_of_report(&report)?;
         *kpi::slot_mut(&mut slots, schedule) = slot;
         let so_far = kpi::compute(slots.clone(), MaxAges::default(), Utc::now());
-        history.push(
-            crate::history::entry_of(&loaded, &report, "", so_far.status, Default::default()).run,
-        );
+        let sha = crate::history::sha256_hex(&std::fs::read(&request.out)?);
+        entries.push(crate::history::entry_of(
+            &loaded,
+            &report,
+            &sha,
+            so_far.status,
+            env.operator(),
+        ));
     }
     let kpi = kpi::compute(slots, MaxAges::default(), Utc::now());
     let kpi_path = out_dir.join("backup_kpi.json");
@@ -92,9 +98,32 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
             .map(|p| shown(&p).display().to_string())
             .unwrap_or_default()
     ));
+    let runs: Vec<_> = entries.iter().map(|e| e.run.clone()).collect();
     let trend_path = badge_dir.join("backup_trend.svg");
-    crate::atomic::write(&trend_path, trend::render(&history).as_bytes())?;
+    crate::atomic::write(&trend_path, trend::render(&runs).as_bytes())?;
     out.line(&format!("trend: {}", shown(&trend_path).display()));
+    let now = Utc::now();
+    let history = crate::history::append_all("", &entries, now)
+        .map_err(|b| anyhow::anyhow!("the demo's history: {b}"))?;
+    let matrix = crate::matrix::build(
+        &loaded.config.targets,
+        &entries,
+        now,
+        loaded.config.kpi.min_health,
+    );
+    let mut kept = kpi.clone();
+    kept.history_head = crate::history::head_of(&history);
+    crate::atomic::write(&work.join(crate::state::HISTORY_PATH), history.as_bytes())?;
+    crate::atomic::write_json(&work.join(crate::state::MATRIX_PATH), &matrix)?;
+    crate::atomic::write_json(&work.join(crate::state::STATE_PATH), &kept)?;
+    let site_dir = work.join("site");
+    let site_started = std::time::Instant::now();
+    crate::state::write_site(&site_dir, Some(&kept), &history, Some(&matrix), now)?;
+    out.line(&format!(
+        "status page: {} (rendered in {:.2}s; open it in a browser)",
+        shown(&site_dir.join("index.html")).display(),
+        site_started.elapsed().as_secs_f64()
+    ));
     out.line(&format!("config: {}", shown(&built.config).display()));
     staging.commit()?;
     env.workflow.set_outputs(&[

@@ -16,3 +16,4 @@ pub mod plan;
 pub mod policy;
 pub mod publish;
 pub mod run;
+pub mod site;

@@ -1,6 +1,7 @@
-//! `dr-action publish`: commits the badge, its PNG, the KPI state, the history and the trend
-//! picture to the repository in one commit (see [`crate::github::publish`]), unless the guard
-//! keeps chaos drills and feature branches from publishing.
+//! `dr-action publish`: commits the badge, its PNG, the KPI state, the history, the trend
+//! picture, the matrix and the status page to the repository in one commit (see
+//! [`crate::github::publish`]), unless the guard keeps chaos drills and feature branches from
+//! publishing.
 
 use std::path::{Path, PathBuf};
 
@@ -31,13 +32,17 @@ pub struct Request {
 
 pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let wf = &env.workflow;
-    let badge = config::load_optional(req.config.as_deref())?
-        .map(|l| l.config.badge)
+    let loaded = config::load_optional(req.config.as_deref())?;
+    let badge = loaded
+        .as_ref()
+        .map(|l| l.config.badge.clone())
         .unwrap_or_default();
+    let site = loaded.map(|l| l.config.site).unwrap_or_default();
     let files = if req.files.is_empty() {
         state::default_files(&badge)
             .into_iter()
             .filter(|f| f.exists())
+            .chain(state::site_files(&site.path))
             .collect()
     } else {
         req.files.clone()
