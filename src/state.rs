@@ -230,7 +230,6 @@ pub fn derive(
     let history = history::append(&kept.history, &entry, now).map_err(|b: Broken| {
         anyhow::anyhow!("{HISTORY_PATH} is broken at {b}; nothing was appended to it")
     })?;
-    let mut kpi = kpi;
     kpi.history_head = history::head_of(&history);
     Ok(Derived {
         kpi,
