@@ -29,6 +29,15 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The time an attempt started `started` after the first may still take: what is left of
+    /// the deadline, at least a second (a slow server must not outlive the budget).
+    pub fn remaining(&self, started: std::time::Instant) -> Duration {
+        self.deadline
+            .unwrap_or(Duration::MAX)
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_secs(1))
+    }
+
     /// `attempts` in all, waiting `first_backoff`, then twice that, and so on, without bound.
     pub const fn new(attempts: u32, first_backoff: Duration) -> Self {
         RetryPolicy {

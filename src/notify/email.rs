@@ -190,13 +190,10 @@ pub async fn send(
     let server = parse_url(url).map_err(EmailError::Setup)?;
     let mailer = transport(&server).map_err(EmailError::Setup)?;
     let started = Instant::now();
-    let budget = policy.deadline.unwrap_or(Duration::MAX);
     let attempt = || async {
         // No attempt may outlive the budget, however slowly the server answers (lettre's own
         // timeout does not bound every read).
-        let remaining = budget
-            .saturating_sub(started.elapsed())
-            .max(Duration::from_secs(1));
+        let remaining = policy.remaining(started);
         match tokio::time::timeout(remaining, mailer.send(message.clone())).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(Failed {

@@ -72,11 +72,8 @@ pub async fn send(
     policy: RetryPolicy,
 ) -> Result<(), PostError> {
     let started = Instant::now();
-    let budget = policy.deadline.unwrap_or(Duration::MAX);
     let attempt = || async {
-        let remaining = budget
-            .saturating_sub(started.elapsed())
-            .max(Duration::from_secs(1));
+        let remaining = policy.remaining(started);
         let mut request = client
             .post(post.url.expose_secret())
             .timeout(remaining)
