@@ -87,6 +87,15 @@ pub fn on_signals(cancel: &Cancel) -> std::io::Result<()> {
     Ok(())
 }
 
+/// From here on SIGINT and SIGTERM cancel the checks instead of ending the process, so the
+/// cleanup runs and the report is written. Without the handlers (which should not happen) the
+/// run goes on as before: a signal then ends it the default way.
+pub fn listen_for_signals(cancel: &Cancel) {
+    if let Err(e) = on_signals(cancel) {
+        tracing::warn!("cannot handle SIGINT/SIGTERM: {e}; a signal will end the run at once");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,7 +37,7 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let mut request = req.check;
     request.run = env.run.clone();
     request.database_urls = checks::database_urls(&loaded, env);
-    listen_for_signals(&request.cancel);
+    crate::cancel::listen_for_signals(&request.cancel);
     // A mistyped --target is reported (exit 2) before any credentials are fetched.
     let report = checks::execute(&loaded, &request, env, out).await?;
     let mut bytes = serde_json::to_vec_pretty(&report)?;
@@ -54,13 +54,4 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         Some(code) => Outcome::cancelled(code),
         None => Outcome::checked(report.ok),
     })
-}
-
-/// From here on SIGINT and SIGTERM cancel the checks instead of ending the process, so the
-/// cleanup runs and the report is written. Without the handlers (which should not happen) the
-/// run goes on as before: a signal then ends it the default way.
-pub(crate) fn listen_for_signals(cancel: &crate::cancel::Cancel) {
-    if let Err(e) = crate::cancel::on_signals(cancel) {
-        tracing::warn!("cannot handle SIGINT/SIGTERM: {e}; a signal will end the run at once");
-    }
 }

@@ -66,7 +66,7 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     if wf.in_actions {
         out.line("::group::checks");
     }
-    super::check::listen_for_signals(&request.cancel);
+    crate::cancel::listen_for_signals(&request.cancel);
     let checked = checks::execute(&loaded, &request, env, out).await;
     if wf.in_actions {
         out.line("::endgroup::");
