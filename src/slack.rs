@@ -104,7 +104,9 @@ pub fn warning(report: &Report, kpi: Option<&Kpi>) -> Value {
         report.schedule,
         report.kind.as_str()
     );
-    let mut status = "*Status:* passing with warnings (not critical: the run and the KPI are not failed)".to_string();
+    let mut status =
+        "*Status:* passing with warnings (not critical: the run and the KPI are not failed)"
+            .to_string();
     if let Some(kpi) = kpi {
         status.push_str(&format!("   *KPI:* {}", kpi.status));
     }

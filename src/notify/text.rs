@@ -242,9 +242,12 @@ pub fn warning_subject(report: &Report) -> String {
 
 /// The plain-text body of a warning: the non-critical failed checks and the run link.
 pub fn warning_plain(report: &Report, kpi: Option<&Kpi>) -> String {
-    let mut text = format!("{}
+    let mut text = format!(
+        "{}
 
-", warning_subject(report));
+",
+        warning_subject(report)
+    );
     text.push_str(
         "Status: passing with warnings (the targets below are not critical: their failure \
          does not fail the run or the KPI)\n",
