@@ -12,7 +12,9 @@
 //!
 //! What each alert channel says on a run follows one alert state ([`episode`]): a message when
 //! a failure episode opens, a reminder at most daily while it lasts, one on recovery. The
-//! heartbeat is not an alert: it pings on every run that is not a drill.
+//! heartbeat is not an alert: it pings on every run that is not a drill. A passing report whose
+//! non-critical targets failed is a warning: Slack, the email and the webhook hear it once per
+//! warning episode (its own entry in the alert state), the issue never does.
 
 pub mod email;
 pub mod episode;
@@ -131,7 +133,8 @@ pub const WEBHOOK: &str = "webhook";
 /// The header carrying the webhook body's signature: `sha256=` and the lowercase hex
 /// HMAC-SHA256 of the exact body bytes, keyed with the shared secret.
 pub const SIGNATURE_HEADER: &str = "X-DR-Signature-256";
-/// The header naming what the webhook tells (`failed`, `still-failing`, `recovered`, `drill`).
+/// The header naming what the webhook tells (`failed`, `still-failing`, `recovered`, `drill`,
+/// `warning`).
 pub const EVENT_HEADER: &str = "X-DR-Event";
 
 /// The value of [`SIGNATURE_HEADER`] for `body`.
