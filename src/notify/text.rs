@@ -352,4 +352,35 @@ mod tests {
         let short = heartbeat(&report(false), None);
         assert!(short.contains("DR check failed"), "{short}");
     }
+
+    #[test]
+    fn a_warning_lists_only_the_non_critical_failures_escaped_in_html() {
+        let mut optional = TargetReport::new(
+            "cache<db>",
+            None,
+            vec![Check::fail("listing", "nothing & <gone>")],
+        );
+        optional.critical = false;
+        let passing = TargetReport::new("orders-db", None, vec![Check::pass("listing", "ok")]);
+        let mut r = crate::report::sample(
+            Mode::DryRun,
+            Schedule::Weekly,
+            false,
+            vec![passing, optional],
+        );
+        r.ok = true;
+        let p = warning_plain(&r, None);
+        assert!(p.starts_with("[warning]"), "{p}");
+        assert!(p.contains("- cache<db> listing: nothing & <gone>"), "{p}");
+        assert!(!p.contains("orders-db"), "{p}");
+        let h = warning_html(&r, None);
+        assert!(
+            h.contains("cache&lt;db&gt; listing: nothing &amp; &lt;gone&gt;"),
+            "{h}"
+        );
+        let w = warning_webhook(&r, None);
+        assert_eq!(w["event"], "warning");
+        assert_eq!(w["failed_checks"].as_array().unwrap().len(), 1);
+        assert_eq!(w["failed_checks"][0]["critical"], false);
+    }
 }
