@@ -12,7 +12,9 @@
 //!
 //! What each alert channel says on a run follows one alert state ([`episode`]): a message when
 //! a failure episode opens, a reminder at most daily while it lasts, one on recovery. The
-//! heartbeat is not an alert: it pings on every run that is not a drill.
+//! heartbeat is not an alert: it pings on every run that is not a drill. A passing report whose
+//! non-critical targets failed is a warning: Slack, the email and the webhook hear it once per
+//! warning episode (its own entry in the alert state), the issue never does.
 
 pub mod email;
 pub mod episode;
@@ -131,7 +133,8 @@ pub const WEBHOOK: &str = "webhook";
 /// The header carrying the webhook body's signature: `sha256=` and the lowercase hex
 /// HMAC-SHA256 of the exact body bytes, keyed with the shared secret.
 pub const SIGNATURE_HEADER: &str = "X-DR-Signature-256";
-/// The header naming what the webhook tells (`failed`, `still-failing`, `recovered`, `drill`).
+/// The header naming what the webhook tells (`failed`, `still-failing`, `recovered`, `drill`,
+/// `warning`).
 pub const EVENT_HEADER: &str = "X-DR-Event";
 
 /// The value of [`SIGNATURE_HEADER`] for `body`.
@@ -294,6 +297,7 @@ pub async fn deliver(
             )),
         }
     }
+    warn(report, kpi, &channels, episodes, now, &mut d).await;
     if let Some((var, url)) = &channels.heartbeat
         && !report.chaos
     {
@@ -315,6 +319,128 @@ pub async fn deliver(
     d
 }
 
+/// The suffix of a channel's name in the alert state for its warning episode (a passing report
+/// with failed targets that are not critical), kept apart from its failure episode.
+pub const WARNING: &str = ":warning";
+
+/// Warns Slack, the email and the webhook when the report passes but targets that are not
+/// critical failed: one message per warning episode, a reminder at most daily, and the episode
+/// closed without a message once the warnings go. The alert issue is never used for a warning.
+/// A failed report or a drill leaves the warning episodes alone: the failure path speaks then.
+async fn warn(
+    report: &Report,
+    kpi: Option<&Kpi>,
+    channels: &Channels<'_>,
+    episodes: &BTreeMap<String, Episode>,
+    now: DateTime<Utc>,
+    d: &mut Delivery,
+) {
+    if !report.ok || report.chaos {
+        return;
+    }
+    // A warning episode is a failure episode of its own key: "failing" while warnings last.
+    let clear = report.warning_lines().is_empty();
+    for name in [SLACK, EMAIL, WEBHOOK] {
+        let configured = match name {
+            SLACK => channels.slack.is_some(),
+            EMAIL => channels.email.is_some(),
+            _ => channels.webhook.is_some(),
+        };
+        if !configured {
+            continue;
+        }
+        let key = format!("{name}{WARNING}");
+        let plan = episode::plan(episodes.get(&key), clear, false, now);
+        let delivered = match plan {
+            Plan::Send(Message::Failed | Message::StillFailing { .. }) => {
+                match send_warning(report, kpi, channels, name).await {
+                    Ok(()) => {
+                        d.notes.push(format!("{name}: warning sent"));
+                        true
+                    }
+                    Err(e) => {
+                        d.errors
+                            .push(format!("the {name} warning was not sent: {e}"));
+                        false
+                    }
+                }
+            }
+            // The warnings went: the episode closes quietly.
+            Plan::Send(_) => true,
+            Plan::Quiet { next, .. } => {
+                d.notes.push(format!(
+                    "{name}: warning already sent; next reminder after {}",
+                    crate::report::rfc3339::format(&next)
+                ));
+                continue;
+            }
+            Plan::Nothing => continue,
+        };
+        match episode::after(episodes.get(&key), &plan, delivered, now) {
+            Some(e) => d.episodes.insert(key, e),
+            None => d.episodes.remove(&key),
+        };
+    }
+}
+
+/// Sends the warning on one channel (`name`), which `channels` configures.
+async fn send_warning(
+    report: &Report,
+    kpi: Option<&Kpi>,
+    channels: &Channels<'_>,
+    name: &str,
+) -> Result<(), String> {
+    match name {
+        SLACK => {
+            let Some((var, url)) = &channels.slack else {
+                return Ok(());
+            };
+            let url = url
+                .as_ref()
+                .ok_or_else(|| format!("{var} is not set (notify.slack.webhook-env)"))?;
+            let client = http::client()?;
+            slack::send(&client, url, &slack::warning(report, kpi), slack::RETRY)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        EMAIL => {
+            let Some((cfg, url)) = &channels.email else {
+                return Ok(());
+            };
+            let url = url.as_ref().ok_or_else(|| {
+                format!(
+                    "{} is not set (notify.email.smtp-url-env)",
+                    cfg.smtp_url_env
+                )
+            })?;
+            let m = email::message(
+                &cfg.from,
+                &cfg.to,
+                &text::warning_subject(report),
+                text::warning_plain(report, kpi),
+                text::warning_html(report, kpi),
+            )?;
+            email::send(url, &m, email::RETRY)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        _ => {
+            let Some(hook) = &channels.webhook else {
+                return Ok(());
+            };
+            let (Some(url), Some(secret)) = (&hook.url.1, &hook.secret.1) else {
+                return Err(format!(
+                    "{} or {} is not set (notify.webhook)",
+                    hook.url.0, hook.secret.0
+                ));
+            };
+            let body = serde_json::to_vec(&text::warning_webhook(report, kpi))
+                .map_err(|e| format!("encoding the summary: {e}"))?;
+            post_signed(body, text::WARNING_EVENT, url, secret).await
+        }
+    }
+}
+
 async fn post_webhook(
     report: &Report,
     kpi: Option<&Kpi>,
@@ -324,13 +450,23 @@ async fn post_webhook(
 ) -> Result<(), String> {
     let body = serde_json::to_vec(&text::webhook(report, kpi, message))
         .map_err(|e| format!("encoding the summary: {e}"))?;
+    post_signed(body, text::event(message), url, secret).await
+}
+
+/// Posts `body` to the webhook, signed, with `event` in [`EVENT_HEADER`].
+async fn post_signed(
+    body: Vec<u8>,
+    event: &str,
+    url: &SecretString,
+    secret: &SecretString,
+) -> Result<(), String> {
     let post = http::Post {
         what: "webhook",
         url,
         content_type: "application/json",
         headers: vec![
             (SIGNATURE_HEADER, signature(secret, &body)?),
-            (EVENT_HEADER, text::event(message).to_string()),
+            (EVENT_HEADER, event.to_string()),
         ],
         body,
     };

@@ -96,6 +96,48 @@ pub fn reminder(report: &Report, kpi: Option<&Kpi>, since: &str) -> Value {
     p
 }
 
+/// A warning: the report passes, but targets that are not critical failed; lists only their
+/// failed checks.
+pub fn warning(report: &Report, kpi: Option<&Kpi>) -> Value {
+    let title = format!(
+        "WARNING: a non-critical DR target failed ({} {})",
+        report.schedule,
+        report.kind.as_str()
+    );
+    let mut status =
+        "*Status:* passing with warnings (not critical: the run and the KPI are not failed)"
+            .to_string();
+    if let Some(kpi) = kpi {
+        status.push_str(&format!("   *KPI:* {}", kpi.status));
+    }
+    let lines: Vec<String> = report
+        .targets
+        .iter()
+        .filter(|t| !t.critical)
+        .flat_map(|t| {
+            t.failed_checks().map(move |c| {
+                format!(
+                    "• `{}` *{}*: {}",
+                    slack_text(&t.name),
+                    slack_text(&c.name),
+                    slack_text(&c.detail)
+                )
+            })
+        })
+        .collect();
+    let text = format!("*Failed checks (not critical)*\n{}", lines.join("\n"));
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&title, 150)}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": status}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&text, 3000)}}),
+    ];
+    if let Some(run) = &report.run {
+        blocks.push(json!({"type": "actions", "elements": [{"type": "button",
+            "text": {"type": "plain_text", "text": "Open the run"}, "url": run.url}]}));
+    }
+    json!({"text": title, "blocks": blocks})
+}
+
 fn truncate(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
         return text.to_string();

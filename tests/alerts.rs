@@ -644,3 +644,102 @@ fn a_chaos_drill_reaches_every_channel_and_leaves_the_alert_state_alone() {
     assert_eq!(got[1].body["chaos"], true);
     assert_eq!(slack.received().len(), 2);
 }
+
+// ---------------------------------------------------------------- warnings
+
+/// The demo target (critical, passing) and a second target that is not critical, failing
+/// when `optional_prefix` holds no backup.
+fn with_optional(optional_prefix: &str, notify: &str) -> String {
+    config_with("app-db/", notify).replace(
+        "notify:\n",
+        &format!(
+            "  - name: reports-cache\n    prefix: {optional_prefix}\n    match: \"*.sqlite.gz\"\n    \
+             format: sqlite\n    checksum: sidecar\n    rpo: 26h\n    critical: false\nnotify:\n"
+        ),
+    )
+}
+
+#[test]
+fn a_non_critical_failure_was_not_alerted() {
+    let notify = format!("{WEBHOOK}{EMAIL}  slack: {{ webhook-env: SLACK_WEBHOOK_URL }}\n");
+    let dir = setup();
+    dir.write("warn.yml", with_optional("gone/", &notify));
+    dir.write("clean.yml", with_optional("app-db/", &notify));
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    let hook = FakeWebhook::start(SECRET, vec![]);
+    let smtp = Smtp::start(&[]);
+    let run = |config: &str| {
+        let cmd = in_actions(&dir, &gh, &slack)
+            .env("DR_WEBHOOK_URL", &hook.url)
+            .env("DR_WEBHOOK_SECRET", SECRET)
+            .env("DR_SMTP_URL", smtp.url());
+        run_weekly(cmd, config, &[]).expect_code(0)
+    };
+    let first = run("warn.yml");
+    let out = all_output(&first);
+    assert!(out.contains("slack: warning sent"), "{out}");
+    assert_eq!(slack.received().len(), 1, "{out}");
+    let message = slack.received()[0].body.to_string();
+    assert!(message.contains("WARNING"), "{message}");
+    assert!(message.contains("reports-cache"), "{message}");
+    assert!(message.contains("listing"), "{message}");
+    assert!(
+        !message.contains("app-db"),
+        "only the non-critical target: {message}"
+    );
+    let got = hook.verified();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].headers["x-dr-event"], "warning");
+    assert_eq!(got[0].body["event"], "warning");
+    assert_eq!(got[0].body["ok"], true);
+    assert_eq!(got[0].body["failed_checks"][0]["target"], "reports-cache");
+    assert_eq!(got[0].body["failed_checks"][0]["check"], "listing");
+    let mail = smtp.delivered();
+    assert_eq!(mail.len(), 1);
+    let data = mail[0]["data"].as_str().unwrap();
+    assert!(data.contains("[warning]"), "{data}");
+    assert!(data.contains("reports-cache"), "{data}");
+    {
+        let st = gh.lock();
+        assert!(st.issues.is_empty(), "a warning never opens an issue");
+        let state: serde_json::Value =
+            serde_json::from_slice(&st.file("badges/backup_kpi.json").unwrap()).unwrap();
+        assert_eq!(
+            state["weekly"]["ok"], true,
+            "the KPI slot stays ok: {state}"
+        );
+        assert_eq!(
+            state["alerts"]["weekly"]["slack:warning"]["status"],
+            "failing"
+        );
+        assert!(state["alerts"]["weekly"].get("slack").is_none(), "{state}");
+    }
+    // Within a day: nothing more on any channel.
+    let second = run("warn.yml");
+    let out = all_output(&second);
+    assert!(out.contains("slack: warning already sent"), "{out}");
+    assert_eq!(slack.received().len(), 1);
+    assert_eq!(hook.verified().len(), 1);
+    assert_eq!(smtp.delivered().len(), 1);
+    // A day later, one reminder each.
+    age_alerts(&gh, 25);
+    run("warn.yml");
+    assert_eq!(slack.received().len(), 2);
+    assert_eq!(hook.verified().len(), 2);
+    assert_eq!(smtp.delivered().len(), 2);
+    // The warning goes: the episode closes without a message.
+    run("clean.yml");
+    assert_eq!(slack.received().len(), 2);
+    assert_eq!(hook.verified().len(), 2);
+    no_violations(&gh);
+    assert!(hook.violations().is_empty(), "{:#?}", hook.violations());
+    let st = gh.lock();
+    assert!(st.issues.is_empty());
+    let state: serde_json::Value =
+        serde_json::from_slice(&st.file("badges/backup_kpi.json").unwrap()).unwrap();
+    assert_eq!(
+        state["alerts"]["weekly"]["webhook:warning"]["status"],
+        "recovered"
+    );
+}

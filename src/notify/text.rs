@@ -219,6 +219,90 @@ pub fn webhook(report: &Report, kpi: Option<&Kpi>, message: &Message) -> Value {
     })
 }
 
+/// `(target, check, detail)` of every failed check of a target that is not critical.
+fn warnings(report: &Report) -> Vec<(&str, &str, &str)> {
+    report
+        .targets
+        .iter()
+        .filter(|t| !t.critical)
+        .flat_map(|t| {
+            t.failed_checks()
+                .map(move |c| (t.name.as_str(), c.name.as_str(), c.detail.as_str()))
+        })
+        .collect()
+}
+
+/// The headline of a warning: the report passes, but a target that is not critical failed.
+pub fn warning_subject(report: &Report) -> String {
+    format!(
+        "[warning] DR check: a non-critical target failed: {}",
+        what(report)
+    )
+}
+
+/// The plain-text body of a warning: the non-critical failed checks and the run link.
+pub fn warning_plain(report: &Report, kpi: Option<&Kpi>) -> String {
+    let mut text = format!(
+        "{}
+
+",
+        warning_subject(report)
+    );
+    text.push_str(
+        "Status: passing with warnings (the targets below are not critical: their failure \
+         does not fail the run or the KPI)\n",
+    );
+    if let Some(kpi) = kpi {
+        text.push_str(&format!("KPI: {}\n", kpi.status));
+    }
+    text.push_str(&format!(
+        "Finished: {}\n\nFailed checks (not critical):\n",
+        rfc3339::format(&report.finished_at)
+    ));
+    for (target, check, detail) in warnings(report) {
+        text.push_str(&format!("- {target} {check}: {detail}\n"));
+    }
+    match &report.run {
+        Some(run) => text.push_str(&format!("\nRun: {}\n", run.url)),
+        None => text.push_str("\nRun: (not run in GitHub Actions)\n"),
+    }
+    text
+}
+
+/// The HTML body of a warning: [`warning_plain`] escaped, as preformatted text.
+pub fn warning_html(report: &Report, kpi: Option<&Kpi>) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html><body>\n<pre>{}</pre>\n</body></html>\n",
+        escape(&warning_plain(report, kpi))
+    )
+}
+
+/// The webhook's JSON body for a warning (`event` is `warning`).
+pub fn warning_webhook(report: &Report, kpi: Option<&Kpi>) -> Value {
+    json!({
+        "schema": 1,
+        "event": WARNING_EVENT,
+        "title": warning_subject(report),
+        "schedule": report.schedule.to_string(),
+        "kind": report.kind.as_str(),
+        "ok": report.ok,
+        "chaos": report.chaos,
+        "kpi": kpi.map(|k| k.status.as_str()),
+        "finished_at": rfc3339::format(&report.finished_at),
+        "failing_since": null,
+        "repository": report.run.as_ref().map(|r| r.repository.clone()),
+        "run_url": report.run.as_ref().map(|r| r.url.clone()),
+        "failed_checks": warnings(report)
+            .into_iter()
+            .map(|(t, c, d)| json!({"target": t, "check": c, "detail": d, "critical": false}))
+            .collect::<Vec<_>>(),
+        "text": warning_plain(report, kpi),
+    })
+}
+
+/// The event name of a warning.
+pub const WARNING_EVENT: &str = "warning";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,5 +351,36 @@ mod tests {
         assert!(c.ends_with("… (cut)\n"));
         let short = heartbeat(&report(false), None);
         assert!(short.contains("DR check failed"), "{short}");
+    }
+
+    #[test]
+    fn a_warning_lists_only_the_non_critical_failures_escaped_in_html() {
+        let mut optional = TargetReport::new(
+            "cache<db>",
+            None,
+            vec![Check::fail("listing", "nothing & <gone>")],
+        );
+        optional.critical = false;
+        let passing = TargetReport::new("orders-db", None, vec![Check::pass("listing", "ok")]);
+        let mut r = crate::report::sample(
+            Mode::DryRun,
+            Schedule::Weekly,
+            false,
+            vec![passing, optional],
+        );
+        r.ok = true;
+        let p = warning_plain(&r, None);
+        assert!(p.starts_with("[warning]"), "{p}");
+        assert!(p.contains("- cache<db> listing: nothing & <gone>"), "{p}");
+        assert!(!p.contains("orders-db"), "{p}");
+        let h = warning_html(&r, None);
+        assert!(
+            h.contains("cache&lt;db&gt; listing: nothing &amp; &lt;gone&gt;"),
+            "{h}"
+        );
+        let w = warning_webhook(&r, None);
+        assert_eq!(w["event"], "warning");
+        assert_eq!(w["failed_checks"].as_array().unwrap().len(), 1);
+        assert_eq!(w["failed_checks"][0]["critical"], false);
     }
 }
