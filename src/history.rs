@@ -197,7 +197,9 @@ fn seal(body: &str) -> String {
     format!("{HEAD}{digest}\"{sep}{rest}")
 }
 
-/// Whether `line` carries its own digest and the digest matches its bytes.
+/// Whether `line` carries its own digest and the digest matches its bytes. The digest is fed
+/// the line's parts rather than a copy of the line without it: verifying a long history
+/// hashes every line, so no line is copied for it.
 fn seal_holds(line: &str) -> Result<(), String> {
     let Some(after) = line.strip_prefix(HEAD) else {
         return Err("it does not start with its own sha256".into());
@@ -207,7 +209,13 @@ fn seal_holds(line: &str) -> Result<(), String> {
     if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err("its sha256 is not 64 hex digits".into());
     }
-    let computed = sha256_hex(format!("{HEAD}\"{rest}").as_bytes());
+    let computed = hex::encode(
+        Sha256::new()
+            .chain_update(HEAD)
+            .chain_update("\"")
+            .chain_update(rest)
+            .finalize(),
+    );
     if computed != digest {
         return Err(format!(
             "its content does not match its own sha256 (edited after it was written: the \
@@ -253,10 +261,41 @@ fn lines_of(text: &str) -> Vec<&str> {
 }
 
 fn parse(line: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-    serde_json::from_str::<serde_json::Value>(line)
-        .ok()?
-        .as_object()
-        .cloned()
+    match serde_json::from_str::<serde_json::Value>(line).ok()? {
+        serde_json::Value::Object(o) => Some(o),
+        _ => None,
+    }
+}
+
+/// The keys the chain is checked by, read from a line without building the rest of it (a run
+/// entry carries every target's outcome; only these two keys matter to the chain).
+#[derive(Deserialize)]
+struct Keys {
+    /// Whether the line has a `genesis` key, whatever its value.
+    #[serde(default, deserialize_with = "present")]
+    genesis: bool,
+    /// The `prev` key's value, when the line has one.
+    #[serde(default, deserialize_with = "some_value")]
+    prev: Option<serde_json::Value>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
+}
+
+fn some_value<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
+}
+
+/// A line's chain keys, if it is a JSON object.
+fn keys(line: &str) -> Option<Keys> {
+    // A struct also reads from a JSON array; only an object is an entry.
+    if !line.trim_start().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str(line).ok()
 }
 
 /// Checks the whole chain and names the first line that breaks it.
@@ -272,18 +311,18 @@ pub fn verify(text: &str) -> Result<Chain, Broken> {
     // Lines before the genesis were written before chaining; none of them may look chained.
     let mut genesis = None;
     for (i, line) in lines.iter().enumerate() {
-        let obj = parse(line);
-        let is_genesis = obj.as_ref().is_some_and(|o| o.contains_key("genesis"));
+        let obj = keys(line);
+        let is_genesis = obj.as_ref().is_some_and(|o| o.genesis);
         if is_genesis {
             genesis = Some(i);
             break;
         }
-        if line.starts_with(HEAD) || obj.as_ref().is_some_and(|o| o.contains_key("prev")) {
+        if line.starts_with(HEAD) || obj.as_ref().is_some_and(|o| o.prev.is_some()) {
             // A chained line whose `prev` names something else than the line above it: that
             // line is where the chain broke (a genesis entry changed beyond recognition).
             let prev = obj
                 .as_ref()
-                .and_then(|o| o.get("prev")?.as_str().map(str::to_string));
+                .and_then(|o| o.prev.as_ref()?.as_str().map(str::to_string));
             if i > 0 && prev.is_some_and(|p| p != sha256_hex(lines[i - 1].as_bytes())) {
                 return Err(broken(
                     i - 1,
@@ -334,18 +373,19 @@ pub fn verify(text: &str) -> Result<Chain, Broken> {
             ));
         }
     }
+    // Each line is hashed once: its digest is the `prev` the next line must name.
+    let mut want = sha256_hex(lines[g].as_bytes());
     for i in g + 1..lines.len() {
         let line = lines[i];
         seal_holds(line).map_err(|r| broken(i, r))?;
-        let obj = parse(line).ok_or_else(|| broken(i, "not a JSON object".into()))?;
-        if obj.contains_key("genesis") {
+        let obj = keys(line).ok_or_else(|| broken(i, "not a JSON object".into()))?;
+        if obj.genesis {
             return Err(broken(
                 i,
                 format!("a second genesis entry (the chain began on line {})", g + 1),
             ));
         }
-        let want = sha256_hex(lines[i - 1].as_bytes());
-        match obj.get("prev").and_then(serde_json::Value::as_str) {
+        match obj.prev.as_ref().and_then(serde_json::Value::as_str) {
             Some(prev) if prev == want => {}
             Some(_) => {
                 return Err(broken(
@@ -359,11 +399,12 @@ pub fn verify(text: &str) -> Result<Chain, Broken> {
             }
             None => return Err(broken(i, "no prev: it is not chained".into())),
         }
+        want = sha256_hex(line.as_bytes());
     }
     Ok(Chain::Intact {
         lines: lines.len(),
         genesis_line: g + 1,
-        head: sha256_hex(lines[lines.len() - 1].as_bytes()),
+        head: want,
     })
 }
 
@@ -468,7 +509,7 @@ pub fn entries(text: &str) -> Vec<Entry> {
 
 /// Whether a history line is a genesis entry (no run to draw).
 pub fn is_genesis(line: &str) -> bool {
-    line.starts_with(HEAD) && parse(line).is_some_and(|o| o.contains_key("genesis"))
+    line.starts_with(HEAD) && keys(line).is_some_and(|o| o.genesis)
 }
 
 #[cfg(test)]
