@@ -77,6 +77,7 @@ pub struct TargetOutcome {
 
 /// One run's line, without its digest and `prev` (the chain adds them when it appends).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "EntryLine")]
 pub struct Entry {
     /// What the trend picture reads: time, schedule, kind, ok, KPI status, slowest restore.
     #[serde(flatten)]
@@ -87,6 +88,53 @@ pub struct Entry {
     pub targets: Vec<TargetOutcome>,
     /// The SHA-256 of the report file's bytes.
     pub report_sha256: String,
+}
+
+/// An [`Entry`] as read: the same keys, laid flat. Reading through `#[serde(flatten)]` buffers
+/// the whole line (every target's outcome) before reading it a second time, which made reading
+/// a long history several times slower than it need be.
+#[derive(Deserialize)]
+struct EntryLine {
+    /// Set when the line is a genesis entry, which [`entries`] leaves out.
+    #[serde(default, deserialize_with = "present")]
+    genesis: bool,
+    #[serde(with = "rfc3339")]
+    at: DateTime<Utc>,
+    schedule: crate::report::Schedule,
+    kind: String,
+    ok: bool,
+    status: KpiStatus,
+    #[serde(default)]
+    run_url: Option<String>,
+    #[serde(default)]
+    total_seconds: Option<f64>,
+    #[serde(default)]
+    rto_seconds: Option<u64>,
+    action: String,
+    operator: Operator,
+    targets: Vec<TargetOutcome>,
+    report_sha256: String,
+}
+
+impl From<EntryLine> for Entry {
+    fn from(l: EntryLine) -> Self {
+        Entry {
+            run: HistoryEntry {
+                at: l.at,
+                schedule: l.schedule,
+                kind: l.kind,
+                ok: l.ok,
+                status: l.status,
+                run_url: l.run_url,
+                total_seconds: l.total_seconds,
+                rto_seconds: l.rto_seconds,
+            },
+            action: l.action,
+            operator: l.operator,
+            targets: l.targets,
+            report_sha256: l.report_sha256,
+        }
+    }
 }
 
 /// A chained line as written: its `prev` and the entry.
@@ -502,8 +550,11 @@ pub fn append_all(text: &str, entries: &[Entry], now: DateTime<Utc>) -> Result<S
 pub fn entries(text: &str) -> Vec<Entry> {
     lines_of(text)
         .into_iter()
-        .filter(|l| l.starts_with(HEAD) && !is_genesis(l))
-        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|l| l.starts_with(HEAD))
+        // One reading per line: the genesis key is read with the entry.
+        .filter_map(|l| serde_json::from_str::<EntryLine>(l).ok())
+        .filter(|l| !l.genesis)
+        .map(Entry::from)
         .collect()
 }
 
