@@ -502,9 +502,25 @@ pub fn append(text: &str, entry: &Entry, now: DateTime<Utc>) -> Result<String, B
 /// The history with `entries` appended in order, as [`append`] would one by one, with the
 /// chain verified once (a backfill, or a long history generated for a test).
 pub fn append_all(text: &str, entries: &[Entry], now: DateTime<Utc>) -> Result<String, Broken> {
+    let chain = verify(text)?;
+    Ok(append_verified(text, &chain, entries, now).0)
+}
+
+/// [`append_all`] on a history whose chain the caller has just verified (`chain` is what
+/// [`verify`] said of `text`), and the chain of the result, so neither is checked again.
+pub fn append_verified(
+    text: &str,
+    chain: &Chain,
+    entries: &[Entry],
+    now: DateTime<Utc>,
+) -> (String, Chain) {
     let mut out: String = lines_of(text).iter().map(|l| format!("{l}\n")).collect();
-    let head = match verify(&out)? {
-        Chain::Intact { head, .. } => head,
+    let (head, genesis_line, before) = match chain.clone() {
+        Chain::Intact {
+            head,
+            genesis_line,
+            lines,
+        } => (head, genesis_line, lines),
         start => {
             let adopted = match start {
                 Chain::Unchained { lines } => Some(Adopted {
@@ -531,7 +547,11 @@ pub fn append_all(text: &str, entries: &[Entry], now: DateTime<Utc>) -> Result<S
             let line = seal(&body);
             out.push_str(&line);
             out.push('\n');
-            sha256_hex(line.as_bytes())
+            let above = match start {
+                Chain::Unchained { lines } => lines,
+                _ => 0,
+            };
+            (sha256_hex(line.as_bytes()), above + 1, above + 1)
         }
     };
     let mut head = head;
@@ -542,7 +562,12 @@ pub fn append_all(text: &str, entries: &[Entry], now: DateTime<Utc>) -> Result<S
         out.push_str(&line);
         out.push('\n');
     }
-    Ok(out)
+    let chain = Chain::Intact {
+        lines: before + entries.len(),
+        genesis_line,
+        head,
+    };
+    (out, chain)
 }
 
 /// The run entries of a history, oldest first; lines that are not chained run entries (the
@@ -620,6 +645,26 @@ mod tests {
             text = append(&text, &entry(day, day != 3), at(day)).unwrap();
         }
         text
+    }
+
+    #[test]
+    fn the_chain_append_verified_reports_is_the_one_verify_finds_in_what_it_wrote() {
+        let unchained = crate::badge::trend::history_line(&entry(1, true).run)
+            + &crate::badge::trend::history_line(&entry(2, false).run);
+        let two = [entry(6, true), entry(7, false)];
+        for start in [String::new(), unchained, chain()] {
+            for n in 0..=2 {
+                let before = verify(&start).unwrap();
+                let (text, after) = append_verified(&start, &before, &two[..n], at(8));
+                assert_eq!(
+                    after,
+                    verify(&text).unwrap(),
+                    "from {before:?}, {n} entries"
+                );
+                assert_eq!(text, append_all(&start, &two[..n], at(8)).unwrap());
+                assert_eq!(entries(&text).len(), entries(&start).len() + n);
+            }
+        }
     }
 
     #[test]
