@@ -423,8 +423,7 @@ pub fn verify(text: &str) -> Result<Chain, Broken> {
     }
     // Each line is hashed once: its digest is the `prev` the next line must name.
     let mut want = sha256_hex(lines[g].as_bytes());
-    for i in g + 1..lines.len() {
-        let line = lines[i];
+    for (i, &line) in lines.iter().enumerate().skip(g + 1) {
         seal_holds(line).map_err(|r| broken(i, r))?;
         let obj = keys(line).ok_or_else(|| broken(i, "not a JSON object".into()))?;
         if obj.genesis {
