@@ -77,6 +77,7 @@ pub struct TargetOutcome {
 
 /// One run's line, without its digest and `prev` (the chain adds them when it appends).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "EntryLine")]
 pub struct Entry {
     /// What the trend picture reads: time, schedule, kind, ok, KPI status, slowest restore.
     #[serde(flatten)]
@@ -87,6 +88,53 @@ pub struct Entry {
     pub targets: Vec<TargetOutcome>,
     /// The SHA-256 of the report file's bytes.
     pub report_sha256: String,
+}
+
+/// An [`Entry`] as read: the same keys, laid flat. Reading through `#[serde(flatten)]` buffers
+/// the whole line (every target's outcome) before reading it a second time, which made reading
+/// a long history several times slower than it need be.
+#[derive(Deserialize)]
+struct EntryLine {
+    /// Set when the line is a genesis entry, which [`entries`] leaves out.
+    #[serde(default, deserialize_with = "present")]
+    genesis: bool,
+    #[serde(with = "rfc3339")]
+    at: DateTime<Utc>,
+    schedule: crate::report::Schedule,
+    kind: String,
+    ok: bool,
+    status: KpiStatus,
+    #[serde(default)]
+    run_url: Option<String>,
+    #[serde(default)]
+    total_seconds: Option<f64>,
+    #[serde(default)]
+    rto_seconds: Option<u64>,
+    action: String,
+    operator: Operator,
+    targets: Vec<TargetOutcome>,
+    report_sha256: String,
+}
+
+impl From<EntryLine> for Entry {
+    fn from(l: EntryLine) -> Self {
+        Entry {
+            run: HistoryEntry {
+                at: l.at,
+                schedule: l.schedule,
+                kind: l.kind,
+                ok: l.ok,
+                status: l.status,
+                run_url: l.run_url,
+                total_seconds: l.total_seconds,
+                rto_seconds: l.rto_seconds,
+            },
+            action: l.action,
+            operator: l.operator,
+            targets: l.targets,
+            report_sha256: l.report_sha256,
+        }
+    }
 }
 
 /// A chained line as written: its `prev` and the entry.
@@ -197,7 +245,9 @@ fn seal(body: &str) -> String {
     format!("{HEAD}{digest}\"{sep}{rest}")
 }
 
-/// Whether `line` carries its own digest and the digest matches its bytes.
+/// Whether `line` carries its own digest and the digest matches its bytes. The digest is fed
+/// the line's parts rather than a copy of the line without it: verifying a long history
+/// hashes every line, so no line is copied for it.
 fn seal_holds(line: &str) -> Result<(), String> {
     let Some(after) = line.strip_prefix(HEAD) else {
         return Err("it does not start with its own sha256".into());
@@ -207,7 +257,13 @@ fn seal_holds(line: &str) -> Result<(), String> {
     if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err("its sha256 is not 64 hex digits".into());
     }
-    let computed = sha256_hex(format!("{HEAD}\"{rest}").as_bytes());
+    let computed = hex::encode(
+        Sha256::new()
+            .chain_update(HEAD)
+            .chain_update("\"")
+            .chain_update(rest)
+            .finalize(),
+    );
     if computed != digest {
         return Err(format!(
             "its content does not match its own sha256 (edited after it was written: the \
@@ -253,10 +309,41 @@ fn lines_of(text: &str) -> Vec<&str> {
 }
 
 fn parse(line: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-    serde_json::from_str::<serde_json::Value>(line)
-        .ok()?
-        .as_object()
-        .cloned()
+    match serde_json::from_str::<serde_json::Value>(line).ok()? {
+        serde_json::Value::Object(o) => Some(o),
+        _ => None,
+    }
+}
+
+/// The keys the chain is checked by, read from a line without building the rest of it (a run
+/// entry carries every target's outcome; only these two keys matter to the chain).
+#[derive(Deserialize)]
+struct Keys {
+    /// Whether the line has a `genesis` key, whatever its value.
+    #[serde(default, deserialize_with = "present")]
+    genesis: bool,
+    /// The `prev` key's value, when the line has one.
+    #[serde(default, deserialize_with = "some_value")]
+    prev: Option<serde_json::Value>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
+}
+
+fn some_value<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
+}
+
+/// A line's chain keys, if it is a JSON object.
+fn keys(line: &str) -> Option<Keys> {
+    // A struct also reads from a JSON array; only an object is an entry.
+    if !line.trim_start().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str(line).ok()
 }
 
 /// Checks the whole chain and names the first line that breaks it.
@@ -272,18 +359,18 @@ pub fn verify(text: &str) -> Result<Chain, Broken> {
     // Lines before the genesis were written before chaining; none of them may look chained.
     let mut genesis = None;
     for (i, line) in lines.iter().enumerate() {
-        let obj = parse(line);
-        let is_genesis = obj.as_ref().is_some_and(|o| o.contains_key("genesis"));
+        let obj = keys(line);
+        let is_genesis = obj.as_ref().is_some_and(|o| o.genesis);
         if is_genesis {
             genesis = Some(i);
             break;
         }
-        if line.starts_with(HEAD) || obj.as_ref().is_some_and(|o| o.contains_key("prev")) {
+        if line.starts_with(HEAD) || obj.as_ref().is_some_and(|o| o.prev.is_some()) {
             // A chained line whose `prev` names something else than the line above it: that
             // line is where the chain broke (a genesis entry changed beyond recognition).
             let prev = obj
                 .as_ref()
-                .and_then(|o| o.get("prev")?.as_str().map(str::to_string));
+                .and_then(|o| o.prev.as_ref()?.as_str().map(str::to_string));
             if i > 0 && prev.is_some_and(|p| p != sha256_hex(lines[i - 1].as_bytes())) {
                 return Err(broken(
                     i - 1,
@@ -334,18 +421,18 @@ pub fn verify(text: &str) -> Result<Chain, Broken> {
             ));
         }
     }
-    for i in g + 1..lines.len() {
-        let line = lines[i];
+    // Each line is hashed once: its digest is the `prev` the next line must name.
+    let mut want = sha256_hex(lines[g].as_bytes());
+    for (i, &line) in lines.iter().enumerate().skip(g + 1) {
         seal_holds(line).map_err(|r| broken(i, r))?;
-        let obj = parse(line).ok_or_else(|| broken(i, "not a JSON object".into()))?;
-        if obj.contains_key("genesis") {
+        let obj = keys(line).ok_or_else(|| broken(i, "not a JSON object".into()))?;
+        if obj.genesis {
             return Err(broken(
                 i,
                 format!("a second genesis entry (the chain began on line {})", g + 1),
             ));
         }
-        let want = sha256_hex(lines[i - 1].as_bytes());
-        match obj.get("prev").and_then(serde_json::Value::as_str) {
+        match obj.prev.as_ref().and_then(serde_json::Value::as_str) {
             Some(prev) if prev == want => {}
             Some(_) => {
                 return Err(broken(
@@ -359,11 +446,12 @@ pub fn verify(text: &str) -> Result<Chain, Broken> {
             }
             None => return Err(broken(i, "no prev: it is not chained".into())),
         }
+        want = sha256_hex(line.as_bytes());
     }
     Ok(Chain::Intact {
         lines: lines.len(),
         genesis_line: g + 1,
-        head: sha256_hex(lines[lines.len() - 1].as_bytes()),
+        head: want,
     })
 }
 
@@ -413,9 +501,25 @@ pub fn append(text: &str, entry: &Entry, now: DateTime<Utc>) -> Result<String, B
 /// The history with `entries` appended in order, as [`append`] would one by one, with the
 /// chain verified once (a backfill, or a long history generated for a test).
 pub fn append_all(text: &str, entries: &[Entry], now: DateTime<Utc>) -> Result<String, Broken> {
+    let chain = verify(text)?;
+    Ok(append_verified(text, &chain, entries, now).0)
+}
+
+/// [`append_all`] on a history whose chain the caller has just verified (`chain` is what
+/// [`verify`] said of `text`), and the chain of the result, so neither is checked again.
+pub fn append_verified(
+    text: &str,
+    chain: &Chain,
+    entries: &[Entry],
+    now: DateTime<Utc>,
+) -> (String, Chain) {
     let mut out: String = lines_of(text).iter().map(|l| format!("{l}\n")).collect();
-    let head = match verify(&out)? {
-        Chain::Intact { head, .. } => head,
+    let (head, genesis_line, before) = match chain.clone() {
+        Chain::Intact {
+            head,
+            genesis_line,
+            lines,
+        } => (head, genesis_line, lines),
         start => {
             let adopted = match start {
                 Chain::Unchained { lines } => Some(Adopted {
@@ -442,7 +546,11 @@ pub fn append_all(text: &str, entries: &[Entry], now: DateTime<Utc>) -> Result<S
             let line = seal(&body);
             out.push_str(&line);
             out.push('\n');
-            sha256_hex(line.as_bytes())
+            let above = match start {
+                Chain::Unchained { lines } => lines,
+                _ => 0,
+            };
+            (sha256_hex(line.as_bytes()), above + 1, above + 1)
         }
     };
     let mut head = head;
@@ -453,7 +561,12 @@ pub fn append_all(text: &str, entries: &[Entry], now: DateTime<Utc>) -> Result<S
         out.push_str(&line);
         out.push('\n');
     }
-    Ok(out)
+    let chain = Chain::Intact {
+        lines: before + entries.len(),
+        genesis_line,
+        head,
+    };
+    (out, chain)
 }
 
 /// The run entries of a history, oldest first; lines that are not chained run entries (the
@@ -461,14 +574,17 @@ pub fn append_all(text: &str, entries: &[Entry], now: DateTime<Utc>) -> Result<S
 pub fn entries(text: &str) -> Vec<Entry> {
     lines_of(text)
         .into_iter()
-        .filter(|l| l.starts_with(HEAD) && !is_genesis(l))
-        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|l| l.starts_with(HEAD))
+        // One reading per line: the genesis key is read with the entry.
+        .filter_map(|l| serde_json::from_str::<EntryLine>(l).ok())
+        .filter(|l| !l.genesis)
+        .map(Entry::from)
         .collect()
 }
 
 /// Whether a history line is a genesis entry (no run to draw).
 pub fn is_genesis(line: &str) -> bool {
-    line.starts_with(HEAD) && parse(line).is_some_and(|o| o.contains_key("genesis"))
+    line.starts_with(HEAD) && keys(line).is_some_and(|o| o.genesis)
 }
 
 #[cfg(test)]
@@ -528,6 +644,26 @@ mod tests {
             text = append(&text, &entry(day, day != 3), at(day)).unwrap();
         }
         text
+    }
+
+    #[test]
+    fn the_chain_append_verified_reports_is_the_one_verify_finds_in_what_it_wrote() {
+        let unchained = crate::badge::trend::history_line(&entry(1, true).run)
+            + &crate::badge::trend::history_line(&entry(2, false).run);
+        let two = [entry(6, true), entry(7, false)];
+        for start in [String::new(), unchained, chain()] {
+            for n in 0..=2 {
+                let before = verify(&start).unwrap();
+                let (text, after) = append_verified(&start, &before, &two[..n], at(8));
+                assert_eq!(
+                    after,
+                    verify(&text).unwrap(),
+                    "from {before:?}, {n} entries"
+                );
+                assert_eq!(text, append_all(&start, &two[..n], at(8)).unwrap());
+                assert_eq!(entries(&text).len(), entries(&start).len() + n);
+            }
+        }
     }
 
     #[test]

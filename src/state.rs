@@ -199,6 +199,8 @@ pub struct Derived {
     pub kpi: Kpi,
     pub history: String,
     pub matrix: Matrix,
+    /// The chain of `history`, known from appending to a verified one.
+    pub chain: history::Chain,
 }
 
 /// The KPI, history and matrix after this run, from the kept files: the run's entry (built
@@ -212,9 +214,23 @@ pub fn derive(
     episodes: &Episodes,
     now: DateTime<Utc>,
 ) -> Result<Derived> {
-    verify_kept(kept).map_err(|b| {
+    let chain = verify_kept(kept).map_err(|b| {
         anyhow::anyhow!("{HISTORY_PATH} is broken at {b}; nothing was appended to it")
     })?;
+    derive_checked(loaded, kept, &chain, report, entry, episodes, now)
+}
+
+/// [`derive`] on kept files whose chain the caller has just checked with [`verify_kept`]
+/// (`chain` is its answer), so a long history is not verified twice.
+pub fn derive_checked(
+    loaded: &Loaded,
+    kept: &Kept,
+    chain: &history::Chain,
+    report: &Report,
+    entry: &Entry,
+    episodes: &Episodes,
+    now: DateTime<Utc>,
+) -> Result<Derived> {
     let mut kpi = merged_kpi(loaded, kept.state.as_ref(), report, now)?;
     record_alerts(&mut kpi.alerts, report.schedule, episodes);
     let mut entry = entry.clone();
@@ -227,14 +243,14 @@ pub fn derive(
             .find(|r| r.name == o.name)
             .map(|r| r.health);
     }
-    let history = history::append(&kept.history, &entry, now).map_err(|b: Broken| {
-        anyhow::anyhow!("{HISTORY_PATH} is broken at {b}; nothing was appended to it")
-    })?;
+    let (history, chain) =
+        history::append_verified(&kept.history, chain, std::slice::from_ref(&entry), now);
     kpi.history_head = history::head_of(&history);
     Ok(Derived {
         kpi,
         history,
         matrix,
+        chain,
     })
 }
 
@@ -284,6 +300,7 @@ pub fn write_files(loaded: &Loaded, derived: &Derived) -> Result<()> {
         Some(kpi),
         history,
         Some(&derived.matrix),
+        Some(&derived.chain),
         kpi.generated_at,
     )?;
     Ok(())
@@ -321,12 +338,14 @@ pub fn write_site(
     kpi: Option<&Kpi>,
     history: &str,
     matrix: Option<&Matrix>,
+    chain: Option<&history::Chain>,
     now: DateTime<Utc>,
 ) -> Result<Vec<PathBuf>> {
     let pages = crate::site::render(&crate::site::Input {
         kpi,
         history,
         matrix,
+        chain,
         now,
     });
     let mut written = Vec::with_capacity(pages.len());
@@ -371,7 +390,7 @@ pub fn write_site_from(from: &Path, dir: &Path, now: DateTime<Utc>) -> Result<Ve
             None => None,
         };
     let history = read(HISTORY_PATH)?.unwrap_or_default();
-    write_site(dir, kpi.as_ref(), &history, matrix.as_ref(), now)
+    write_site(dir, kpi.as_ref(), &history, matrix.as_ref(), None, now)
 }
 
 /// The kept files of one run, derived again from the branch on every attempt after the first.

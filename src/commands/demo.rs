@@ -118,7 +118,7 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     crate::atomic::write_json(&work.join(crate::state::STATE_PATH), &kept)?;
     let site_dir = work.join("site");
     let site_started = std::time::Instant::now();
-    crate::state::write_site(&site_dir, Some(&kept), &history, Some(&matrix), now)?;
+    crate::state::write_site(&site_dir, Some(&kept), &history, Some(&matrix), None, now)?;
     out.line(&format!(
         "status page: {} (rendered in {:.2}s; open it in a browser)",
         shown(&site_dir.join("index.html")).display(),

@@ -105,7 +105,8 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let now = Utc::now();
     let kept_history = kept.as_ref().map_or("", |k| k.history.as_str());
     // The chain is checked before anything is appended to it: a broken one is an alert itself.
-    let broken = kept.as_ref().and_then(|k| state::verify_kept(k).err());
+    let verdict = kept.as_ref().map(state::verify_kept);
+    let broken = verdict.as_ref().and_then(|v| v.as_ref().err());
     if let Some(b) = &broken {
         report.targets.push(TargetReport::new(
             state::HISTORY_PATH,
@@ -186,7 +187,19 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         ));
     } else if let Some(kept) = &kept {
         let entry = history::entry_of(&loaded, &report, &report_sha256, kpi.status, operator);
-        let derived = state::derive(&loaded, kept, &report, &entry, &delivery.episodes, now)?;
+        let derived = match verdict.as_ref() {
+            // Checked above: the history is not verified a second time.
+            Some(Ok(chain)) => state::derive_checked(
+                &loaded,
+                kept,
+                chain,
+                &report,
+                &entry,
+                &delivery.episodes,
+                now,
+            )?,
+            _ => state::derive(&loaded, kept, &report, &entry, &delivery.episodes, now)?,
+        };
         state::write_files(&loaded, &derived)?;
         matrix = derived.matrix;
         let badge = &loaded.config.badge;

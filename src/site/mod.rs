@@ -40,6 +40,9 @@ pub struct Input<'a> {
     /// The history file's text (`badges/dr_history.jsonl`).
     pub history: &'a str,
     pub matrix: Option<&'a Matrix>,
+    /// The history's chain when the caller has just verified it (a run that appended to it),
+    /// so a long history is not hashed again; `None` verifies it here.
+    pub chain: Option<&'a Chain>,
     pub now: DateTime<Utc>,
 }
 
@@ -53,7 +56,11 @@ pub struct Page {
 /// Renders the whole site.
 pub fn render(input: &Input<'_>) -> Vec<Page> {
     let entries = history::entries(input.history);
-    let chain = match history::verify(input.history) {
+    let verified = match input.chain {
+        Some(c) => Ok(c.clone()),
+        None => history::verify(input.history),
+    };
+    let chain = match verified {
         Ok(c) => {
             let head = input.kpi.and_then(|k| k.history_head.as_deref());
             match head.map(|h| history::check_head(input.history, &c, h)) {
@@ -911,6 +918,7 @@ mod tests {
             kpi: None,
             history: &history,
             matrix: Some(&matrix),
+            chain: None,
             now: now(),
         });
         assert_eq!(pages.len(), 2);
@@ -945,6 +953,7 @@ mod tests {
             kpi: None,
             history: &edited,
             matrix: Some(&matrix),
+            chain: None,
             now: now(),
         });
         assert!(
