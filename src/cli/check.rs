@@ -8,7 +8,6 @@ use super::{Global, ModeArg, ScheduleArg};
 use crate::checks::CheckRequest;
 use crate::commands::check::Request;
 use crate::env::Env;
-use crate::formats::RunFiles;
 use crate::report::Schedule;
 
 #[derive(Debug, Args)]
@@ -34,24 +33,15 @@ pub struct CheckArgs {
     /// Full restore: restore this key instead of the newest backup (one target).
     #[arg(long, value_name = "KEY")]
     pub backup: Option<String>,
-    /// Also write the results as JUnit XML (a test case per check of each target).
-    #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
-    /// Also write the figures as OpenMetrics text (for node-exporter's textfile collector).
-    #[arg(long, value_name = "FILE")]
-    pub metrics: Option<PathBuf>,
+    #[command(flatten)]
+    pub files: super::ResultFileArgs,
 }
 
 impl CheckArgs {
     pub fn into_request(self, global: &Global, env: &Env) -> Request {
         let schedule = Schedule::from(self.schedule);
         let chaos = self.chaos || env.chaos;
-        // A drill's report goes beside the real one, never over it.
-        let out_dir = if chaos {
-            global.out_dir.join("chaos")
-        } else {
-            global.out_dir.clone()
-        };
+        let out_dir = super::out_dir_for(global, chaos);
         let mut check = CheckRequest::for_schedule(
             schedule,
             self.out
@@ -64,10 +54,7 @@ impl CheckArgs {
         Request {
             config: global.config.clone(),
             check,
-            files: RunFiles {
-                junit: self.junit,
-                metrics: self.metrics,
-            },
+            files: self.files.into_files(),
         }
     }
 }

@@ -234,12 +234,12 @@ pub fn settle_base(cli: &mut Cli) -> Result<()> {
     match &mut cli.command {
         Command::Check(a) => {
             anchor_opt(&mut a.out);
-            anchor_opt(&mut a.junit);
-            anchor_opt(&mut a.metrics);
+            anchor_opt(&mut a.files.junit);
+            anchor_opt(&mut a.files.metrics);
         }
         Command::Run(a) => {
-            anchor_opt(&mut a.junit);
-            anchor_opt(&mut a.metrics);
+            anchor_opt(&mut a.files.junit);
+            anchor_opt(&mut a.files.metrics);
         }
         Command::Kpi(a) => {
             for p in a
@@ -328,4 +328,34 @@ fn block_on<F: std::future::Future<Output = Result<Outcome>>>(f: F) -> Result<Ou
     // interrupted must not keep the process from exiting once the outputs are written.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     outcome
+}
+
+/// `--junit` and `--metrics`, the same on `check` and `run`.
+#[derive(Debug, Args)]
+pub struct ResultFileArgs {
+    /// Also write the results as JUnit XML (a test case per check of each target).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write the figures as OpenMetrics text (for node-exporter's textfile collector).
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+}
+
+impl ResultFileArgs {
+    fn into_files(self) -> crate::formats::RunFiles {
+        crate::formats::RunFiles {
+            junit: self.junit,
+            metrics: self.metrics,
+        }
+    }
+}
+
+/// Where a schedule's report (and `run`'s KPI) go: OUT_DIR, or OUT_DIR/chaos/ for a drill, so
+/// a drill's files land beside the real ones, never over them.
+fn out_dir_for(global: &Global, chaos: bool) -> PathBuf {
+    if chaos {
+        global.out_dir.join("chaos")
+    } else {
+        global.out_dir.clone()
+    }
 }
