@@ -116,22 +116,23 @@ setup_postgres() {
   log "PostgreSQL binaries (initdb, pg_ctl) in $dir"
 }
 
-setup_strace() {
-  local sudo=""
-  if command -v strace >/dev/null 2>&1; then
-    log "strace at $(command -v strace)"
+# A Debian package that provides the command of the same name, installed with apt-get when missing.
+setup_apt_tool() {
+  local name=$1 sudo=""
+  if command -v "$name" >/dev/null 2>&1; then
+    log "$name at $(command -v "$name")"
     return
   fi
   if ! command -v apt-get >/dev/null 2>&1; then
-    log "strace not found and apt-get is not available: install strace yourself"
+    log "$name not found and apt-get is not available: install $name yourself"
     return 1
   fi
   if [ "$(id -u)" != 0 ]; then
     sudo="sudo"
   fi
-  log "installing strace with apt-get"
+  log "installing $name with apt-get"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq strace >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$name" >/dev/null
 }
 
 # --- the status page's browser test: puppeteer-core and axe-core (npm), Chromium (Debian) ----------
@@ -153,28 +154,10 @@ setup_browser_test_npm() {
     "puppeteer-core@$PUPPETEER_CORE_VERSION" "axe-core@$AXE_CORE_VERSION"
 }
 
-setup_chromium() {
-  local sudo=""
-  if command -v chromium >/dev/null 2>&1; then
-    log "chromium at $(command -v chromium)"
-    return
-  fi
-  if ! command -v apt-get >/dev/null 2>&1; then
-    log "chromium not found and apt-get is not available: install chromium yourself"
-    return 1
-  fi
-  if [ "$(id -u)" != 0 ]; then
-    sudo="sudo"
-  fi
-  log "installing chromium with apt-get"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
-}
-
 setup_venv
 setup_actionlint
 setup_browser_test_npm
 setup_postgres
-setup_strace
-setup_chromium
+setup_apt_tool strace
+setup_apt_tool chromium
 log "done"
