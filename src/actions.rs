@@ -95,15 +95,27 @@ impl Workflow {
         }
     }
 
+    /// The line that opens a foldable group of the job log (none outside Actions).
+    pub fn group_start(&self, title: &str) -> Vec<String> {
+        match self.in_actions {
+            true => vec![format!("::group::{}", escape_data(&visible(title)))],
+            false => Vec::new(),
+        }
+    }
+
+    /// The line that closes the group [`Workflow::group_start`] opened.
+    pub fn group_end(&self) -> Vec<String> {
+        match self.in_actions {
+            true => vec!["::endgroup::".to_string()],
+            false => Vec::new(),
+        }
+    }
+
     /// Wraps `lines` in a foldable group inside Actions; returns them as they are outside.
     pub fn group(&self, title: &str, lines: Vec<String>) -> Vec<String> {
-        if !self.in_actions {
-            return lines;
-        }
-        let mut out = Vec::with_capacity(lines.len() + 2);
-        out.push(format!("::group::{}", escape_data(&visible(title))));
+        let mut out = self.group_start(title);
         out.extend(lines);
-        out.push("::endgroup::".to_string());
+        out.extend(self.group_end());
         out
     }
 
@@ -673,12 +685,14 @@ mod tests {
         };
         let kpi = crate::kpi::compute(
             Inputs {
-                weekly: ok.clone(),
-                monthly: ok,
-                quarterly: q,
+                slots: crate::report::PerSchedule {
+                    weekly: ok.clone(),
+                    monthly: ok,
+                    quarterly: q,
+                },
                 chaos: false,
             },
-            MaxAges::default(),
+            MaxAges::from(&crate::config::MaxAge::default()),
             at,
         );
         let md = summary_markdown(

@@ -16,10 +16,53 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::badge::trend::HistoryEntry;
 use crate::config::Loaded;
 use crate::kpi::KpiStatus;
-use crate::report::{Mode, Report, rfc3339};
+use crate::report::{Mode, Report, Schedule, rfc3339};
+
+/// One line of `badges/dr_history.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    #[serde(with = "rfc3339")]
+    pub at: DateTime<Utc>,
+    pub schedule: Schedule,
+    pub kind: String,
+    pub ok: bool,
+    pub status: KpiStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
+    /// The slowest measured restore of the run, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_seconds: Option<f64>,
+    /// The RTO of the target that restore belongs to, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto_seconds: Option<u64>,
+}
+
+/// Parses the history; lines that are not entries are skipped (a hand edit must not stop
+/// the badge), and the count of skipped lines is returned.
+pub fn parse_history(text: &str) -> (Vec<HistoryEntry>, usize) {
+    let mut entries = Vec::new();
+    let mut skipped = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        // The chain's genesis entry marks where chaining began; it is not a run.
+        if crate::history::is_genesis(line) {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(e) => entries.push(e),
+            Err(_) => skipped += 1,
+        }
+    }
+    (entries, skipped)
+}
+
+/// One history line (with its newline).
+pub fn history_line(entry: &HistoryEntry) -> String {
+    let mut line = serde_json::to_string(entry).unwrap_or_default();
+    line.push('\n');
+    line
+}
 
 /// The name of this chain format, written in the genesis entry.
 pub const CHAIN_FORMAT: &str = "dr-action-history/v1";
@@ -648,8 +691,7 @@ mod tests {
 
     #[test]
     fn the_chain_append_verified_reports_is_the_one_verify_finds_in_what_it_wrote() {
-        let unchained = crate::badge::trend::history_line(&entry(1, true).run)
-            + &crate::badge::trend::history_line(&entry(2, false).run);
+        let unchained = history_line(&entry(1, true).run) + &history_line(&entry(2, false).run);
         let two = [entry(6, true), entry(7, false)];
         for start in [String::new(), unchained, chain()] {
             for n in 0..=2 {
@@ -680,7 +722,7 @@ mod tests {
                 head: sha256_hex(lines[5].as_bytes()),
             }
         );
-        let (entries, skipped) = crate::badge::trend::parse_history(&text);
+        let (entries, skipped) = parse_history(&text);
         assert_eq!((entries.len(), skipped), (5, 0));
         // Each entry names the one before it by the SHA-256 of its bytes.
         let second: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
@@ -763,8 +805,7 @@ mod tests {
 
     #[test]
     fn an_unchained_history_is_adopted_and_a_change_to_it_later_is_caught() {
-        let old = crate::badge::trend::history_line(&entry(1, true).run)
-            + &crate::badge::trend::history_line(&entry(2, false).run);
+        let old = history_line(&entry(1, true).run) + &history_line(&entry(2, false).run);
         assert_eq!(verify(&old).unwrap(), Chain::Unchained { lines: 2 });
         let text = append(&old, &entry(3, true), at(3)).unwrap();
         assert!(text.starts_with(&old), "adopted lines are kept as they are");
@@ -785,7 +826,7 @@ mod tests {
                 ..
             })
         ));
-        let (entries, skipped) = crate::badge::trend::parse_history(&text);
+        let (entries, skipped) = parse_history(&text);
         assert_eq!((entries.len(), skipped), (3, 0));
         let tampered = text.replacen("\"ok\":false", "\"ok\":true", 1);
         let err = verify(&tampered).unwrap_err();

@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::report::{ReportView, Schedule, rfc3339};
+use crate::report::{PerSchedule, ReportView, Schedule, rfc3339};
 use crate::units::short_duration;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -120,9 +120,9 @@ pub struct Kpi {
     /// True when any report behind it came from a chaos drill; such a KPI is never published.
     #[serde(default)]
     pub chaos: bool,
-    pub weekly: Slot,
-    pub monthly: Slot,
-    pub quarterly: Slot,
+    /// The weekly, monthly and quarterly slots (three fields in the JSON).
+    #[serde(flatten)]
+    pub slots: PerSchedule<Slot>,
     /// What each alert channel was last told, per schedule; absent from older state files.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub alerts: crate::notify::episode::AlertState,
@@ -133,30 +133,16 @@ pub struct Kpi {
     pub history_head: Option<String>,
 }
 
-/// Max ages per schedule, in seconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MaxAges {
-    pub weekly: u64,
-    pub monthly: u64,
-    pub quarterly: u64,
-}
+/// Max ages per schedule, in seconds: built from the config's `kpi.max-age` (whose defaults are
+/// the only defaults), so the rule and the config cannot disagree.
+pub type MaxAges = PerSchedule<u64>;
 
-impl MaxAges {
-    pub fn of(&self, s: Schedule) -> u64 {
-        match s {
-            Schedule::Weekly => self.weekly,
-            Schedule::Monthly => self.monthly,
-            Schedule::Quarterly => self.quarterly,
-        }
-    }
-}
-
-impl Default for MaxAges {
-    fn default() -> Self {
-        MaxAges {
-            weekly: 8 * 86_400,
-            monthly: 32 * 86_400,
-            quarterly: 93 * 86_400,
+impl From<&crate::config::MaxAge> for MaxAges {
+    fn from(m: &crate::config::MaxAge) -> Self {
+        PerSchedule {
+            weekly: m.weekly.secs(),
+            monthly: m.monthly.secs(),
+            quarterly: m.quarterly.secs(),
         }
     }
 }
@@ -177,26 +163,22 @@ pub fn status_of(weekly_ok: bool, monthly_ok: bool, quarterly: Option<bool>) -> 
 /// The inputs of one computation: each slot as read (not yet judged for staleness).
 #[derive(Clone, Debug)]
 pub struct Inputs {
-    pub weekly: Slot,
-    pub monthly: Slot,
-    pub quarterly: Slot,
+    pub slots: PerSchedule<Slot>,
     pub chaos: bool,
 }
 
 /// Computes the KPI at `now`.
 pub fn compute(inputs: Inputs, max_ages: MaxAges, now: DateTime<Utc>) -> Kpi {
-    let weekly = inputs.weekly.judged(max_ages.weekly, now);
-    let monthly = inputs.monthly.judged(max_ages.monthly, now);
-    let quarterly = inputs.quarterly.judged(max_ages.quarterly, now);
+    let mut slots = inputs.slots;
+    for s in Schedule::ALL {
+        slots[s] = std::mem::replace(&mut slots[s], Slot::missing()).judged(max_ages[s], now);
+    }
+    let quarterly = &slots.quarterly;
     let q = quarterly.present.then_some(quarterly.ok);
-    let (status, downgraded) = status_of(weekly.ok, monthly.ok, q);
+    let (status, downgraded) = status_of(slots.weekly.ok, slots.monthly.ok, q);
     let mut reasons = Vec::new();
-    for (schedule, slot) in [
-        (Schedule::Weekly, &weekly),
-        (Schedule::Monthly, &monthly),
-        (Schedule::Quarterly, &quarterly),
-    ] {
-        reasons.extend(slot_reasons(schedule, slot, max_ages.of(schedule), now));
+    for (schedule, slot) in slots.iter() {
+        reasons.extend(slot_reasons(schedule, slot, max_ages[schedule], now));
     }
     if downgraded {
         reasons.push(format!(
@@ -209,9 +191,7 @@ pub fn compute(inputs: Inputs, max_ages: MaxAges, now: DateTime<Utc>) -> Kpi {
         downgraded,
         generated_at: now,
         chaos: inputs.chaos,
-        weekly,
-        monthly,
-        quarterly,
+        slots,
         alerts: Default::default(),
         reasons,
         history_head: None,
@@ -319,22 +299,6 @@ pub fn read_state(path: &std::path::Path) -> anyhow::Result<Option<Kpi>> {
     }
 }
 
-pub fn slot_of(kpi: &Kpi, schedule: Schedule) -> &Slot {
-    match schedule {
-        Schedule::Weekly => &kpi.weekly,
-        Schedule::Monthly => &kpi.monthly,
-        Schedule::Quarterly => &kpi.quarterly,
-    }
-}
-
-pub fn slot_mut(inputs: &mut Inputs, schedule: Schedule) -> &mut Slot {
-    match schedule {
-        Schedule::Weekly => &mut inputs.weekly,
-        Schedule::Monthly => &mut inputs.monthly,
-        Schedule::Quarterly => &mut inputs.quarterly,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,12 +322,14 @@ mod tests {
     fn run(w: Slot, m: Slot, q: Slot) -> Kpi {
         compute(
             Inputs {
-                weekly: w,
-                monthly: m,
-                quarterly: q,
+                slots: PerSchedule {
+                    weekly: w,
+                    monthly: m,
+                    quarterly: q,
+                },
                 chaos: false,
             },
-            MaxAges::default(),
+            MaxAges::from(&crate::config::MaxAge::default()),
             now(),
         )
     }
@@ -412,7 +378,7 @@ mod tests {
         );
         let kpi = run(Slot::missing(), Slot::missing(), Slot::missing());
         assert_eq!(kpi.status, KpiStatus::Red);
-        assert!(!kpi.quarterly.present);
+        assert!(!kpi.slots.quarterly.present);
     }
 
     #[test]
@@ -420,7 +386,7 @@ mod tests {
         // weekly max-age is 8d: 9 days old is stale, 7 days old is not.
         let kpi = run(slot(true, 9), slot(true, 5), Slot::missing());
         assert_eq!(kpi.status, KpiStatus::Amber);
-        assert!(kpi.weekly.stale && !kpi.weekly.ok);
+        assert!(kpi.slots.weekly.stale && !kpi.slots.weekly.ok);
         assert_eq!(
             kpi.reasons,
             ["weekly dry-run report is stale: finished 9d ago (max-age 8d)"]
@@ -430,7 +396,7 @@ mod tests {
         // A stale quarterly is present and not ok: it downgrades.
         let kpi = run(slot(true, 1), slot(true, 1), slot(true, 94));
         assert_eq!((kpi.status, kpi.downgraded), (KpiStatus::Amber, true));
-        assert!(kpi.quarterly.stale);
+        assert!(kpi.slots.quarterly.stale);
     }
 
     #[test]
@@ -485,7 +451,7 @@ mod tests {
             ..slot(true, 0)
         };
         let kpi = run(future(60 * 24 * 365 * 7000), slot(true, 1), Slot::missing());
-        assert!(!kpi.weekly.ok && kpi.weekly.present);
+        assert!(!kpi.slots.weekly.ok && kpi.slots.weekly.present);
         assert_eq!(kpi.status, KpiStatus::Amber);
         assert_eq!(kpi.reasons.len(), 1, "{:?}", kpi.reasons);
         assert!(

@@ -19,6 +19,9 @@ pub mod aws;
 pub mod badge;
 /// SIGINT/SIGTERM turned into a cancellation the checks carry, so a stopped run still cleans up.
 pub mod cancel;
+/// Charts as inline SVG with axes, legends and accessible names: the status page's and the
+/// trend picture's.
+pub mod chart;
 /// The dry-run and full-restore checks that turn a target and a store into a target report.
 pub mod checks;
 /// The command-line model (clap types; doc comments are the `--help` text).
@@ -41,12 +44,16 @@ pub mod github;
 pub mod history;
 /// The KPI rule: pure functions from reports to a status.
 pub mod kpi;
+/// Escaping text for XML and HTML, the one escaper for markup.
+pub mod markup;
 /// The per-target matrix of objectives, results and storage, with a health score.
 pub mod matrix;
 /// Alert delivery: the GitHub issue and the Slack message for a report.
 pub mod notify;
 /// The output sink: the lines a command writes as it goes, streamed by the binary.
 pub mod output;
+/// The steps of a scheduled run after its checks, which `run` composes.
+pub mod pipeline;
 /// The AWS policy templates, their validated rendering, and the audit of a live bucket.
 pub mod policy;
 /// Running another program: cleared environment, own process group, bounded output.

@@ -312,7 +312,7 @@ pub fn health_detail(row: &Row, min_health: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::badge::trend::HistoryEntry;
+    use crate::history::HistoryEntry;
     use crate::history::{Operator, TargetOutcome};
     use crate::kpi::KpiStatus;
     use crate::report::Schedule;

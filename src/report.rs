@@ -53,6 +53,64 @@ impl std::fmt::Display for Schedule {
     }
 }
 
+/// One value per schedule, indexed by [`Schedule`]: the KPI's slots, the max ages. Serialised as
+/// the three named fields, so it can be flattened into a larger object.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PerSchedule<T> {
+    pub weekly: T,
+    pub monthly: T,
+    pub quarterly: T,
+}
+
+impl<T> PerSchedule<T> {
+    /// The same value for every schedule.
+    pub fn all(value: T) -> Self
+    where
+        T: Clone,
+    {
+        PerSchedule {
+            weekly: value.clone(),
+            monthly: value.clone(),
+            quarterly: value,
+        }
+    }
+
+    /// A value computed from each schedule.
+    pub fn from_fn(mut f: impl FnMut(Schedule) -> T) -> Self {
+        PerSchedule {
+            weekly: f(Schedule::Weekly),
+            monthly: f(Schedule::Monthly),
+            quarterly: f(Schedule::Quarterly),
+        }
+    }
+
+    /// Each schedule with its value, in [`Schedule::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (Schedule, &T)> {
+        Schedule::ALL.into_iter().map(move |s| (s, &self[s]))
+    }
+}
+
+impl<T> std::ops::Index<Schedule> for PerSchedule<T> {
+    type Output = T;
+    fn index(&self, s: Schedule) -> &T {
+        match s {
+            Schedule::Weekly => &self.weekly,
+            Schedule::Monthly => &self.monthly,
+            Schedule::Quarterly => &self.quarterly,
+        }
+    }
+}
+
+impl<T> std::ops::IndexMut<Schedule> for PerSchedule<T> {
+    fn index_mut(&mut self, s: Schedule) -> &mut T {
+        match s {
+            Schedule::Weekly => &mut self.weekly,
+            Schedule::Monthly => &mut self.monthly,
+            Schedule::Quarterly => &mut self.quarterly,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {

@@ -19,7 +19,7 @@ use crate::github::publish::{Contents, FileChange, Published};
 use crate::history::{self, Broken, Entry};
 use crate::kpi::{self, Inputs, Kpi, MaxAges, Slot};
 use crate::matrix::{self, Matrix};
-use crate::report::{Report, Schedule};
+use crate::report::{PerSchedule, Report, Schedule};
 
 /// The KPI state kept in the repository.
 pub const STATE_PATH: &str = "badges/backup_kpi.json";
@@ -133,15 +133,6 @@ pub async fn read_kept(gh: Option<(&GitHub, &str)>) -> Result<Kept> {
     })
 }
 
-fn max_ages(loaded: &Loaded) -> MaxAges {
-    let m = &loaded.config.kpi.max_age;
-    MaxAges {
-        weekly: m.weekly.secs(),
-        monthly: m.monthly.secs(),
-        quarterly: m.quarterly.secs(),
-    }
-}
-
 /// The KPI after this run: the kept slots, with this schedule's replaced by the report.
 pub fn merged_kpi(
     loaded: &Loaded,
@@ -150,18 +141,15 @@ pub fn merged_kpi(
     now: DateTime<Utc>,
 ) -> Result<Kpi> {
     let view = crate::report::ReportView::from(report);
-    let slot = |s: Schedule| {
-        kept.map(|k| kpi::slot_of(k, s).clone())
-            .unwrap_or_else(Slot::missing)
-    };
     let mut inputs = Inputs {
-        weekly: slot(Schedule::Weekly),
-        monthly: slot(Schedule::Monthly),
-        quarterly: slot(Schedule::Quarterly),
+        slots: kept
+            .map(|k| k.slots.clone())
+            .unwrap_or_else(|| PerSchedule::all(Slot::missing())),
         chaos: report.chaos,
     };
-    *kpi::slot_mut(&mut inputs, report.schedule) = Slot::from_view(&view);
-    let mut kpi = kpi::compute(inputs, max_ages(loaded), now);
+    inputs.slots[report.schedule] = Slot::from_view(&view);
+    let max_ages = MaxAges::from(&loaded.config.kpi.max_age);
+    let mut kpi = kpi::compute(inputs, max_ages, now);
     // The alert state is carried over; the caller records this run's deliveries in it.
     kpi.alerts = kept.map(|k| k.alerts.clone()).unwrap_or_default();
     Ok(kpi)
@@ -289,7 +277,7 @@ pub fn write_files(loaded: &Loaded, derived: &Derived) -> Result<()> {
     )?;
     crate::atomic::write_json(Path::new(STATE_PATH), kpi)?;
     crate::atomic::write(Path::new(HISTORY_PATH), history.as_bytes())?;
-    let (entries, skipped) = trend::parse_history(history);
+    let (entries, skipped) = crate::history::parse_history(history);
     if skipped > 0 {
         tracing::warn!("{HISTORY_PATH}: {skipped} lines are not history entries; skipped");
     }

@@ -89,7 +89,7 @@ fn the_demo_site_passes_the_browser_checks_at_desktop_and_phone_width() {
 /// quarterly full restore with restore times, every 97th fails, every 501st is a chaos drill.
 /// A few target names are hostile. Written as the kept files under `dir`.
 fn long_history(dir: &Dir, runs: usize, targets: usize) -> Vec<String> {
-    use dr_action::badge::trend::HistoryEntry;
+    use dr_action::history::HistoryEntry;
     use dr_action::history::{Entry, Operator, TargetOutcome};
     use dr_action::kpi::KpiStatus;
     use dr_action::report::Schedule;
@@ -228,7 +228,7 @@ fn ten_thousand_runs_over_two_hundred_targets_render_in_under_two_seconds_and_tw
     // Hostile names are text, never markup, and their pages are found by their digest.
     let index = std::fs::read_to_string(&pages[0]).unwrap();
     assert!(!index.contains("<script>"), "a target name became markup");
-    assert!(index.contains("&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt;"));
+    assert!(index.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
     // The index and the hostile targets' pages in the browser, at both widths.
     let hostile: Vec<PathBuf> = names[..2]
         .iter()

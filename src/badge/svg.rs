@@ -6,34 +6,13 @@ use std::fmt::Write;
 use super::layout::{HEIGHT, Layout};
 use super::{FONT_FAMILY, Style};
 
-/// Escapes text for XML content and attribute values, dropping what XML 1.0 does not allow
-/// (see [`printable`]).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if !is_printable(c) => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A character a badge shows: not a control character (XML 1.0 forbids most of them, and the
-/// rest would be invisible) and not a noncharacter (U+FFFE and U+FFFF are forbidden in XML too).
-fn is_printable(c: char) -> bool {
-    let noncharacter = (u32::from(c) & 0xFFFE) == 0xFFFE || ('\u{FDD0}'..='\u{FDEF}').contains(&c);
-    !c.is_control() && !noncharacter
-}
+pub use crate::markup::escape;
 
 /// `text` without the characters a badge does not show, so it is measured as it is drawn.
 pub fn printable(text: &str) -> String {
-    text.chars().filter(|c| is_printable(*c)).collect()
+    text.chars()
+        .filter(|c| crate::markup::allowed(*c))
+        .collect()
 }
 
 /// Checks that `svg` is well-formed XML, so a broken picture is never written.
@@ -113,10 +92,10 @@ mod tests {
     fn escapes_xml_in_label_title_and_aria() {
         let svg = render("a<b>&\"c'", "green", "#4c1", Style::Flat);
         assert!(
-            svg.contains(r#"aria-label="a&lt;b&gt;&amp;&quot;c&apos;: green""#),
+            svg.contains(r#"aria-label="a&lt;b&gt;&amp;&quot;c&#39;: green""#),
             "{svg}"
         );
-        assert!(svg.contains("<title>a&lt;b&gt;&amp;&quot;c&apos;: green</title>"));
+        assert!(svg.contains("<title>a&lt;b&gt;&amp;&quot;c&#39;: green</title>"));
         assert!(!svg.contains("a<b>"));
         // The result is well-formed XML.
         assert!(resvg::usvg::Tree::from_str(&svg, &resvg::usvg::Options::default()).is_ok());

@@ -1,171 +1,152 @@
 //! The trend picture `badges/backup_trend.svg`, rendered from the history
 //! `badges/dr_history.jsonl` (one JSON line per run, appended by `run`).
 //!
-//! One column per run, oldest on the left, the newest [`MAX_RUNS`] shown. Each column's colour
-//! is the KPI status after that run. A run that measured a restore draws a bar whose height is
-//! its `total_seconds` against the target's RTO (the dashed line is the RTO; a bar above it
-//! missed it); a run without restore metrics draws a short fixed mark. Pure: entries in, SVG
-//! text out.
+//! The newest [`MAX_RUNS`] runs, drawn with the status page's chart code ([`crate::chart`]):
+//! a timeline with each run's own result per schedule, and the measured restore times against
+//! the labelled RTO line, with axes, units and legends. Pure: entries in, SVG text out.
 
-use std::fmt::Write;
+use chrono::{DateTime, Duration, Utc};
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-use super::svg::escape;
-use crate::kpi::KpiStatus;
+use crate::chart::{self, Mark, Point, Reference, XyChart};
+use crate::history::HistoryEntry;
 use crate::report::{Schedule, rfc3339};
+use crate::units::short_duration;
 
 /// How many runs the picture shows.
 pub const MAX_RUNS: usize = 52;
 
-/// One line of `badges/dr_history.jsonl`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct HistoryEntry {
-    #[serde(with = "rfc3339")]
-    pub at: DateTime<Utc>,
-    pub schedule: Schedule,
-    pub kind: String,
-    pub ok: bool,
-    pub status: KpiStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_url: Option<String>,
-    /// The slowest measured restore of the run, in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_seconds: Option<f64>,
-    /// The RTO of the target that restore belongs to, in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rto_seconds: Option<u64>,
-}
-
-/// Parses the history; lines that are not entries are skipped (a hand edit must not stop
-/// the badge), and the count of skipped lines is returned.
-pub fn parse_history(text: &str) -> (Vec<HistoryEntry>, usize) {
-    let mut entries = Vec::new();
-    let mut skipped = 0;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        // The chain's genesis entry marks where chaining began; it is not a run.
-        if crate::history::is_genesis(line) {
-            continue;
-        }
-        match serde_json::from_str(line) {
-            Ok(e) => entries.push(e),
-            Err(_) => skipped += 1,
-        }
-    }
-    (entries, skipped)
-}
-
-/// One history line (with its newline).
-pub fn history_line(entry: &HistoryEntry) -> String {
-    let mut line = serde_json::to_string(entry).unwrap_or_default();
-    line.push('\n');
-    line
-}
-
-const COL: u32 = 12;
-const GAP: u32 = 2;
-const PAD: u32 = 10;
-const TOP: u32 = 24;
-const PLOT: u32 = 60;
-/// Bars are drawn up to this multiple of the RTO; the RTO line sits at 1.0.
-const SCALE_MAX: f64 = 1.5;
-
-fn color_of(status: KpiStatus) -> &'static str {
-    super::color_of(status)
-}
-
-/// Renders the trend picture.
+/// Renders the trend picture: a heading, the runs on a timeline (one row per schedule, each
+/// run marked by its own result), and the measured restore times against the RTO (a labelled
+/// dashed line), in the unit that reads best, with axes and legends — the status page's charts,
+/// in one standalone SVG that follows the viewer's light or dark scheme.
 pub fn render(entries: &[HistoryEntry]) -> String {
     let shown = &entries[entries.len().saturating_sub(MAX_RUNS)..];
-    let n = shown.len().max(1) as u32;
-    let width = PAD * 2 + n * COL + (n - 1) * GAP;
-    let width = width.max(200);
-    let height = TOP + PLOT + PAD + 14;
-    let base = TOP + PLOT;
-    let rto_y = base as f64 - PLOT as f64 / SCALE_MAX;
-    let mut s = String::new();
-    let label = format!("Backup & DR trend: {} runs", shown.len());
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="{}">"#,
-        escape(&label)
+    let runs = match shown.len() {
+        1 => "1 run".to_string(),
+        n => format!("{n} runs"),
+    };
+    let title = format!("Backup & DR trend: {runs}");
+    let (from, to) = span(shown);
+    let marks: Vec<chart::Run> = shown
+        .iter()
+        .map(|e| chart::Run {
+            at: e.at,
+            row: Schedule::ALL
+                .iter()
+                .position(|s| *s == e.schedule)
+                .unwrap_or(0),
+            mark: if e.ok { Mark::Ok } else { Mark::Failed },
+            label: tip(e),
+        })
+        .collect();
+    let failed = shown.iter().filter(|e| !e.ok).count();
+    let timeline_desc = format!(
+        "{runs} from {} to {}: {} passed, {failed} failed. Each mark is one run's own result.",
+        from.format("%Y-%m-%d"),
+        to.format("%Y-%m-%d"),
+        shown.len() - failed
     );
-    let _ = writeln!(s, "<title>{}</title>", escape(&label));
-    let _ = writeln!(
-        s,
-        r##"<rect width="{width}" height="{height}" rx="3" fill="#fff" stroke="#ddd"/>"##
+    let (timeline, h1) = chart::timeline_at(
+        &chart::Timeline {
+            id: "trend-runs",
+            title: "Runs by schedule",
+            desc: &timeline_desc,
+            rows: &["weekly", "monthly", "quarterly"],
+            runs: &marks,
+            from,
+            to,
+        },
+        Some(30.0),
     );
-    let _ = writeln!(
-        s,
-        r##"<text x="{PAD}" y="16" font-family="DejaVu Sans,Verdana,sans-serif" font-size="11" fill="#333">{}</text>"##,
-        escape(&label)
+    let restores: Vec<Point> = shown
+        .iter()
+        .filter_map(|e| {
+            let total = e.total_seconds?;
+            let over = e.rto_seconds.is_some_and(|rto| total > rto as f64);
+            Some(Point {
+                at: e.at,
+                value: total,
+                mark: if over || !e.ok { Mark::Alarm } else { Mark::Ok },
+                label: tip(e),
+            })
+        })
+        .collect();
+    let rto = shown.iter().rev().find_map(|e| e.rto_seconds);
+    let max = restores
+        .iter()
+        .map(|p| p.value)
+        .chain(rto.map(|r| r as f64))
+        .fold(0.0, f64::max);
+    let restore_desc = match (restores.len(), rto) {
+        (0, _) => "No restore was measured in these runs.".to_string(),
+        (n, Some(rto)) => format!(
+            "{n} measured restores; the dashed line is the RTO, {}; a triangle missed it or failed.",
+            short_duration(rto)
+        ),
+        (n, None) => format!("{n} measured restores; no RTO is set."),
+    };
+    let (restore, h2) = chart::xy_at(
+        &XyChart {
+            id: "trend-restore",
+            title: "Restore time against the RTO",
+            desc: &restore_desc,
+            y_label: "restore time",
+            unit: chart::duration_unit(max),
+            from,
+            to,
+            points: &restores,
+            reference: rto.map(|r| Reference {
+                value: r as f64,
+                label: format!("RTO {}", short_duration(r)),
+            }),
+            legend: &[
+                (Mark::Ok, "restore within the RTO"),
+                (Mark::Alarm, "over the RTO or failed"),
+            ],
+            line: false,
+        },
+        Some(30.0 + h1),
     );
-    let _ = writeln!(
-        s,
-        r##"<line x1="{PAD}" y1="{rto_y:.1}" x2="{}" y2="{rto_y:.1}" stroke="#999" stroke-dasharray="3,2"><title>RTO</title></line>"##,
-        width - PAD
-    );
-    let _ = writeln!(
-        s,
-        r##"<line x1="{PAD}" y1="{base}" x2="{}" y2="{base}" stroke="#ccc"/>"##,
-        width - PAD
-    );
-    for (i, e) in shown.iter().enumerate() {
-        let x = PAD + i as u32 * (COL + GAP);
-        let (h, restore) = match (e.total_seconds, e.rto_seconds) {
-            (Some(total), Some(rto)) if rto > 0 => {
-                let ratio = (total / rto as f64).clamp(0.0, SCALE_MAX);
-                let h = (ratio / SCALE_MAX * PLOT as f64).max(2.0);
-                (
-                    h,
-                    format!(
-                        ", restore {} of rto {}",
-                        crate::units::short_duration(total.round() as u64),
-                        crate::units::short_duration(rto)
-                    ),
-                )
-            }
-            (Some(total), _) => (
-                PLOT as f64 / 3.0,
-                format!(
-                    ", restore {}",
-                    crate::units::short_duration(total.round() as u64)
-                ),
-            ),
-            _ => (PLOT as f64 / 4.0, String::new()),
-        };
-        let y = base as f64 - h;
-        let tip = format!(
-            "{} {} {}: {}{restore}",
-            rfc3339::format(&e.at),
-            e.schedule,
-            if e.ok { "ok" } else { "failed" },
-            e.status
-        );
-        let _ = writeln!(
-            s,
-            r#"<rect x="{x}" y="{y:.1}" width="{COL}" height="{h:.1}" fill="{}"><title>{}</title></rect>"#,
-            color_of(e.status),
-            escape(&tip)
-        );
+    chart::figure(&title, chart::STYLE, &[(timeline, h1), (restore, h2)])
+}
+
+/// The days the picture spans: the shown runs, a day either side (a fixed week when there are
+/// none, so an empty history still draws its axes).
+fn span(shown: &[HistoryEntry]) -> (DateTime<Utc>, DateTime<Utc>) {
+    match (shown.first(), shown.last()) {
+        (Some(first), Some(last)) => (first.at - Duration::days(1), last.at + Duration::days(1)),
+        _ => {
+            let epoch = DateTime::<Utc>::UNIX_EPOCH;
+            (epoch, epoch + Duration::days(7))
+        }
     }
-    if let (Some(first), Some(last)) = (shown.first(), shown.last()) {
-        let _ = writeln!(
-            s,
-            r##"<text x="{PAD}" y="{}" font-family="DejaVu Sans,Verdana,sans-serif" font-size="9" fill="#777">{} … {}</text>"##,
-            height - 6,
-            first.at.format("%Y-%m-%d"),
-            last.at.format("%Y-%m-%d")
-        );
-    }
-    s.push_str("</svg>\n");
-    s
+}
+
+/// A run's tooltip: when, which schedule, its own result, the KPI after it, the restore.
+fn tip(e: &HistoryEntry) -> String {
+    let restore = match (e.total_seconds, e.rto_seconds) {
+        (Some(total), Some(rto)) => format!(
+            ", restore {} (rto {})",
+            short_duration(total.round() as u64),
+            short_duration(rto)
+        ),
+        (Some(total), None) => format!(", restore {}", short_duration(total.round() as u64)),
+        _ => String::new(),
+    };
+    format!(
+        "{} {}: {}; KPI after it {}{restore}",
+        rfc3339::format(&e.at),
+        e.schedule,
+        if e.ok { "passed" } else { "failed" },
+        e.status
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::{history_line, parse_history};
+    use crate::kpi::KpiStatus;
     use chrono::TimeZone;
 
     fn entry(day: u32, status: KpiStatus, restore: Option<(f64, u64)>) -> HistoryEntry {
@@ -202,8 +183,9 @@ mod tests {
         let e = entry(3, KpiStatus::Green, Some((12.5, 900)));
         let text = format!("{}not json\n\n{}", history_line(&e), history_line(&e));
         let (parsed, skipped) = parse_history(&text);
-        assert_eq!(parsed, [e.clone(), e]);
+        assert_eq!(parsed, [e.clone(), e.clone()]);
         assert_eq!(skipped, 1);
         assert!(render(&[]).contains("0 runs"));
+        assert!(render(&[e.clone()]).contains("trend: 1 run<"));
     }
 }

@@ -15,7 +15,7 @@ use crate::env::Env;
 use crate::error::Outcome;
 use crate::kpi::{self, Inputs, MaxAges, Slot};
 use crate::output::Sink;
-use crate::report::{Report, Schedule};
+use crate::report::{PerSchedule, Schedule};
 
 /// What `demo` is asked to do.
 #[derive(Debug)]
@@ -41,11 +41,10 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         built.newest_key
     ));
     let mut slots = Inputs {
-        weekly: Slot::missing(),
-        monthly: Slot::missing(),
-        quarterly: Slot::missing(),
+        slots: PerSchedule::all(Slot::missing()),
         chaos: false,
     };
+    let max_ages = MaxAges::from(&loaded.config.kpi.max_age);
     let mut all_ok = true;
     // The history a scheduled workflow would keep: one chained line per run, with the KPI as
     // it stood after that run (the trend picture colours each run by it).
@@ -58,9 +57,8 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         crate::atomic::write_json(&request.out, &report)?;
         out.line(&verdict_line(&report, &shown(&request.out)));
         all_ok &= report.ok;
-        let slot = slot_of_report(&report)?;
-        *kpi::slot_mut(&mut slots, schedule) = slot;
-        let so_far = kpi::compute(slots.clone(), MaxAges::default(), Utc::now());
+        slots.slots[schedule] = Slot::from_view(&crate::report::ReportView::from(&report));
+        let so_far = kpi::compute(slots.clone(), max_ages, Utc::now());
         let sha = crate::history::sha256_hex(&std::fs::read(&request.out)?);
         entries.push(crate::history::entry_of(
             &loaded,
@@ -70,7 +68,7 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
             env.operator(),
         ));
     }
-    let kpi = kpi::compute(slots, MaxAges::default(), Utc::now());
+    let kpi = kpi::compute(slots, max_ages, Utc::now());
     let kpi_path = out_dir.join("backup_kpi.json");
     crate::atomic::write_json(&kpi_path, &kpi)?;
     out.line(&format!(
@@ -160,8 +158,4 @@ fn what_next(dir: &std::path::Path, newest_key: &str) -> Vec<String> {
             config.display()
         ),
     ]
-}
-
-fn slot_of_report(report: &Report) -> Result<Slot> {
-    Ok(Slot::from_view(&crate::report::ReportView::from(report)))
 }

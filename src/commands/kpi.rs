@@ -9,9 +9,9 @@ use chrono::Utc;
 
 use crate::config::{self, MaxAge};
 use crate::error::Outcome;
-use crate::kpi::{self, Inputs, MaxAges, Slot, read_slot, read_state, slot_mut, slot_of};
+use crate::kpi::{self, Inputs, MaxAges, Slot, read_slot, read_state};
 use crate::output::Sink;
-use crate::report::Schedule;
+use crate::report::{PerSchedule, Schedule};
 use crate::units::Dur;
 
 /// What `kpi` is asked to do; an empty report list means the schedule's default file.
@@ -43,9 +43,7 @@ pub fn run(req: Request, sink: &dyn Sink) -> Result<Outcome> {
     };
     let state = req.state.as_deref().map(read_state).transpose()?.flatten();
     let mut inputs = Inputs {
-        weekly: Slot::missing(),
-        monthly: Slot::missing(),
-        quarterly: Slot::missing(),
+        slots: PerSchedule::all(Slot::missing()),
         chaos: false,
     };
     for (schedule, given) in [
@@ -55,11 +53,11 @@ pub fn run(req: Request, sink: &dyn Sink) -> Result<Outcome> {
     ] {
         let (slot, chaos) = read_slot(&paths(given, schedule))?;
         let slot = match (slot.present, &state) {
-            (false, Some(prev)) => slot_of(prev, schedule).clone(),
+            (false, Some(prev)) => prev.slots[schedule].clone(),
             _ => slot,
         };
         inputs.chaos |= chaos;
-        *slot_mut(&mut inputs, schedule) = slot;
+        inputs.slots[schedule] = slot;
     }
     let mut kpi = kpi::compute(inputs, ages, Utc::now());
     // The alert state is not recomputed from reports: it is carried over from the state.
@@ -73,11 +71,18 @@ pub fn run(req: Request, sink: &dyn Sink) -> Result<Outcome> {
     Ok(Outcome::ok())
 }
 
+/// The config's max ages (its defaults when there is no config), each overridden by its flag.
 fn max_ages(config: &MaxAge, req: &Request) -> MaxAges {
-    let pick = |flag: &Option<Dur>, cfg: &Dur| flag.as_ref().unwrap_or(cfg).secs();
-    MaxAges {
-        weekly: pick(&req.max_age_weekly, &config.weekly),
-        monthly: pick(&req.max_age_monthly, &config.monthly),
-        quarterly: pick(&req.max_age_quarterly, &config.quarterly),
+    let flags = PerSchedule {
+        weekly: req.max_age_weekly.as_ref(),
+        monthly: req.max_age_monthly.as_ref(),
+        quarterly: req.max_age_quarterly.as_ref(),
+    };
+    let mut ages = MaxAges::from(config);
+    for (s, flag) in flags.iter() {
+        if let Some(d) = flag {
+            ages[s] = d.secs();
+        }
     }
+    ages
 }

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::episode::Message;
 use crate::kpi::Kpi;
+use crate::markup::escape;
 use crate::report::{Report, rfc3339};
 
 /// The largest heartbeat body: the healthchecks.io ping API keeps at most 100 kB.
@@ -90,22 +91,6 @@ pub fn plain(report: &Report, kpi: Option<&Kpi>, message: &Message) -> String {
         None => text.push_str("\nRun: (not run in GitHub Actions)\n"),
     }
     text
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() && c != '\n' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The HTML body: the same facts as [`plain`], every value escaped.

@@ -11,20 +11,18 @@
 //!
 //! Pure: the kept files' contents and `now` in, pages (relative path and HTML) out.
 
-pub mod chart;
-
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 
-use crate::badge::svg::escape;
+use crate::chart::{self, Mark, Point, Reference, XyChart};
 use crate::history::{self, Chain, Entry, TargetOutcome};
 use crate::kpi::{Kpi, KpiStatus};
+use crate::markup::escape;
 use crate::matrix::{Matrix, Row};
 use crate::report::{Mode, Schedule, rfc3339};
 use crate::units::{short_duration, short_size};
-use chart::{Mark, Point, Reference, XyChart};
 
 /// Runs younger than this are drawn one by one.
 pub const RECENT_DAYS: i64 = 90;
@@ -112,11 +110,9 @@ pub fn target_path(name: &str) -> String {
     format!("targets/{}-{}.html", slug.trim_matches('-'), &digest[..8])
 }
 
+/// The page's own rules; the colours and the charts' rules are [`chart::STYLE`], shared with the
+/// standalone trend picture.
 const STYLE: &str = r#"
-:root{color-scheme:light dark;--bg:#fff;--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--card:#f6f8fa;
---ok:#1a7f37;--fail:#cf222e;--warn:#9a6700;--chaos:#8250df;--series:#0969da}
-@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9198a1;--line:#3d444d;
---card:#161b22;--ok:#3fb950;--fail:#ff7b72;--warn:#d29922;--chaos:#bc8cff;--series:#58a6ff}}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif}
 main{max-width:72rem;margin:0 auto;padding:1rem;overflow-wrap:break-word}
@@ -133,13 +129,6 @@ a{color:var(--series)}
 dl{display:grid;grid-template-columns:auto 1fr;gap:.1rem .75rem;margin:0}
 dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere;min-width:0}
 .chart{width:100%;height:auto;display:block}
-.chart .lbl{fill:var(--fg);font-family:system-ui,sans-serif}
-.chart .axis,.chart .tick{stroke:var(--muted)}
-.chart .grid{stroke:var(--line)}
-.chart .ref{stroke:var(--warn);stroke-width:2;stroke-dasharray:6 4}
-.chart .ref-lbl{fill:var(--warn);font-weight:700}
-.chart .series{fill:none;stroke:var(--series);stroke-width:1.5}
-.m-ok{fill:var(--ok)}.m-fail{fill:var(--fail)}.m-chaos{fill:var(--chaos)}.m-alarm{fill:var(--fail)}
 .table{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:.9rem}
 th,td{border-bottom:1px solid var(--line);padding:.2rem .5rem;text-align:left;overflow-wrap:break-word}
@@ -152,8 +141,9 @@ fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n{body}</main>\n</body>\n</html>\n",
-        escape(title)
+         <title>{}</title>\n<style>{}{STYLE}</style>\n</head>\n<body>\n<main>\n{body}</main>\n</body>\n</html>\n",
+        escape(title),
+        chart::STYLE
     )
 }
 
@@ -421,7 +411,7 @@ fn incidents(input: &Input<'_>, entries: &[Entry], rows: &[Row], min_health: u8)
     let mut items = Vec::new();
     if let Some(k) = input.kpi {
         for s in Schedule::ALL {
-            let slot = crate::kpi::slot_of(k, s);
+            let slot = &k.slots[s];
             if slot.ok || (!slot.present && s == Schedule::Quarterly) {
                 continue;
             }
@@ -504,15 +494,15 @@ fn timeline_section(entries: &[Entry], now: DateTime<Utc>) -> String {
          Each mark is one run's own result.",
         recent.len()
     );
-    let svg = chart::timeline(
-        "timeline",
-        &format!("Runs of the last {RECENT_DAYS} days by schedule"),
-        &desc,
-        &["weekly", "monthly", "quarterly"],
-        &runs,
+    let svg = chart::timeline(&chart::Timeline {
+        id: "timeline",
+        title: &format!("Runs of the last {RECENT_DAYS} days by schedule"),
+        desc: &desc,
+        rows: &["weekly", "monthly", "quarterly"],
+        runs: &runs,
         from,
-        now,
-    );
+        to: now,
+    });
     let rows: Vec<Vec<String>> = recent
         .iter()
         .rev()
@@ -863,7 +853,7 @@ fn target_page(input: &Input<'_>, outcomes: &[Outcome<'_>], row: &Row) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::badge::trend::HistoryEntry;
+    use crate::history::HistoryEntry;
     use crate::history::Operator;
     use chrono::TimeZone;
 
@@ -927,7 +917,7 @@ mod tests {
             assert!(!p.html.contains("javascript:"), "{}", p.html);
             assert!(
                 p.html
-                    .contains("&lt;img src=x onerror=alert(1)&gt;&quot;&apos;&amp;"),
+                    .contains("&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;"),
                 "{}",
                 p.html
             );

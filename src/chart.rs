@@ -1,4 +1,4 @@
-//! The status page's charts as inline SVG: a timeline of runs per schedule and an XY chart of
+//! Charts as inline SVG, for the status page and the trend picture: a timeline of runs per schedule and an XY chart of
 //! measurements over time (restore time against the RTO, backup size), each with labelled axes,
 //! units, a legend, an accessible name (`role="img"`, `<title>`, `<desc>`) and a table of the
 //! same numbers to read without the picture.
@@ -6,7 +6,8 @@
 //! Laid out by hand rather than with a plotting crate: the page needs an accessible name and
 //! description on every chart, a `<title>` per mark and colours from the page's stylesheet (so
 //! dark mode follows `prefers-color-scheme`), which an SVG backend that writes fixed colours
-//! and no accessible names cannot give. The badge's trend picture draws with the same code.
+//! and no accessible names cannot give. The trend picture `badges/backup_trend.svg` is a standalone
+//! [`figure`] of the same charts.
 //!
 //! Pure: points in, SVG text out. Every string that reaches the SVG is escaped here.
 
@@ -14,7 +15,25 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::badge::svg::escape;
+use crate::markup::escape;
+
+/// The colours (light and dark, from `prefers-color-scheme`) and the rules of the charts'
+/// classes: in the page's stylesheet, and inside a standalone [`figure`].
+pub const STYLE: &str = r#"
+:root{color-scheme:light dark;--bg:#fff;--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--card:#f6f8fa;
+--ok:#1a7f37;--fail:#cf222e;--warn:#9a6700;--chaos:#8250df;--series:#0969da}
+@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9198a1;--line:#3d444d;
+--card:#161b22;--ok:#3fb950;--fail:#ff7b72;--warn:#d29922;--chaos:#bc8cff;--series:#58a6ff}}
+.chart .lbl,.head{fill:var(--fg);font-family:system-ui,-apple-system,"Segoe UI","DejaVu Sans",sans-serif}
+.head{font-weight:700}
+.bg{fill:var(--bg);stroke:var(--line)}
+.chart .axis,.chart .tick{stroke:var(--muted)}
+.chart .grid{stroke:var(--line)}
+.chart .ref{stroke:var(--warn);stroke-width:2;stroke-dasharray:6 4}
+.chart .ref-lbl{fill:var(--warn);font-weight:700}
+.chart .series{fill:none;stroke:var(--series);stroke-width:1.5}
+.m-ok{fill:var(--ok)}.m-fail{fill:var(--fail)}.m-chaos{fill:var(--chaos)}.m-alarm{fill:var(--fail)}
+"#;
 
 /// The drawing's width in user units; the page scales it to the column.
 pub const WIDTH: f64 = 640.0;
@@ -127,14 +146,44 @@ pub struct XyChart<'a> {
     pub line: bool,
 }
 
-fn open(s: &mut String, id: &str, title: &str, desc: &str, height: f64) {
+fn open(s: &mut String, id: &str, title: &str, desc: &str, height: f64, at: Option<f64>) {
     let id = escape(id);
+    // Placed inside a larger picture ([`figure`]), a chart says where it goes and how big it is.
+    let place = match at {
+        Some(y) => format!(r#" x="0" y="{y}" width="{WIDTH}" height="{height}""#),
+        None => String::new(),
+    };
     let _ = writeln!(
         s,
-        r#"<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="{id}-t {id}-d" xmlns="http://www.w3.org/2000/svg">"#
+        r#"<svg class="chart"{place} viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="{id}-t {id}-d" xmlns="http://www.w3.org/2000/svg">"#
     );
     let _ = writeln!(s, r#"<title id="{id}-t">{}</title>"#, escape(title));
     let _ = writeln!(s, r#"<desc id="{id}-d">{}</desc>"#, escape(desc));
+}
+
+/// A standalone picture of `charts` stacked top to bottom (each drawn with `Some(y)` as its
+/// place, and its height), under a heading, with `style` (the classes the charts use) inside,
+/// for a file viewed on its own rather than in the page.
+pub fn figure(title: &str, style: &str, charts: &[(String, f64)]) -> String {
+    let heading = 30.0;
+    let height = heading + charts.iter().map(|c| c.1).sum::<f64>();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" role="group" aria-label="{}">"#,
+        escape(title)
+    );
+    let _ = writeln!(s, "<style>{style}</style>");
+    let _ = writeln!(
+        s,
+        r#"<rect class="bg" width="{WIDTH}" height="{height}" rx="4"/><text class="head" {FONT} x="12" y="21">{}</text>"#,
+        escape(title)
+    );
+    for (chart, _) in charts {
+        s.push_str(chart);
+    }
+    s.push_str("</svg>\n");
+    s
 }
 
 fn x_of(at: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
@@ -252,11 +301,16 @@ fn nice_step(max: f64) -> f64 {
 
 /// Renders an XY chart.
 pub fn xy(c: &XyChart<'_>) -> String {
+    xy_at(c, None).0
+}
+
+/// An XY chart placed at `at` inside a [`figure`] (or standalone with `None`), and its height.
+pub fn xy_at(c: &XyChart<'_>, at: Option<f64>) -> (String, f64) {
     let plot = 160.0;
     let base = TOP + plot;
     let height = base + 48.0;
     let mut s = String::new();
-    open(&mut s, c.id, c.title, c.desc, height);
+    open(&mut s, c.id, c.title, c.desc, height, at);
     let max_raw = c
         .points
         .iter()
@@ -324,7 +378,7 @@ pub fn xy(c: &XyChart<'_>) -> String {
     }
     legend(&mut s, c.legend, height - 8.0);
     s.push_str("</svg>\n");
-    s
+    (s, height)
 }
 
 /// One run on the timeline.
@@ -337,21 +391,40 @@ pub struct Run {
     pub label: String,
 }
 
+/// The rows, runs and span of a [`timeline`].
+pub struct Timeline<'a> {
+    /// Unique in the page: the ids of `<title>` and `<desc>` derive from it.
+    pub id: &'a str,
+    pub title: &'a str,
+    pub desc: &'a str,
+    /// One row per name.
+    pub rows: &'a [&'a str],
+    pub runs: &'a [Run],
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
 /// A timeline: one row per name in `rows`, a mark per run at its time.
-pub fn timeline(
-    id: &str,
-    title: &str,
-    desc: &str,
-    rows: &[&str],
-    runs: &[Run],
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> String {
+pub fn timeline(t: &Timeline<'_>) -> String {
+    timeline_at(t, None).0
+}
+
+/// A timeline placed at `at` inside a [`figure`] (or standalone with `None`), and its height.
+pub fn timeline_at(t: &Timeline<'_>, at: Option<f64>) -> (String, f64) {
+    let Timeline {
+        id,
+        title,
+        desc,
+        rows,
+        runs,
+        from,
+        to,
+    } = *t;
     let row_h = 28.0;
     let base = TOP + row_h * rows.len() as f64;
     let height = base + 48.0;
     let mut s = String::new();
-    open(&mut s, id, title, desc, height);
+    open(&mut s, id, title, desc, height, at);
     for (i, name) in rows.iter().enumerate() {
         let y = TOP + row_h * (i as f64 + 0.5);
         let _ = writeln!(
@@ -378,7 +451,7 @@ pub fn timeline(
         height - 8.0,
     );
     s.push_str("</svg>\n");
-    s
+    (s, height)
 }
 
 #[cfg(test)]
