@@ -185,6 +185,9 @@ pub async fn deliver(
                     d.issue_url = action.url().map(str::to_string);
                     d.notes.push(action.describe());
                     record(&mut d, ISSUE, &plan, true);
+                    if let Some(e) = d.episodes.get_mut(ISSUE) {
+                        e.url = d.issue_url.clone().or(e.url.take());
+                    }
                 }
                 Err(e) => {
                     d.errors

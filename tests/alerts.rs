@@ -147,6 +147,21 @@ fn email_in_actions_links_the_run_and_shares_the_state_with_the_issue() {
             "{channel}: {state}"
         );
     }
+    // The issue's episode keeps where the issue is, and the committed status page links the
+    // open incident to it.
+    let url = state["alerts"]["weekly"]["github-issue"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no issue url in {state}"));
+    assert_eq!(
+        url,
+        format!("https://github.example/acme/app/issues/{}", st.issues[0].number),
+        "{state}"
+    );
+    let index = String::from_utf8(st.file("site/index.html").unwrap()).unwrap();
+    assert!(
+        index.contains(&format!("<a href=\"{url}\">the alert issue</a>")),
+        "{index}"
+    );
 }
 
 #[test]

@@ -579,7 +579,10 @@ fn without_a_token_the_checks_run_and_everything_is_written_locally() {
     assert_eq!(dir.json("badges/backup_kpi.json")["weekly"]["ok"], true);
     assert!(dir.read("badges/backup_status.svg").contains("<svg"));
     assert!(dir.join("badges/backup_status.png").exists());
-    assert!(dir.read("badges/backup_trend.svg").contains("1 runs"));
+    // One run, said in words that read ("1 runs" before), on the chart code of the status page.
+    let trend = dir.read("badges/backup_trend.svg");
+    assert!(trend.contains("trend: 1 run<"), "{trend}");
+    assert!(trend.contains("aria-labelledby=\"trend-runs-t trend-runs-d\""), "{trend}");
     // The genesis entry and this run.
     assert_eq!(dir.read("badges/dr_history.jsonl").lines().count(), 2);
     // A second local run keeps the state and appends to the history.

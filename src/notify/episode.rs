@@ -38,6 +38,10 @@ pub struct Episode {
     /// reached.
     #[serde(with = "rfc3339::option", default)]
     pub last_sent_at: Option<DateTime<Utc>>,
+    /// Where the channel's message about the episode can be read (the alert issue), for the
+    /// status page's open incidents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// What a channel is to say on this run.
@@ -124,13 +128,12 @@ pub fn after(
         Message::Drill => episode.cloned(),
         Message::Failed => {
             // An episode that was never heard of keeps the time it opened.
-            let opened_at = episode
-                .filter(|e| e.status == EpisodeStatus::Failing)
-                .map_or(now, |e| e.opened_at);
+            let going_on = episode.filter(|e| e.status == EpisodeStatus::Failing);
             Some(Episode {
                 status: EpisodeStatus::Failing,
-                opened_at,
+                opened_at: going_on.map_or(now, |e| e.opened_at),
                 last_sent_at: sent,
+                url: going_on.and_then(|e| e.url.clone()),
             })
         }
         Message::StillFailing { .. } if delivered => episode.cloned().map(|e| Episode {
@@ -229,6 +232,7 @@ mod tests {
             status: EpisodeStatus::Failing,
             opened_at: at(0),
             last_sent_at: Some(at(0)),
+            url: None,
         };
         let p = plan(Some(&ep), false, true, at(1));
         assert_eq!(p, Plan::Send(Message::Drill));
@@ -245,6 +249,7 @@ mod tests {
                 status: EpisodeStatus::Failing,
                 opened_at: at(0),
                 last_sent_at: None,
+                url: Some("https://github.com/acme/app/issues/7".into()),
             },
         );
         let text = serde_json::to_string(&state).unwrap();

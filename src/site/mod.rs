@@ -428,13 +428,25 @@ fn incidents(input: &Input<'_>, entries: &[Entry], rows: &[Row], min_health: u8)
             } else {
                 format!("failed: {}", slot.failures.join("; "))
             };
+            let issue = k
+                .alerts
+                .get(s.as_str())
+                .and_then(|channels| channels.get(crate::notify::ISSUE))
+                .and_then(|e| e.url.as_deref());
+            let mut links: Vec<String> = Vec::new();
+            if let Some(url) = issue {
+                links.push(link(Some(url), "the alert issue"));
+            }
+            if let Some(e) = last {
+                links.push(link(e.run.run_url.as_deref(), "the run"));
+            }
+            let links = match links.is_empty() {
+                true => String::new(),
+                false => format!(" — {}", links.join(", ")),
+            };
             items.push(format!(
-                "<li><strong>{s}</strong>: {}{}</li>",
-                escape(&what),
-                last.map_or(String::new(), |e| format!(
-                    " — {}",
-                    link(e.run.run_url.as_deref(), "the run")
-                ))
+                "<li><strong>{s}</strong>: {}{links}</li>",
+                escape(&what)
             ));
         }
     }
@@ -933,6 +945,55 @@ mod tests {
             "{}",
             pages[0].html
         );
+    }
+
+    #[test]
+    fn an_open_incident_links_its_alert_issue_and_its_run() {
+        let (history, matrix) = hostile_input();
+        let failed = crate::kpi::Slot {
+            present: true,
+            ok: false,
+            stale: false,
+            finished_at: Some(now() - Duration::days(1)),
+            metrics: serde_json::Map::new(),
+            failures: vec!["orders-db size: shrank".into()],
+        };
+        let mut kpi = crate::kpi::compute(
+            crate::kpi::Inputs {
+                slots: crate::report::PerSchedule {
+                    weekly: failed.clone(),
+                    monthly: failed,
+                    quarterly: crate::kpi::Slot::missing(),
+                },
+                chaos: false,
+            },
+            crate::kpi::MaxAges::from(&crate::config::MaxAge::default()),
+            now(),
+        );
+        let issue = "https://github.com/acme/app/issues/42";
+        kpi.alerts.entry("weekly".into()).or_default().insert(
+            crate::notify::ISSUE.into(),
+            crate::notify::episode::Episode {
+                status: crate::notify::episode::EpisodeStatus::Failing,
+                opened_at: now() - Duration::days(1),
+                last_sent_at: Some(now() - Duration::days(1)),
+                url: Some(issue.into()),
+            },
+        );
+        let pages = render(&Input {
+            kpi: Some(&kpi),
+            history: &history,
+            matrix: Some(&matrix),
+            chain: None,
+            now: now(),
+        });
+        let index = &pages[0].html;
+        assert!(
+            index.contains(&format!("<a href=\"{issue}\">the alert issue</a>")),
+            "{index}"
+        );
+        // The monthly slot failed without an issue on record: no link is made up for it.
+        assert_eq!(index.matches("the alert issue").count(), 1, "{index}");
     }
 
     #[test]
