@@ -414,6 +414,14 @@ impl Contents for Rechain<'_> {
         }
         read_changes(&run_files(self.loaded)).map_err(|e| format!("{e:#}"))
     }
+
+    /// The status page's target pages are all this run's: a target no longer configured loses
+    /// its page in the same commit.
+    fn owned_folders(&self) -> Vec<String> {
+        repo_path(&self.loaded.config.site.path.join("targets"))
+            .map(|p| vec![format!("{}/", p.trim_end_matches('/'))])
+            .unwrap_or_default()
+    }
 }
 
 /// What publishing the kept files to the default branch came to.

@@ -154,7 +154,10 @@ fn email_in_actions_links_the_run_and_shares_the_state_with_the_issue() {
         .unwrap_or_else(|| panic!("no issue url in {state}"));
     assert_eq!(
         url,
-        format!("https://github.example/acme/app/issues/{}", st.issues[0].number),
+        format!(
+            "https://github.example/acme/app/issues/{}",
+            st.issues[0].number
+        ),
         "{state}"
     );
     let index = String::from_utf8(st.file("site/index.html").unwrap()).unwrap();

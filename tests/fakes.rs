@@ -407,12 +407,21 @@ fn handle(st: &mut GitHubState, req: Recorded) -> Answer {
                 return err(422, "base_tree");
             };
             for e in req.body["tree"].as_array().cloned().unwrap_or_default() {
+                let path = e["path"].as_str().unwrap_or("").to_string();
+                if e["sha"].is_null() && e.get("sha").is_some() {
+                    // `"sha": null` deletes the path; GitHub refuses to delete what is not there.
+                    if e["mode"] != "100644" || tree.remove(&path).is_none() {
+                        st.violations.push(format!("bad deletion {e}"));
+                        return err(422, "tree entry");
+                    }
+                    continue;
+                }
                 let sha = e["sha"].as_str().unwrap_or("").to_string();
                 if e["mode"] != "100644" || e["type"] != "blob" || !st.blobs.contains_key(&sha) {
                     st.violations.push(format!("bad tree entry {e}"));
                     return err(422, "tree entry");
                 }
-                tree.insert(e["path"].as_str().unwrap_or("").to_string(), sha);
+                tree.insert(path, sha);
             }
             let sha = st.put_tree(tree);
             ok(201, json!({"sha": sha}))

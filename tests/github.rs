@@ -582,7 +582,10 @@ fn without_a_token_the_checks_run_and_everything_is_written_locally() {
     // One run, said in words that read ("1 runs" before), on the chart code of the status page.
     let trend = dir.read("badges/backup_trend.svg");
     assert!(trend.contains("trend: 1 run<"), "{trend}");
-    assert!(trend.contains("aria-labelledby=\"trend-runs-t trend-runs-d\""), "{trend}");
+    assert!(
+        trend.contains("aria-labelledby=\"trend-runs-t trend-runs-d\""),
+        "{trend}"
+    );
     // The genesis entry and this run.
     assert_eq!(dir.read("badges/dr_history.jsonl").lines().count(), 2);
     // A second local run keeps the state and appends to the history.
@@ -779,4 +782,40 @@ fn notify_with_only_the_slack_variable_set_sent_nothing() {
         .expect_code(0);
     assert_eq!(slack.received().len(), 1, "{}", run.stdout());
     assert!(run.stdout().contains("slack: message sent"));
+}
+
+#[test]
+fn a_target_no_longer_configured_loses_its_status_page_in_the_same_commit() {
+    let dir = setup();
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    // The page a removed target left on the branch, and a file beside the site it must not touch.
+    gh.lock().push(
+        "main",
+        &[
+            (
+                "site/targets/gone-db-0badc0de.html",
+                b"<p>old</p>".as_slice(),
+            ),
+            ("site/CNAME", b"dr.acme.example".as_slice()),
+        ],
+        "an earlier run",
+    );
+    run_weekly(in_actions(&dir, &gh, &slack), "good.yml", &[]).expect_code(0);
+    no_violations(&gh);
+    let st = gh.lock();
+    assert_eq!(st.count("POST", "/git/commits"), 1);
+    assert!(st.file("site/targets/gone-db-0badc0de.html").is_none());
+    assert!(st.file("site/targets/app-db-5b424a2d.html").is_some());
+    assert!(st.file("site/CNAME").is_some());
+    assert!(st.file("README.md").is_some());
+    let tree = st.find("POST", "/git/trees");
+    let deleted: Vec<&serde_json::Value> = tree[0].body["tree"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["sha"].is_null())
+        .collect();
+    assert_eq!(deleted.len(), 1, "{}", tree[0].body);
+    assert_eq!(deleted[0]["path"], "site/targets/gone-db-0badc0de.html");
 }

@@ -93,6 +93,13 @@ struct Tree {
 pub trait Contents {
     /// The files to commit on top of the branch as it is now; `attempt` 1 is the first.
     async fn files(&mut self, attempt: u32) -> Result<Vec<FileChange>, String>;
+
+    /// Folders (repository paths ending in `/`) whose files these contents own whole: a file
+    /// in them on the branch that [`Contents::files`] no longer gives is deleted in the same
+    /// commit (the page of a target no longer configured).
+    fn owned_folders(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Fixed files: the same bytes on every attempt.
@@ -155,10 +162,27 @@ pub async fn commit_contents(
                     })
             })
             .collect();
-        if changed.is_empty() {
+        // A truncated listing cannot say what is in an owned folder: nothing is deleted then.
+        let owned = contents.owned_folders();
+        let gone: Vec<&str> = match tree.truncated {
+            true => Vec::new(),
+            false => tree
+                .tree
+                .iter()
+                .filter(|e| e.kind == "blob")
+                .map(|e| e.path.as_str())
+                .filter(|p| owned.iter().any(|d| p.starts_with(d.as_str())))
+                .filter(|p| !files.iter().any(|f| f.path == *p))
+                .collect(),
+        };
+        if changed.is_empty() && gone.is_empty() {
             return Ok(Published::Unchanged);
         }
-        let mut entries = Vec::with_capacity(changed.len());
+        let mut entries = Vec::with_capacity(changed.len() + gone.len());
+        for path in gone {
+            // A tree entry without a blob deletes the path.
+            entries.push(json!({"path": path, "mode": "100644", "type": "blob", "sha": null}));
+        }
         for f in &changed {
             let blob: Sha = gh
                 .post(
