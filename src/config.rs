@@ -43,19 +43,8 @@ pub struct Config {
     pub site: SiteConfig,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Aws {
-    /// The AWS region of the bucket, e.g. `eu-west-1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// The role assumed through GitHub OIDC when running in Actions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_arn: Option<String>,
-    /// An S3-compatible endpoint (MinIO, R2, tests); path-style addressing is used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-}
+/// The `aws:` section is the AWS module's own settings model.
+pub use crate::aws::Aws;
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -410,6 +399,17 @@ pub struct MaxAge {
     pub monthly: Dur,
     #[serde(default = "default_quarterly_age")]
     pub quarterly: Dur,
+}
+
+impl MaxAge {
+    /// The max ages in seconds, one per schedule, as the KPI rule takes them.
+    pub fn secs(&self) -> crate::report::PerSchedule<u64> {
+        crate::report::PerSchedule {
+            weekly: self.weekly.secs(),
+            monthly: self.monthly.secs(),
+            quarterly: self.quarterly.secs(),
+        }
+    }
 }
 
 impl Default for MaxAge {
@@ -940,7 +940,12 @@ targets:
         assert_eq!(c.targets[0].rpo.secs(), 86_400);
         assert_eq!(c.targets[0].checksum, ChecksumMode::Sidecar);
         assert_eq!(c.targets[0].min_size.as_ref().unwrap().bytes, 1024);
-        assert_eq!(c.kpi.max_age.weekly.secs(), 8 * 86_400);
+        // The only defaults of the KPI's max ages (the KPI rule's tests use the same values).
+        let ages = c.kpi.max_age.secs();
+        assert_eq!(
+            (ages.weekly, ages.monthly, ages.quarterly),
+            (8 * 86_400, 32 * 86_400, 93 * 86_400)
+        );
         assert_eq!(c.badge.label, "Backup & DR");
     }
 

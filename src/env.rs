@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use secrecy::SecretString;
 
-use crate::actions::Workflow;
 use crate::report::RunInfo;
+use crate::workflow::Workflow;
 
 /// A snapshot of the environment the tool reads.
 #[derive(Clone, Debug)]
@@ -129,8 +129,8 @@ impl Env {
     }
 
     /// Who and what started this run, for the history.
-    pub fn operator(&self) -> crate::history::Operator {
-        crate::history::Operator {
+    pub fn operator(&self) -> crate::report::Operator {
+        crate::report::Operator {
             actor: self.setting("GITHUB_ACTOR"),
             triggering_actor: self.setting("GITHUB_TRIGGERING_ACTOR"),
             workflow: self.setting("GITHUB_WORKFLOW"),

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Loaded;
 use crate::kpi::KpiStatus;
-use crate::report::{Mode, Report, Schedule, rfc3339};
+use crate::report::{Mode, Operator, Report, Schedule, rfc3339};
 
 /// One line of `badges/dr_history.jsonl`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -69,25 +69,6 @@ pub const CHAIN_FORMAT: &str = "dr-action-history/v1";
 
 /// The start every chained line has; the digest follows it.
 const HEAD: &str = "{\"sha256\":\"";
-
-/// Who and what started the run (the `GITHUB_*` variables of the workflow).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Operator {
-    /// `GITHUB_ACTOR`: whose action started the workflow.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actor: Option<String>,
-    /// `GITHUB_TRIGGERING_ACTOR`: who started this run (differs on a re-run).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub triggering_actor: Option<String>,
-    /// `GITHUB_WORKFLOW`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflow: Option<String>,
-    /// `GITHUB_EVENT_NAME`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_url: Option<String>,
-}
 
 /// One target's outcome in a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

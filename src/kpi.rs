@@ -9,6 +9,8 @@
 //! that silently stopped running cannot leave the badge green. Pure functions: no I/O, `now`
 //! is an argument.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -125,7 +127,7 @@ pub struct Kpi {
     pub slots: PerSchedule<Slot>,
     /// What each alert channel was last told, per schedule; absent from older state files.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub alerts: crate::notify::episode::AlertState,
+    pub alerts: AlertState,
     pub reasons: Vec<String>,
     /// In the state kept in the repository: the SHA-256 of the history's last line when this
     /// state was committed with it, so a history cut short shows.
@@ -133,19 +135,41 @@ pub struct Kpi {
     pub history_head: Option<String>,
 }
 
-/// Max ages per schedule, in seconds: built from the config's `kpi.max-age` (whose defaults are
-/// the only defaults), so the rule and the config cannot disagree.
-pub type MaxAges = PerSchedule<u64>;
+// The alert state kept in the KPI state beside the slots: what each channel was last told.
+// `notify::episode` decides what a channel hears from it; the model lives here, with the file
+// it is kept in.
 
-impl From<&crate::config::MaxAge> for MaxAges {
-    fn from(m: &crate::config::MaxAge) -> Self {
-        PerSchedule {
-            weekly: m.weekly.secs(),
-            monthly: m.monthly.secs(),
-            quarterly: m.quarterly.secs(),
-        }
-    }
+/// Schedule name → channel name → episode.
+pub type AlertState = BTreeMap<String, BTreeMap<String, Episode>>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EpisodeStatus {
+    Failing,
+    Recovered,
 }
+
+/// One channel's view of the latest failure episode of a schedule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Episode {
+    pub status: EpisodeStatus,
+    #[serde(with = "rfc3339")]
+    pub opened_at: DateTime<Utc>,
+    /// When the channel last accepted a message about this episode; none while it was never
+    /// reached.
+    #[serde(with = "rfc3339::option", default)]
+    pub last_sent_at: Option<DateTime<Utc>>,
+    /// Where the channel's message about the episode can be read (the alert issue), for the
+    /// status page's open incidents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Max ages per schedule, in seconds: built from the config's `kpi.max-age`
+/// (`config::MaxAge::secs`, whose defaults are the only defaults), so the rule and the config
+/// cannot disagree.
+pub type MaxAges = PerSchedule<u64>;
 
 /// The status from the three ok flags, and whether the downgrade applied. The rule itself.
 pub fn status_of(weekly_ok: bool, monthly_ok: bool, quarterly: Option<bool>) -> (KpiStatus, bool) {
@@ -319,6 +343,15 @@ mod tests {
         }
     }
 
+    /// The config's default max ages (`kpi.max-age`: 8d, 32d, 93d).
+    fn max_ages() -> MaxAges {
+        PerSchedule {
+            weekly: 8 * 86_400,
+            monthly: 32 * 86_400,
+            quarterly: 93 * 86_400,
+        }
+    }
+
     fn run(w: Slot, m: Slot, q: Slot) -> Kpi {
         compute(
             Inputs {
@@ -329,7 +362,7 @@ mod tests {
                 },
                 chaos: false,
             },
-            MaxAges::from(&crate::config::MaxAge::default()),
+            max_ages(),
             now(),
         )
     }

@@ -7,8 +7,6 @@
 //! `main.rs` puts them on the terminal.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
-/// The GitHub Actions runtime: outputs, job summary, annotations, masks.
-pub mod actions;
 /// Writing files atomically (temporary file + rename), the only way this tool writes.
 pub mod atomic;
 /// The in-toto statement of a report: the backups checked and the report, as evidence.
@@ -62,13 +60,16 @@ pub mod process;
 pub mod report;
 /// The one retry policy (attempts, doubling waits, a deadline) of GitHub, Slack, OIDC and STS.
 pub mod retry;
-/// Slack incoming-webhook alerts (Block Kit), with bounded retries.
+/// The static status page rendered from the kept state and history, and the trend picture.
 pub mod site;
-
-pub mod slack;
 /// The files kept in the repository: badge, PNG, KPI state, history, trend.
 pub mod state;
 /// Where backups live: the `BackupStore` trait and its implementations.
 pub mod store;
+/// How a report reads to people: the job summary, the matrix table, the log's verdict lines.
+pub mod summary;
 /// Short human forms of durations and sizes used in check details.
 pub mod units;
+/// The GitHub Actions runtime: the `GITHUB_*` variables, outputs, job summary file, workflow
+/// commands and masks.
+pub mod workflow;

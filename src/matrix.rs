@@ -313,8 +313,9 @@ pub fn health_detail(row: &Row, min_health: u8) -> String {
 mod tests {
     use super::*;
     use crate::history::HistoryEntry;
-    use crate::history::{Operator, TargetOutcome};
+    use crate::history::TargetOutcome;
     use crate::kpi::KpiStatus;
+    use crate::report::Operator;
     use crate::report::Schedule;
     use chrono::TimeZone;
 

@@ -19,6 +19,7 @@
 pub mod email;
 pub mod episode;
 pub mod http;
+pub mod slack;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -35,7 +36,6 @@ use crate::github::GitHub;
 use crate::github::issues::{self, IssueAction, IssueSettings};
 use crate::kpi::Kpi;
 use crate::report::Report;
-use crate::slack;
 
 /// Where alerts can go on this run.
 pub struct Channels<'a> {

@@ -9,6 +9,25 @@ use serde::{Deserialize, Serialize};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Who and what started the run (the `GITHUB_*` variables of the workflow).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operator {
+    /// `GITHUB_ACTOR`: whose action started the workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// `GITHUB_TRIGGERING_ACTOR`: who started this run (differs on a re-run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggering_actor: Option<String>,
+    /// `GITHUB_WORKFLOW`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+    /// `GITHUB_EVENT_NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
+}
+
 /// Which schedule a report belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

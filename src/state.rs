@@ -11,15 +11,15 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use crate::badge::trend;
 use crate::badge::{self, Style};
 use crate::config::{BadgeConfig, Loaded};
 use crate::github::GitHub;
 use crate::github::publish::{Contents, FileChange, Published};
 use crate::history::{self, Broken, Entry};
-use crate::kpi::{self, Inputs, Kpi, MaxAges, Slot};
+use crate::kpi::{self, Inputs, Kpi, Slot};
 use crate::matrix::{self, Matrix};
 use crate::report::{PerSchedule, Report, Schedule};
+use crate::site::trend;
 
 /// The KPI state kept in the repository.
 pub const STATE_PATH: &str = "badges/backup_kpi.json";
@@ -148,7 +148,7 @@ pub fn merged_kpi(
         chaos: report.chaos,
     };
     inputs.slots[report.schedule] = Slot::from_view(&view);
-    let max_ages = MaxAges::from(&loaded.config.kpi.max_age);
+    let max_ages = loaded.config.kpi.max_age.secs();
     let mut kpi = kpi::compute(inputs, max_ages, now);
     // The alert state is carried over; the caller records this run's deliveries in it.
     kpi.alerts = kept.map(|k| k.alerts.clone()).unwrap_or_default();
@@ -448,7 +448,7 @@ pub struct Run<'a> {
 /// event or branch does not publish.
 pub async fn publish_kept(
     gh: &GitHub,
-    wf: &crate::actions::Workflow,
+    wf: &crate::workflow::Workflow,
     default: &str,
     run: Run<'_>,
     status: crate::kpi::KpiStatus,

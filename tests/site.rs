@@ -90,8 +90,9 @@ fn the_demo_site_passes_the_browser_checks_at_desktop_and_phone_width() {
 /// A few target names are hostile. Written as the kept files under `dir`.
 fn long_history(dir: &Dir, runs: usize, targets: usize) -> Vec<String> {
     use dr_action::history::HistoryEntry;
-    use dr_action::history::{Entry, Operator, TargetOutcome};
+    use dr_action::history::{Entry, TargetOutcome};
     use dr_action::kpi::KpiStatus;
+    use dr_action::report::Operator;
     use dr_action::report::Schedule;
     let now = chrono::Utc::now();
     let mut names: Vec<String> = (0..targets).map(|i| format!("db-{i:03}")).collect();

@@ -15,11 +15,28 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
+use schemars::JsonSchema;
 use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
 
 pub mod arn;
 pub mod oidc;
 pub mod sts;
+
+/// The config's `aws:` section: where the bucket is and the role to assume.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Aws {
+    /// The AWS region of the bucket, e.g. `eu-west-1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The role assumed through GitHub OIDC when running in Actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// An S3-compatible endpoint (MinIO, R2, tests); path-style addressing is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
 
 /// Attempts per S3 request (the first and two retries).
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -54,7 +71,7 @@ pub struct AwsSettings {
 
 impl AwsSettings {
     /// Resolves the settings; `env` reads a variable (empty counts as unset).
-    pub fn resolve(aws: Option<&crate::config::Aws>, env: impl Fn(&str) -> Option<String>) -> Self {
+    pub fn resolve(aws: Option<&Aws>, env: impl Fn(&str) -> Option<String>) -> Self {
         let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
         let region = aws
             .and_then(|a| a.region.clone())
@@ -240,7 +257,7 @@ pub fn s3_client(conn: &Connection) -> aws_sdk_s3::Client {
 impl AwsSettings {
     /// The AWS access the config and the environment snapshot describe. The OIDC request
     /// token is the one secret handed over here: `AwsSettings` keeps it as a secret in turn.
-    pub fn from_env(aws: Option<&crate::config::Aws>, env: &crate::env::Env) -> Self {
+    pub fn from_env(aws: Option<&Aws>, env: &crate::env::Env) -> Self {
         use secrecy::ExposeSecret;
         AwsSettings::resolve(aws, |k| match k {
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN" => {
@@ -254,7 +271,7 @@ impl AwsSettings {
 /// Resolves AWS access from the config and the environment (region, endpoint, credentials
 /// through GitHub OIDC inside Actions) and builds the S3 client of the run for `bucket`.
 pub async fn connect_s3(
-    aws: Option<&crate::config::Aws>,
+    aws: Option<&Aws>,
     bucket: &str,
     env: &crate::env::Env,
 ) -> anyhow::Result<(aws_sdk_s3::Client, Connection)> {
@@ -284,7 +301,7 @@ mod tests {
 
     #[test]
     fn the_config_wins_for_region_and_endpoint_the_env_for_the_role() {
-        let aws = crate::config::Aws {
+        let aws = Aws {
             region: Some("eu-west-1".into()),
             role_arn: Some("arn:aws:iam::1:role/file".into()),
             endpoint: Some("http://127.0.0.1:9000".into()),

@@ -6,7 +6,6 @@
 pub mod layout;
 pub mod png;
 pub mod svg;
-pub mod trend;
 
 use serde::Serialize;
 

@@ -13,13 +13,13 @@ use secrecy::SecretString;
 
 use super::dry_run::{self, CheckContext};
 use super::restore::{self, RestoreContext};
-use crate::actions::target_lines;
 use crate::cancel::Cancel;
 use crate::config::{Loaded, Target};
 use crate::output::Sink;
 use crate::report::Check;
 use crate::report::{Mode, Report, RunInfo, SCHEMA_VERSION, Schedule, TargetReport};
 use crate::store::{self, BackupStore};
+use crate::summary::target_lines;
 
 /// What a caller asks the checks to do, independent of the command line.
 #[derive(Clone, Debug)]

@@ -13,7 +13,6 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::actions::verdict_line;
 use crate::attest;
 use crate::checks::{self, CheckRequest};
 use crate::config;
@@ -21,6 +20,7 @@ use crate::env::Env;
 use crate::error::Outcome;
 use crate::formats::{self, RunFiles};
 use crate::output::Sink;
+use crate::summary::verdict_line;
 
 /// What `check` is asked to do.
 #[derive(Debug)]

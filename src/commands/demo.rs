@@ -7,15 +7,16 @@ use std::path::PathBuf;
 use anyhow::Result;
 use chrono::Utc;
 
-use crate::actions::verdict_line;
-use crate::badge::{self, Style, trend};
+use crate::badge::{self, Style};
 use crate::checks::{self, CheckRequest};
 use crate::config;
 use crate::env::Env;
 use crate::error::Outcome;
-use crate::kpi::{self, Inputs, MaxAges, Slot};
+use crate::kpi::{self, Inputs, Slot};
 use crate::output::Sink;
 use crate::report::{PerSchedule, Schedule};
+use crate::site::trend;
+use crate::summary::verdict_line;
 
 /// What `demo` is asked to do.
 #[derive(Debug)]
@@ -44,7 +45,7 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         slots: PerSchedule::all(Slot::missing()),
         chaos: false,
     };
-    let max_ages = MaxAges::from(&loaded.config.kpi.max_age);
+    let max_ages = loaded.config.kpi.max_age.secs();
     let mut all_ok = true;
     // The history a scheduled workflow would keep: one chained line per run, with the KPI as
     // it stood after that run (the trend picture colours each run by it).

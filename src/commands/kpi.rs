@@ -78,7 +78,7 @@ fn max_ages(config: &MaxAge, req: &Request) -> MaxAges {
         monthly: req.max_age_monthly.as_ref(),
         quarterly: req.max_age_quarterly.as_ref(),
     };
-    let mut ages = MaxAges::from(config);
+    let mut ages = config.secs();
     for (s, flag) in flags.iter() {
         if let Some(d) = flag {
             ages[s] = d.secs();

@@ -20,7 +20,6 @@ use std::path::PathBuf;
 use anyhow::Result;
 use chrono::Utc;
 
-use crate::actions::verdict_line;
 use crate::checks::{self, CheckRequest};
 use crate::config;
 use crate::env::Env;
@@ -29,6 +28,7 @@ use crate::formats::RunFiles;
 use crate::notify;
 use crate::output::Sink;
 use crate::pipeline::{self, Journal, Repository, evidence, finish};
+use crate::summary::verdict_line;
 
 /// What `run` is asked to do.
 #[derive(Debug)]

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiError, GitHub};
-use crate::actions::markdown_cell;
+use crate::markup::markdown_cell;
 use crate::report::Report;
 
 /// The label chaos-drill issues carry instead of the configured ones.

@@ -308,7 +308,7 @@ impl GitHub {
 }
 
 /// The repository's default branch: from the event payload, else asked of the API.
-pub async fn default_branch(wf: &crate::actions::Workflow, gh: &GitHub) -> anyhow::Result<String> {
+pub async fn default_branch(wf: &crate::workflow::Workflow, gh: &GitHub) -> anyhow::Result<String> {
     match &wf.default_branch {
         Some(b) => Ok(b.clone()),
         None => Ok(gh.default_branch().await?),

@@ -7,42 +7,13 @@
 //! A channel that was not reached is not marked as told: the next run tries again. A chaos
 //! drill always sends and never changes the state. Pure: `now` is an argument.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
 
+pub use crate::kpi::{AlertState, Episode, EpisodeStatus};
 use crate::report::rfc3339;
 
 /// How often a channel is reminded that an episode is still going on.
 pub const REMINDER: Duration = Duration::hours(24);
-
-/// Schedule name → channel name → episode.
-pub type AlertState = BTreeMap<String, BTreeMap<String, Episode>>;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EpisodeStatus {
-    Failing,
-    Recovered,
-}
-
-/// One channel's view of the latest failure episode of a schedule.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct Episode {
-    pub status: EpisodeStatus,
-    #[serde(with = "rfc3339")]
-    pub opened_at: DateTime<Utc>,
-    /// When the channel last accepted a message about this episode; none while it was never
-    /// reached.
-    #[serde(with = "rfc3339::option", default)]
-    pub last_sent_at: Option<DateTime<Utc>>,
-    /// Where the channel's message about the episode can be read (the alert issue), for the
-    /// status page's open incidents.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-}
 
 /// What a channel is to say on this run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

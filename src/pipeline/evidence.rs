@@ -11,9 +11,10 @@ use super::Repository;
 use crate::attest;
 use crate::config::Loaded;
 use crate::formats::{self, RunFiles};
-use crate::history::{self, Operator};
+use crate::history;
 use crate::kpi::KpiStatus;
 use crate::matrix::{self, Matrix};
+use crate::report::Operator;
 use crate::report::{Check, Report, TargetReport};
 use crate::state;
 

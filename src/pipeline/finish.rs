@@ -8,7 +8,6 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::Journal;
-use crate::actions::{self, Workflow, summary_markdown, verdict_line};
 use crate::attest;
 use crate::cancel::Cancel;
 use crate::error::Outcome;
@@ -17,6 +16,8 @@ use crate::matrix::Matrix;
 use crate::notify::{self, Delivery};
 use crate::output::Sink;
 use crate::report::Report;
+use crate::summary::{self, summary_markdown, verdict_line};
+use crate::workflow::Workflow;
 
 /// What a finished run has to show.
 pub struct Ending<'a> {
@@ -90,13 +91,13 @@ pub fn finish(
             .map(|w| format!("⚠️ **no one was told**: {w}")),
     );
     summary_notes.extend(not_critical.iter().map(|w| format!("⚠️ {w}")));
-    let table = actions::bounded(
-        actions::matrix_markdown(end.matrix),
-        actions::SUMMARY_LIMIT / 4,
+    let table = summary::bounded(
+        summary::matrix_markdown(end.matrix),
+        summary::SUMMARY_LIMIT / 4,
     );
-    let summary = actions::bounded(
+    let summary = summary::bounded(
         summary_markdown(report, Some(end.kpi), &summary_notes),
-        actions::SUMMARY_LIMIT - table.len(),
+        summary::SUMMARY_LIMIT - table.len(),
     );
     wf.append_summary(&format!("{summary}{table}"))?;
     wf.set_outputs(&[

@@ -29,10 +29,11 @@ use chrono::{DateTime, Utc};
 use crate::config::Loaded;
 use crate::env::Env;
 use crate::github::GitHub;
-use crate::history::{self, Operator};
+use crate::history;
 use crate::kpi::Kpi;
 use crate::matrix::Matrix;
 use crate::notify::{self, Channels, Delivery};
+use crate::report::Operator;
 use crate::report::Report;
 use crate::state::{self, PublishStep};
 

@@ -11,6 +11,9 @@
 //!
 //! Pure: the kept files' contents and `now` in, pages (relative path and HTML) out.
 
+/// The trend picture `badges/backup_trend.svg`: the same charts as a standalone SVG.
+pub mod trend;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
@@ -866,7 +869,7 @@ fn target_page(input: &Input<'_>, outcomes: &[Outcome<'_>], row: &Row) -> String
 mod tests {
     use super::*;
     use crate::history::HistoryEntry;
-    use crate::history::Operator;
+    use crate::report::Operator;
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {
@@ -967,7 +970,7 @@ mod tests {
                 },
                 chaos: false,
             },
-            crate::kpi::MaxAges::from(&crate::config::MaxAge::default()),
+            crate::config::MaxAge::default().secs(),
             now(),
         );
         let issue = "https://github.com/acme/app/issues/42";

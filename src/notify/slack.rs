@@ -10,8 +10,8 @@
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::actions::slack_text;
 use crate::kpi::Kpi;
+use crate::markup::slack_text;
 use crate::notify::http::{self, Post, PostError};
 use crate::report::Report;
 use crate::retry::RetryPolicy;

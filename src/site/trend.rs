@@ -186,6 +186,6 @@ mod tests {
         assert_eq!(parsed, [e.clone(), e.clone()]);
         assert_eq!(skipped, 1);
         assert!(render(&[]).contains("0 runs"));
-        assert!(render(&[e.clone()]).contains("trend: 1 run<"));
+        assert!(render(std::slice::from_ref(&e)).contains("trend: 1 run<"));
     }
 }
