@@ -1,0 +1,804 @@
+//! Backup sets: a backup kept as a folder of parts (`full_<timestamp>/` under the target's
+//! prefix) instead of one object. This module owns the listing of the folders, the manifest
+//! (`set: { manifest: metadata.json }`) or the sidecars (`set: {}`) that say which parts a
+//! folder must hold, the verdict on whether a folder is complete, and the dry-run checks of a
+//! set target. The full restore of a set lives in `restore::parts` and picks its set here.
+//!
+//! The rules, in one place:
+//! - A folder is a set when its name (the first key segment after the prefix) matches the
+//!   target's `match` glob. Its time is the newest `last-modified` of its objects.
+//! - With a manifest, the parts are the manifest's entries; a folder is complete when the
+//!   manifest is there, parses, and every part it lists is stored with the listed size. Without
+//!   one, every object of the folder except `*.sha256` is a part, and it is complete when every
+//!   part has its `PART.sha256` sidecar.
+//! - The newest folder is what a restore would get on the worst day: when it is incomplete the
+//!   `set` check fails, naming the part, and still names the newest complete set; freshness
+//!   and the restore use that newest complete set.
+//! - The manifest is untrusted input: it is read with a size cap, holds at most [`MAX_PARTS`]
+//!   parts, and a part name that is absolute, has a `.`/`..`/empty segment, a backslash or a
+//!   control character fails the set (a part outside the set's folder cannot be named). Its
+//!   `engine`/`kind` fields are read but never pick the restore engine: the config does.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Deserialize;
+
+use super::dry_run::{CheckContext, encryption, retention_check};
+use super::format::{Compression, Content};
+use super::retention;
+use super::sidecar::{parse_sidecar, read_sidecar};
+use super::stream;
+use super::verdicts;
+use crate::config::{BackupSet, Target};
+use crate::report::{Check, Evidence, Latest, TargetReport};
+use crate::store::{BackupStore, ObjectMeta, StoreError, StoreKind};
+use crate::units::short_size;
+
+/// The largest manifest read: a thousand parts with long names stay far below it.
+pub const MANIFEST_MAX: u64 = 1 << 20;
+/// The most parts a manifest may list.
+pub const MAX_PARTS: usize = 1000;
+/// The longest part name accepted.
+const MAX_NAME: usize = 1024;
+/// How many of the newest folders are inspected (manifest read) to find a complete one.
+const INSPECT: usize = 6;
+/// How many bytes the weekly check reads from the start of each part.
+const HEAD_BYTES: u64 = 64 * 1024;
+
+/// The manifest as written by the backup tool: `{"parts": [{"name", "size", "sha256"}]}`.
+/// `files` is accepted for `parts`, `key`/`file` for `name`, `checksum` for `sha256`; other
+/// fields (timestamps, versions) are ignored.
+#[derive(Debug, Deserialize)]
+struct ManifestFile {
+    #[serde(alias = "files")]
+    parts: Vec<ManifestPart>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ManifestPart {
+    #[serde(alias = "key", alias = "file")]
+    name: String,
+    size: u64,
+    #[serde(alias = "checksum")]
+    sha256: String,
+}
+
+/// One folder of the listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetFolder {
+    /// The folder's name, `full_1705747200000`.
+    pub name: String,
+    /// The key prefix of its parts, `app/full_1705747200000/`.
+    pub prefix: String,
+    /// Its objects, by name relative to the folder.
+    pub objects: BTreeMap<String, ObjectMeta>,
+    pub last_modified: DateTime<Utc>,
+    pub bytes: u64,
+}
+
+/// A part a set must hold, and what the store holds under its name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub name: String,
+    pub key: String,
+    /// The size the manifest lists; `None` for a sidecar-only set.
+    pub listed_size: Option<u64>,
+    /// The SHA-256 the manifest lists; `None` for a sidecar-only set (read from the sidecar).
+    pub sha256: Option<String>,
+    /// The stored object, when there is one.
+    pub stored: Option<ObjectMeta>,
+    /// Sidecar-only sets: whether `PART.sha256` is stored.
+    pub has_sidecar: bool,
+}
+
+impl Part {
+    /// Why this part makes its set incomplete, if it does.
+    pub fn fault(&self) -> Option<String> {
+        let Some(stored) = &self.stored else {
+            return Some(format!("part {} is missing", self.name));
+        };
+        if let Some(listed) = self.listed_size
+            && listed != stored.size
+        {
+            return Some(format!(
+                "part {} is {} bytes, the manifest lists {listed}",
+                self.name, stored.size
+            ));
+        }
+        if self.listed_size.is_none() && !self.has_sidecar {
+            return Some(format!(
+                "part {} has no {}.sha256 sidecar",
+                self.name, self.name
+            ));
+        }
+        None
+    }
+
+    /// The SHA-256 the part must have: the manifest's, else its sidecar's.
+    pub async fn expected_sha256(&self, store: &dyn BackupStore) -> Result<String, String> {
+        match &self.sha256 {
+            Some(h) => Ok(h.clone()),
+            None => read_sidecar(store, &self.key).await,
+        }
+    }
+}
+
+/// A folder with its parts resolved: complete when `problem` is `None`.
+#[derive(Clone, Debug)]
+pub struct Inspected {
+    pub folder: SetFolder,
+    /// Empty when the manifest could not be read.
+    pub parts: Vec<Part>,
+    /// Why the folder is not a complete set.
+    pub problem: Option<String>,
+}
+
+impl Inspected {
+    pub fn is_complete(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+/// Groups listed objects into the folders directly under `prefix` whose name matches `glob`,
+/// newest first (ties by name, descending). Objects directly under the prefix are not in a set.
+pub fn group(
+    objects: impl IntoIterator<Item = ObjectMeta>,
+    prefix: &str,
+    glob: &globset::GlobMatcher,
+) -> Vec<SetFolder> {
+    let mut folders: BTreeMap<String, SetFolder> = BTreeMap::new();
+    for obj in objects {
+        let Some(rest) = obj.key.strip_prefix(prefix) else {
+            continue;
+        };
+        let Some((name, rel)) = rest.split_once('/') else {
+            continue;
+        };
+        if rel.is_empty() || !glob.is_match(name) {
+            continue;
+        }
+        let folder = folders
+            .entry(name.to_string())
+            .or_insert_with(|| SetFolder {
+                name: name.to_string(),
+                prefix: format!("{prefix}{name}/"),
+                objects: BTreeMap::new(),
+                last_modified: obj.last_modified,
+                bytes: 0,
+            });
+        folder.last_modified = folder.last_modified.max(obj.last_modified);
+        folder.bytes = folder.bytes.saturating_add(obj.size);
+        folder.objects.insert(rel.to_string(), obj);
+    }
+    let mut out: Vec<SetFolder> = folders.into_values().collect();
+    out.sort_by(|a, b| (b.last_modified, &b.name).cmp(&(a.last_modified, &a.name)));
+    out
+}
+
+/// A part name must stay inside its folder: relative, `/`-separated, no `.`/`..`/empty
+/// segment, no backslash or control character.
+pub fn check_part_name(name: &str) -> Result<(), String> {
+    let shown = name.escape_debug();
+    if name.is_empty() || name.len() > MAX_NAME {
+        return Err(format!(
+            "part name `{shown}` is empty or longer than {MAX_NAME} bytes"
+        ));
+    }
+    if name.chars().any(|c| c.is_control() || c == '\\') {
+        return Err(format!(
+            "part name `{shown}` holds a backslash or a control character"
+        ));
+    }
+    if name.starts_with('/')
+        || name
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err(format!(
+            "part name `{shown}` points outside the set's folder (absolute, or a `.`, `..` or empty segment)"
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a manifest and checks its entries: names inside the folder, each once, a 64-hex
+/// SHA-256, at most [`MAX_PARTS`].
+pub fn parse_manifest(bytes: &[u8]) -> Result<Vec<(String, u64, String)>, String> {
+    let file: ManifestFile =
+        serde_json::from_slice(bytes).map_err(|e| format!("is not a valid manifest: {e}"))?;
+    if file.parts.is_empty() {
+        return Err("lists no parts".into());
+    }
+    if file.parts.len() > MAX_PARTS {
+        return Err(format!(
+            "lists {} parts, more than the {MAX_PARTS} accepted",
+            file.parts.len()
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::with_capacity(file.parts.len());
+    for p in file.parts {
+        check_part_name(&p.name)?;
+        if !seen.insert(p.name.clone()) {
+            return Err(format!("lists part {} twice", p.name.escape_debug()));
+        }
+        let Some(sha) = parse_sidecar(&p.sha256).filter(|_| p.sha256.trim().len() == 64) else {
+            return Err(format!(
+                "gives part {} a sha256 that is not 64 hex digits",
+                p.name.escape_debug()
+            ));
+        };
+        out.push((p.name, p.size, sha));
+    }
+    Ok(out)
+}
+
+/// The parts of a folder whose manifest parsed, matched against what is stored.
+pub fn manifest_parts(folder: &SetFolder, listed: Vec<(String, u64, String)>) -> Vec<Part> {
+    listed
+        .into_iter()
+        .map(|(name, size, sha)| Part {
+            key: format!("{}{name}", folder.prefix),
+            stored: folder.objects.get(&name).cloned(),
+            listed_size: Some(size),
+            sha256: Some(sha),
+            has_sidecar: false,
+            name,
+        })
+        .collect()
+}
+
+/// The parts of a sidecar-only folder: every object but the sidecars.
+pub fn sidecar_parts(folder: &SetFolder) -> Vec<Part> {
+    folder
+        .objects
+        .iter()
+        .filter(|(name, _)| !name.ends_with(".sha256"))
+        .map(|(name, obj)| Part {
+            name: name.clone(),
+            key: obj.key.clone(),
+            listed_size: None,
+            sha256: None,
+            stored: Some(obj.clone()),
+            has_sidecar: folder.objects.contains_key(&format!("{name}.sha256")),
+        })
+        .collect()
+}
+
+/// The verdict over a folder's parts: `None` when complete, else the faults.
+fn faults(parts: &[Part]) -> Option<String> {
+    if parts.is_empty() {
+        return Some("holds no parts".into());
+    }
+    let faults: Vec<String> = parts.iter().filter_map(Part::fault).collect();
+    (!faults.is_empty()).then(|| faults.join("; "))
+}
+
+/// Reads the folder's manifest (or takes its sidecars) and says whether it is complete.
+pub async fn inspect(store: &dyn BackupStore, folder: SetFolder, set: &BackupSet) -> Inspected {
+    let Some(manifest) = &set.manifest else {
+        let parts = sidecar_parts(&folder);
+        let problem = faults(&parts);
+        return Inspected {
+            folder,
+            parts,
+            problem,
+        };
+    };
+    let key = format!("{}{manifest}", folder.prefix);
+    let failed = |folder, problem: String| Inspected {
+        folder,
+        parts: Vec::new(),
+        problem: Some(problem),
+    };
+    let size = match folder.objects.get(manifest.as_str()) {
+        Some(obj) => obj.size,
+        None => return failed(folder, format!("manifest {manifest} is missing")),
+    };
+    if size > MANIFEST_MAX {
+        let why = format!(
+            "manifest {manifest} is {}, larger than the {} accepted",
+            short_size(size),
+            short_size(MANIFEST_MAX)
+        );
+        return failed(folder, why);
+    }
+    let bytes = match store.read_range(&key, 0, MANIFEST_MAX).await {
+        Ok(b) => b,
+        Err(e) => return failed(folder, format!("reading manifest {manifest} failed: {e}")),
+    };
+    match parse_manifest(&bytes) {
+        Ok(listed) => {
+            let parts = manifest_parts(&folder, listed);
+            let problem = faults(&parts);
+            Inspected {
+                folder,
+                parts,
+                problem,
+            }
+        }
+        Err(e) => failed(folder, format!("manifest {manifest} {e}")),
+    }
+}
+
+/// What the listing of a set target established.
+pub struct Picked {
+    /// `listing`: how many sets, and the newest.
+    pub listing: Check,
+    /// `set`: whether the newest folder is complete, and the newest complete set.
+    pub set: Check,
+    /// The newest folder, inspected.
+    pub newest: Option<Inspected>,
+    /// The newest complete set (the newest folder itself when complete).
+    pub complete: Option<Inspected>,
+    /// Every matching folder, newest first (for size history and retention days).
+    pub folders: Vec<SetFolder>,
+}
+
+/// Lists the prefix once, groups it into folders, and inspects the newest ones until a
+/// complete set is found. `only` restricts the choice to one folder (`--backup`).
+pub async fn pick(
+    store: &dyn BackupStore,
+    target: &Target,
+    set: &BackupSet,
+    prefix: &str,
+    only: Option<&str>,
+) -> Result<Picked, Check> {
+    const NAME: &str = "listing";
+    let glob = globset::Glob::new(&target.pattern)
+        .map_err(|e| Check::fail(NAME, format!("bad match glob: {e}")))?
+        .compile_matcher();
+    let where_ = format!("{} under `{prefix}`", store.describe());
+    let mut objects = Vec::new();
+    let mut listed = store.list(prefix);
+    while let Some(obj) = listed.next().await {
+        let obj: ObjectMeta =
+            obj.map_err(|e: StoreError| Check::fail(NAME, format!("cannot list {where_}: {e}")))?;
+        objects.push(obj);
+    }
+    let scanned = objects.len();
+    let mut folders = group(objects, prefix, &glob);
+    if let Some(only) = only {
+        let want = only.trim_end_matches('/');
+        folders.retain(|f| f.prefix.trim_end_matches('/') == want);
+        if folders.is_empty() {
+            return Err(Check::fail(
+                NAME,
+                format!(
+                    "--backup {only} is not a set folder matching `{}` in {where_}",
+                    target.pattern
+                ),
+            ));
+        }
+    }
+    let Some(first) = folders.first() else {
+        return Err(Check::fail(
+            NAME,
+            format!(
+                "no set folder matching `{}` in {where_} ({scanned} objects)",
+                target.pattern
+            ),
+        ));
+    };
+    let listing = Check::pass(
+        NAME,
+        format!(
+            "{} matching `{}` under `{prefix}`; the newest is {}",
+            crate::units::count(folders.len() as u64, "set folder"),
+            target.pattern,
+            first.name
+        ),
+    );
+    let mut newest = None;
+    let mut complete = None;
+    for folder in folders.iter().take(INSPECT) {
+        let seen = inspect(store, folder.clone(), set).await;
+        let done = seen.is_complete();
+        if done {
+            complete = Some(seen.clone());
+        }
+        if newest.is_none() {
+            newest = Some(seen);
+        }
+        if done {
+            break;
+        }
+    }
+    let set_check = set_verdict(newest.as_ref(), complete.as_ref(), folders.len());
+    Ok(Picked {
+        listing,
+        set: set_check,
+        newest,
+        complete,
+        folders,
+    })
+}
+
+/// The `set` check: the newest folder complete passes; otherwise it fails naming the fault and
+/// the newest complete set, if one was found among the [`INSPECT`] newest.
+pub fn set_verdict(
+    newest: Option<&Inspected>,
+    complete: Option<&Inspected>,
+    total: usize,
+) -> Check {
+    const NAME: &str = "set";
+    let Some(newest) = newest else {
+        return Check::fail(NAME, "no set folder");
+    };
+    let parts_of = |i: &Inspected| {
+        let names: Vec<&str> = i.parts.iter().map(|p| p.name.as_str()).collect();
+        format!(
+            "{} ({})",
+            crate::units::count(names.len() as u64, "part"),
+            names.join(", ")
+        )
+    };
+    match (&newest.problem, complete) {
+        (None, _) => Check::pass(
+            NAME,
+            format!(
+                "the newest set {} is complete: {}",
+                newest.folder.name,
+                parts_of(newest)
+            ),
+        ),
+        (Some(why), Some(c)) => Check::fail(
+            NAME,
+            format!(
+                "the newest set {} is incomplete: {why}; the newest complete set is {}",
+                newest.folder.name, c.folder.name
+            ),
+        ),
+        (Some(why), None) => Check::fail(
+            NAME,
+            format!(
+                "the newest set {} is incomplete: {why}; no complete set among the {} newest",
+                newest.folder.name,
+                total.min(INSPECT)
+            ),
+        ),
+    }
+}
+
+/// The name of a part's check: `part database.sql.gz`.
+pub fn part_check_name(part: &str) -> String {
+    format!("part {part}")
+}
+
+/// The backup a set stands for in the report: the folder, its bytes, its newest time.
+pub fn latest(folder: &SetFolder, now: DateTime<Utc>) -> Latest {
+    Latest {
+        key: folder.prefix.clone(),
+        size: folder.bytes,
+        last_modified: folder.last_modified,
+        age_seconds: (now - folder.last_modified).num_seconds().max(0) as u64,
+    }
+}
+
+/// The dry-run checks of a set target: `listing`, `set`, `freshness`, `size`, `encryption`,
+/// a `part NAME` check per part of the newest folder, and `retention`.
+pub async fn check_target(
+    target: &Target,
+    set: &BackupSet,
+    prefix: &str,
+    ctx: &CheckContext<'_>,
+) -> TargetReport {
+    let picked = match pick(ctx.store, target, set, prefix, None).await {
+        Ok(p) => p,
+        Err(listing) => {
+            let checks = vec![listing, Check::fail("freshness", "no backup set found")];
+            return TargetReport::new(&target.name, None, checks);
+        }
+    };
+    let Picked {
+        listing,
+        set: set_check,
+        newest,
+        complete,
+        folders,
+    } = picked;
+    let mut checks = vec![listing, set_check];
+    let latest = complete.as_ref().map(|c| latest(&c.folder, ctx.now));
+    checks.push(match &latest {
+        Some(l) => verdicts::rpo(
+            "freshness",
+            "the newest complete set",
+            l.age_seconds,
+            target,
+        ),
+        None => Check::fail("freshness", "no complete backup set"),
+    });
+    // The size history: the newest complete set against the folders before it.
+    let sizes: Vec<ObjectMeta> = folders
+        .iter()
+        .skip_while(|f| complete.as_ref().is_some_and(|c| c.folder.name != f.name))
+        .take(6)
+        .map(|f| ObjectMeta {
+            key: f.prefix.clone(),
+            size: f.bytes,
+            last_modified: f.last_modified,
+        })
+        .collect();
+    if complete.is_some() && !sizes.is_empty() {
+        checks.push(verdicts::size(&sizes, target));
+    }
+    if let Some(newest) = &newest {
+        checks.push(encryption_of_parts(ctx, &newest.parts).await);
+        for part in &newest.parts {
+            checks.push(check_part(ctx, part).await);
+        }
+    }
+    let today = ctx.now.date_naive();
+    let mut evidence = Evidence {
+        uri: latest.as_ref().map(|l| ctx.store.uri(&l.key)),
+        objects: Some(folders.len() as u64),
+        bytes: Some(folders.iter().map(|f| f.bytes).sum()),
+        ..Evidence::default()
+    };
+    if let Some(policy) = &target.retention {
+        let start = retention::window_start(policy, today);
+        let days = folders
+            .iter()
+            .map(|f| f.last_modified.date_naive())
+            .filter(|d| *d >= start)
+            .collect();
+        checks.push(retention_check(policy, today, &days));
+        if let Ok(missing) = retention::missing_slots(policy, today, &days) {
+            let wanted =
+                u64::from(policy.daily) + u64::from(policy.weekly) + u64::from(policy.monthly);
+            let missed =
+                (missing.daily.len() + missing.weekly.len() + missing.monthly.len()) as u64;
+            evidence.retention_slots = Some(wanted);
+            evidence.retention_filled = Some(wanted.saturating_sub(missed));
+        }
+    }
+    let mut report = TargetReport::new(&target.name, latest, checks);
+    report.evidence = evidence;
+    report
+}
+
+/// One `encryption` check over the parts: the first part that fails names the fault.
+async fn encryption_of_parts(ctx: &CheckContext<'_>, parts: &[Part]) -> Check {
+    if ctx.store.kind() == StoreKind::Local {
+        return Check::pass("encryption", "not applicable: local store");
+    }
+    let mut last = Check::pass("encryption", "no part stored");
+    for part in parts.iter().filter(|p| p.stored.is_some()) {
+        let check = match ctx.store.head(&part.key).await {
+            Ok(Some(h)) => encryption(ctx.store.kind(), &h, ctx.kms_key_arn),
+            Ok(None) => Check::fail("encryption", "vanished after listing".to_string()),
+            Err(e) => Check::fail("encryption", format!("HEAD failed: {e}")),
+        };
+        if !check.ok {
+            return Check::fail(
+                "encryption",
+                format!("part {}: {}", part.name, check.detail),
+            );
+        }
+        last = Check::pass("encryption", format!("{} (every part)", check.detail));
+    }
+    last
+}
+
+/// A part's check. Weekly: stored with the listed size, and its first bytes are what its name
+/// promises. Monthly: its SHA-256 over the stored bytes matches, and it decompresses whole.
+async fn check_part(ctx: &CheckContext<'_>, part: &Part) -> Check {
+    let name = part_check_name(&part.name);
+    if let Some(fault) = part.fault() {
+        return Check::fail(&name, fault);
+    }
+    let size = part.stored.as_ref().map_or(0, |o| o.size);
+    let head = match ctx.store.read_range(&part.key, 0, HEAD_BYTES).await {
+        Ok(h) => h,
+        Err(e) => return Check::fail(&name, format!("reading its first bytes failed: {e}")),
+    };
+    let compression = Compression::detect(&head);
+    if let Some(promised) = Compression::from_key(&part.key)
+        && promised != compression
+    {
+        return Check::fail(
+            &name,
+            format!(
+                "the name says {} but the bytes are {}",
+                promised.name(),
+                compression.name()
+            ),
+        );
+    }
+    let content = match compression {
+        Compression::None => head,
+        c => stream::decompress_prefix(head, c, 4096).await,
+    };
+    let seen = format!(
+        "{}, {} {}",
+        short_size(size),
+        compression.name(),
+        Content::detect(&content).name()
+    );
+    if !ctx.deep {
+        let listed = if part.listed_size.is_some() {
+            "the size the manifest lists"
+        } else {
+            "with its sidecar"
+        };
+        return Check::pass(
+            &name,
+            format!("present, {seen} ({listed}); the monthly check hashes it"),
+        );
+    }
+    let expected = match part.expected_sha256(ctx.store).await {
+        Ok(h) => h,
+        Err(e) => return Check::fail(&name, e),
+    };
+    let drained = match ctx.store.read(&part.key).await {
+        Ok(r) => stream::drain(r, compression).await,
+        Err(e) => return Check::fail(&name, format!("reading it failed: {e}")),
+    };
+    if drained.sha256 != expected {
+        return Check::fail(
+            &name,
+            format!(
+                "sha256 of the stored bytes is {}, expected {expected}",
+                drained.sha256
+            ),
+        );
+    }
+    if let Some(err) = &drained.error {
+        return Check::fail(
+            &name,
+            format!(
+                "sha256 matches but decompression failed after {} unpacked: {err}",
+                short_size(drained.content_bytes)
+            ),
+        );
+    }
+    Check::pass(
+        &name,
+        format!(
+            "{seen}; sha256 {} matches, whole stream intact ({} unpacked)",
+            &expected[..12],
+            short_size(drained.content_bytes)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn obj(key: &str, size: u64, minute: u32) -> ObjectMeta {
+        ObjectMeta {
+            key: key.into(),
+            size,
+            last_modified: Utc.with_ymd_and_hms(2026, 11, 20, 2, minute, 0).unwrap(),
+        }
+    }
+
+    fn glob(p: &str) -> globset::GlobMatcher {
+        globset::Glob::new(p).unwrap().compile_matcher()
+    }
+
+    #[test]
+    fn objects_group_into_folders_newest_first() {
+        let folders = group(
+            [
+                obj("app/full_1/database.sql.gz", 10, 1),
+                obj("app/full_1/metadata.json", 1, 2),
+                obj("app/full_2/database.sql.gz", 20, 5),
+                obj("app/loose.gz", 5, 9),
+                obj("app/other/x", 5, 9),
+                obj("elsewhere/full_3/x", 5, 9),
+            ],
+            "app/",
+            &glob("full_*"),
+        );
+        let names: Vec<_> = folders.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["full_2", "full_1"]);
+        assert_eq!(folders[1].bytes, 11);
+        assert_eq!(folders[1].prefix, "app/full_1/");
+        assert!(folders[1].objects.contains_key("metadata.json"));
+    }
+
+    #[test]
+    fn part_names_outside_the_folder_are_refused() {
+        for bad in [
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "a//b",
+            "./a",
+            "a\\b",
+            "a\nb",
+            "",
+        ] {
+            assert!(check_part_name(bad).is_err(), "{bad:?}");
+        }
+        for good in ["database.sql.gz.enc", "db/part-1.gz", "..hidden"] {
+            assert!(check_part_name(good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn a_manifest_parses_with_its_aliases_and_checks_each_entry() {
+        let h = "ab".repeat(32);
+        let ok = format!(
+            r#"{{"id":"full_1","files":[{{"file":"a.gz","size":3,"checksum":"{h}","engine":"postgres"}}]}}"#
+        );
+        assert_eq!(
+            parse_manifest(ok.as_bytes()).unwrap(),
+            vec![("a.gz".into(), 3, h.clone())]
+        );
+        let traversal =
+            format!(r#"{{"parts":[{{"name":"../../etc/passwd","size":3,"sha256":"{h}"}}]}}"#);
+        let e = parse_manifest(traversal.as_bytes()).unwrap_err();
+        assert!(e.contains("outside the set's folder"), "{e}");
+        let twice = format!(
+            r#"{{"parts":[{{"name":"a","size":3,"sha256":"{h}"}},{{"name":"a","size":3,"sha256":"{h}"}}]}}"#
+        );
+        assert!(
+            parse_manifest(twice.as_bytes())
+                .unwrap_err()
+                .contains("twice")
+        );
+        let short = r#"{"parts":[{"name":"a","size":3,"sha256":"abc"}]}"#;
+        assert!(
+            parse_manifest(short.as_bytes())
+                .unwrap_err()
+                .contains("64 hex")
+        );
+        assert!(
+            parse_manifest(br#"{"parts":[]}"#)
+                .unwrap_err()
+                .contains("no parts")
+        );
+        assert!(
+            parse_manifest(b"not json")
+                .unwrap_err()
+                .contains("not a valid manifest")
+        );
+    }
+
+    #[test]
+    fn a_missing_or_resized_part_makes_the_folder_incomplete() {
+        let folders = group(
+            [
+                obj("s/full_1/a.gz", 10, 1),
+                obj("s/full_1/metadata.json", 1, 1),
+            ],
+            "s/",
+            &glob("*"),
+        );
+        let h = "ab".repeat(32);
+        let parts = manifest_parts(
+            &folders[0],
+            vec![("a.gz".into(), 11, h.clone()), ("b.gz".into(), 5, h)],
+        );
+        let why = faults(&parts).unwrap();
+        assert_eq!(
+            why,
+            "part a.gz is 10 bytes, the manifest lists 11; part b.gz is missing"
+        );
+    }
+
+    #[test]
+    fn a_sidecar_only_folder_needs_a_sidecar_for_every_part() {
+        let folders = group(
+            [
+                obj("s/full_1/a.gz", 10, 1),
+                obj("s/full_1/a.gz.sha256", 1, 1),
+                obj("s/full_1/b.tar.gz", 10, 1),
+            ],
+            "s/",
+            &glob("*"),
+        );
+        let parts = sidecar_parts(&folders[0]);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(
+            faults(&parts).unwrap(),
+            "part b.tar.gz has no b.tar.gz.sha256 sidecar"
+        );
+    }
+}
