@@ -225,7 +225,8 @@ fn sets_a_healthy_set_passes_weekly_monthly_and_restores_every_part_locally() {
     );
     assert_eq!(t["latest"]["key"], "app/full_2000/");
     assert!(passed(&t, "set").contains("full_2000 is complete: 3 parts"));
-    assert!(passed(&t, "part files.tar.gz").contains("gzip, tar archive"));
+    let d = passed(&t, "part files.tar.gz");
+    assert!(d.contains("gzip, tar archive"), "{d}");
 
     let (r, t) = dry_run(&dir, "monthly", &[]);
     r.expect_code(0);

@@ -612,7 +612,7 @@ async fn check_part(ctx: &CheckContext<'_>, part: &Part) -> Check {
         c => stream::decompress_prefix(head, c, 4096).await,
     };
     let seen = format!(
-        "{}, {} {}",
+        "{}, {}, {}",
         short_size(size),
         compression.name(),
         Content::detect(&content).name()
