@@ -373,6 +373,20 @@ fn sets_an_incomplete_newest_set_fails_the_check_and_the_restore_takes_the_newes
     assert!(passed(&t, "restore").contains("3 parts of full_1000 restored"));
     assert!(passed(&t, "validate[0]").contains("returned 60"));
     passed(&t, "validate[1]");
+
+    // `--backup` names a set by its folder.
+    let (r, t) = quarterly(
+        &dir,
+        &["--target", "app", "--backup", "app/full_1000/"],
+        &[],
+    );
+    r.expect_code(0);
+    assert!(passed(&t, "rpo").contains("--backup chose it"));
+    assert!(passed(&t, "restore").contains("3 parts of full_1000 restored"));
+    let (r, t) = quarterly(&dir, &["--target", "app", "--backup", "app/full_2000"], &[]);
+    r.expect_code(1);
+    assert!(failed(&t, "set").contains("full_2000 is incomplete"));
+    assert_eq!(failed(&t, "restore"), "no complete backup set to restore");
 }
 
 #[test]

@@ -42,6 +42,8 @@ pub const MANIFEST_MAX: u64 = 1 << 20;
 pub const MAX_PARTS: usize = 1000;
 /// The longest part name accepted.
 const MAX_NAME: usize = 1024;
+/// The most objects one set folder may hold.
+pub const MAX_FOLDER_OBJECTS: usize = 10_000;
 /// How many of the newest folders are inspected (manifest read) to find a complete one.
 const INSPECT: usize = 6;
 /// How many bytes the weekly check reads from the start of each part.
@@ -65,17 +67,108 @@ struct ManifestPart {
     sha256: String,
 }
 
-/// One folder of the listing.
+/// One folder of the listing: its summary from the listing of the prefix and, once
+/// [`fill`]ed (only for the few folders inspected), its objects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SetFolder {
     /// The folder's name, `full_1705747200000`.
     pub name: String,
     /// The key prefix of its parts, `app/full_1705747200000/`.
     pub prefix: String,
-    /// Its objects, by name relative to the folder.
+    /// Its objects, by name relative to the folder; empty until filled.
     pub objects: BTreeMap<String, ObjectMeta>,
     pub last_modified: DateTime<Utc>,
     pub bytes: u64,
+}
+
+impl SetFolder {
+    /// Takes the objects of a listing of this folder's prefix; `Err` past [`MAX_FOLDER_OBJECTS`].
+    pub fn fill_from(
+        &mut self,
+        objects: impl IntoIterator<Item = ObjectMeta>,
+    ) -> Result<(), String> {
+        self.objects.clear();
+        for obj in objects {
+            let Some(rel) = obj.key.strip_prefix(&self.prefix) else {
+                continue;
+            };
+            if rel.is_empty() || rel.ends_with('/') {
+                continue;
+            }
+            if self.objects.len() >= MAX_FOLDER_OBJECTS {
+                return Err(format!(
+                    "holds more than {MAX_FOLDER_OBJECTS} objects, more than a set is checked for"
+                ));
+            }
+            self.objects.insert(rel.to_string(), obj);
+        }
+        Ok(())
+    }
+}
+
+/// The folders under a prefix, folded one listed object at a time: per folder its newest time
+/// and its bytes, not its objects, so memory grows with the number of sets, not of parts.
+#[derive(Debug, Default)]
+pub struct Folders {
+    map: BTreeMap<String, SetFolder>,
+    pub scanned: u64,
+}
+
+impl Folders {
+    /// Counts `obj` into its folder: the first key segment after `prefix`, when it matches
+    /// `glob`. Objects directly under the prefix are in no set.
+    pub fn add(&mut self, obj: &ObjectMeta, prefix: &str, glob: &globset::GlobMatcher) {
+        self.scanned += 1;
+        let Some((name, rel)) = obj
+            .key
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            return;
+        };
+        if rel.is_empty() || !glob.is_match(name) {
+            return;
+        }
+        match self.map.get_mut(name) {
+            Some(f) => {
+                f.last_modified = f.last_modified.max(obj.last_modified);
+                f.bytes = f.bytes.saturating_add(obj.size);
+            }
+            None => {
+                let folder = SetFolder {
+                    name: name.to_string(),
+                    prefix: format!("{prefix}{name}/"),
+                    objects: BTreeMap::new(),
+                    last_modified: obj.last_modified,
+                    bytes: obj.size,
+                };
+                self.map.insert(name.to_string(), folder);
+            }
+        }
+    }
+
+    /// The folders, newest first (ties by name, descending).
+    pub fn newest_first(self) -> Vec<SetFolder> {
+        let mut out: Vec<SetFolder> = self.map.into_values().collect();
+        out.sort_by(|a, b| (b.last_modified, &b.name).cmp(&(a.last_modified, &a.name)));
+        out
+    }
+}
+
+/// Lists a folder's objects into it.
+pub async fn fill(store: &dyn BackupStore, folder: &mut SetFolder) -> Result<(), String> {
+    let prefix = folder.prefix.clone();
+    let mut objects = Vec::new();
+    let mut listed = store.list(&prefix);
+    while let Some(obj) = listed.next().await {
+        let obj = obj.map_err(|e| format!("listing {prefix} failed: {e}"))?;
+        objects.push(obj);
+        if objects.len() > MAX_FOLDER_OBJECTS {
+            break;
+        }
+    }
+    drop(listed);
+    folder.fill_from(objects)
 }
 
 /// A part a set must hold, and what the store holds under its name.
@@ -139,42 +232,6 @@ impl Inspected {
     pub fn is_complete(&self) -> bool {
         self.problem.is_none()
     }
-}
-
-/// Groups listed objects into the folders directly under `prefix` whose name matches `glob`,
-/// newest first (ties by name, descending). Objects directly under the prefix are not in a set.
-pub fn group(
-    objects: impl IntoIterator<Item = ObjectMeta>,
-    prefix: &str,
-    glob: &globset::GlobMatcher,
-) -> Vec<SetFolder> {
-    let mut folders: BTreeMap<String, SetFolder> = BTreeMap::new();
-    for obj in objects {
-        let Some(rest) = obj.key.strip_prefix(prefix) else {
-            continue;
-        };
-        let Some((name, rel)) = rest.split_once('/') else {
-            continue;
-        };
-        if rel.is_empty() || !glob.is_match(name) {
-            continue;
-        }
-        let folder = folders
-            .entry(name.to_string())
-            .or_insert_with(|| SetFolder {
-                name: name.to_string(),
-                prefix: format!("{prefix}{name}/"),
-                objects: BTreeMap::new(),
-                last_modified: obj.last_modified,
-                bytes: 0,
-            });
-        folder.last_modified = folder.last_modified.max(obj.last_modified);
-        folder.bytes = folder.bytes.saturating_add(obj.size);
-        folder.objects.insert(rel.to_string(), obj);
-    }
-    let mut out: Vec<SetFolder> = folders.into_values().collect();
-    out.sort_by(|a, b| (b.last_modified, &b.name).cmp(&(a.last_modified, &a.name)));
-    out
 }
 
 /// A part name must stay inside its folder: relative, `/`-separated, no `.`/`..`/empty
@@ -277,7 +334,14 @@ fn faults(parts: &[Part]) -> Option<String> {
 }
 
 /// Reads the folder's manifest (or takes its sidecars) and says whether it is complete.
-pub async fn inspect(store: &dyn BackupStore, folder: SetFolder, set: &BackupSet) -> Inspected {
+pub async fn inspect(store: &dyn BackupStore, mut folder: SetFolder, set: &BackupSet) -> Inspected {
+    if let Err(e) = fill(store, &mut folder).await {
+        return Inspected {
+            folder,
+            parts: Vec::new(),
+            problem: Some(e),
+        };
+    }
     let Some(manifest) = &set.manifest else {
         let parts = sidecar_parts(&folder);
         let problem = faults(&parts);
@@ -351,15 +415,16 @@ pub async fn pick(
         .map_err(|e| Check::fail(NAME, format!("bad match glob: {e}")))?
         .compile_matcher();
     let where_ = format!("{} under `{prefix}`", store.describe());
-    let mut objects = Vec::new();
+    let mut fold = Folders::default();
     let mut listed = store.list(prefix);
     while let Some(obj) = listed.next().await {
         let obj: ObjectMeta =
             obj.map_err(|e: StoreError| Check::fail(NAME, format!("cannot list {where_}: {e}")))?;
-        objects.push(obj);
+        fold.add(&obj, prefix, &glob);
     }
-    let scanned = objects.len();
-    let mut folders = group(objects, prefix, &glob);
+    drop(listed);
+    let scanned = fold.scanned;
+    let mut folders = fold.newest_first();
     if let Some(only) = only {
         let want = only.trim_end_matches('/');
         folders.retain(|f| f.prefix.trim_end_matches('/') == want);
@@ -681,10 +746,27 @@ mod tests {
         globset::Glob::new(p).unwrap().compile_matcher()
     }
 
+    /// The folders of a listing, each filled from the same listing.
+    fn group(
+        objects: Vec<ObjectMeta>,
+        prefix: &str,
+        glob: &globset::GlobMatcher,
+    ) -> Vec<SetFolder> {
+        let mut fold = Folders::default();
+        for o in &objects {
+            fold.add(o, prefix, glob);
+        }
+        let mut folders = fold.newest_first();
+        for f in &mut folders {
+            f.fill_from(objects.clone()).unwrap();
+        }
+        folders
+    }
+
     #[test]
     fn objects_group_into_folders_newest_first() {
         let folders = group(
-            [
+            vec![
                 obj("app/full_1/database.sql.gz", 10, 1),
                 obj("app/full_1/metadata.json", 1, 2),
                 obj("app/full_2/database.sql.gz", 20, 5),
@@ -764,7 +846,7 @@ mod tests {
     #[test]
     fn a_missing_or_resized_part_makes_the_folder_incomplete() {
         let folders = group(
-            [
+            vec![
                 obj("s/full_1/a.gz", 10, 1),
                 obj("s/full_1/metadata.json", 1, 1),
             ],
@@ -786,7 +868,7 @@ mod tests {
     #[test]
     fn a_sidecar_only_folder_needs_a_sidecar_for_every_part() {
         let folders = group(
-            [
+            vec![
                 obj("s/full_1/a.gz", 10, 1),
                 obj("s/full_1/a.gz.sha256", 1, 1),
                 obj("s/full_1/b.tar.gz", 10, 1),
