@@ -534,3 +534,23 @@ fn sets_on_s3_pass_weekly_monthly_and_restore_and_a_missing_part_is_named() {
         "part app.sqlite.gz is missing"
     );
 }
+
+#[test]
+fn sets_a_part_that_is_not_what_its_engine_restores_fails_weekly() {
+    let dir = Dir::new();
+    let mut parts = make_parts("sqlite");
+    // `files.tar.gz` (engine files, the restore's default) holds gzip'd JSON, not a tar.
+    parts[1].1 = parts[2].1.clone();
+    store_local(&dir, &set_objects("app/full_2000", &parts, true), HOUR);
+    let config = LOCAL_MANIFEST.replace("    set:\n      manifest: metadata.json\n", LIGHT_RESTORE);
+    dir.write("dr.yml", &config);
+    let (r, t) = dry_run(&dir, "weekly", &[]);
+    r.expect_code(1);
+    assert_eq!(
+        failed(&t, "part files.tar.gz"),
+        "gzip: expected a tar archive, found text"
+    );
+    assert!(passed(&t, "part app.sqlite.gz").contains("SQLite database"));
+    passed(&t, "part config.json.gz");
+    passed(&t, "set");
+}

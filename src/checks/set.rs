@@ -26,12 +26,12 @@ use futures::StreamExt;
 use serde::Deserialize;
 
 use super::dry_run::{CheckContext, encryption, retention_check};
-use super::format::{Compression, Content};
+use super::format::{self, Compression, Content};
 use super::retention;
 use super::sidecar::{parse_sidecar, read_sidecar};
 use super::stream;
 use super::verdicts;
-use crate::config::{BackupSet, Target};
+use crate::config::{BackupFormat, BackupSet, RestoreEngine, Target};
 use crate::report::{Check, Evidence, Latest, TargetReport};
 use crate::store::{BackupStore, ObjectMeta, StoreError, StoreKind};
 use crate::units::short_size;
@@ -527,6 +527,26 @@ pub fn set_verdict(
     }
 }
 
+/// What a part must hold for the engine that restores it, so the weekly check catches what
+/// the restore would refuse: none without a `restore:` engine for it, and none for an
+/// encrypted part (`*.enc`), whose content cannot be seen without its key.
+pub fn part_format(target: &Target, set: &BackupSet, part: &str) -> Option<BackupFormat> {
+    if part.ends_with(".enc") {
+        return None;
+    }
+    let engine = set
+        .engines
+        .get(part)
+        .copied()
+        .or(target.restore.as_ref().map(|r| r.engine))?;
+    Some(match engine {
+        RestoreEngine::Postgres => BackupFormat::PgDump,
+        RestoreEngine::Sqlite => BackupFormat::Sqlite,
+        RestoreEngine::Files => BackupFormat::Tar,
+        RestoreEngine::Command => BackupFormat::File,
+    })
+}
+
 /// The name of a part's check: `part database.sql.gz`.
 pub fn part_check_name(part: &str) -> String {
     format!("part {part}")
@@ -592,7 +612,8 @@ pub async fn check_target(
     if let Some(newest) = &newest {
         checks.push(encryption_of_parts(ctx, &newest.parts).await);
         for part in &newest.parts {
-            checks.push(check_part(ctx, part).await);
+            let expected = part_format(target, set, &part.name);
+            checks.push(check_part(ctx, part, expected).await);
         }
     }
     let today = ctx.now.date_naive();
@@ -649,7 +670,7 @@ async fn encryption_of_parts(ctx: &CheckContext<'_>, parts: &[Part]) -> Check {
 
 /// A part's check. Weekly: stored with the listed size, and its first bytes are what its name
 /// promises. Monthly: its SHA-256 over the stored bytes matches, and it decompresses whole.
-async fn check_part(ctx: &CheckContext<'_>, part: &Part) -> Check {
+async fn check_part(ctx: &CheckContext<'_>, part: &Part, expected: Option<BackupFormat>) -> Check {
     let name = part_check_name(&part.name);
     if let Some(fault) = part.fault() {
         return Check::fail(&name, fault);
@@ -682,6 +703,11 @@ async fn check_part(ctx: &CheckContext<'_>, part: &Part) -> Check {
         compression.name(),
         Content::detect(&content).name()
     );
+    if let Some(format) = expected
+        && let Err(e) = format::verify(format, &content)
+    {
+        return Check::fail(&name, format!("{}: {e}", compression.name()));
+    }
     if !ctx.deep {
         let listed = if part.listed_size.is_some() {
             "the size the manifest lists"
