@@ -147,7 +147,8 @@ targets:
     prefix: app/
     match: "full_*"
     format: file
-    rpo: 1d
+    rpo: 2d
+    retention: { daily: 1 }
     set:
       manifest: metadata.json
 "#;
@@ -198,7 +199,7 @@ fn names(t: &serde_json::Value) -> Vec<String> {
 /// A local store with two complete sets, the newest 1 h old; `parts` of the newest are returned.
 fn two_local_sets(dir: &Dir, db: &str) -> Vec<(String, Vec<u8>)> {
     let parts = make_parts(db);
-    store_local(dir, &set_objects("app/full_1000", &parts, true), HOUR * 20);
+    store_local(dir, &set_objects("app/full_1000", &parts, true), HOUR * 25);
     store_local(dir, &set_objects("app/full_2000", &parts, true), HOUR);
     parts
 }
@@ -220,7 +221,8 @@ fn sets_a_healthy_set_passes_weekly_monthly_and_restores_every_part_locally() {
             "encryption",
             "part database.sql.gz",
             "part files.tar.gz",
-            "part config.json.gz"
+            "part config.json.gz",
+            "retention"
         ]
     );
     assert_eq!(t["latest"]["key"], "app/full_2000/");
@@ -283,7 +285,7 @@ fn sets_a_missing_part_fails_and_names_it_and_freshness_uses_the_newest_complete
         "part files.tar.gz is missing"
     );
     passed(&t, "part app.sqlite.gz");
-    // The newest complete set (20 h old) is within the rpo.
+    // The newest complete set (25 h old) is within the rpo.
     assert!(passed(&t, "freshness").starts_with("the newest complete set is "));
     assert_eq!(t["latest"]["key"], "app/full_1000/");
 }
@@ -350,9 +352,7 @@ fn sets_an_incomplete_newest_set_fails_the_check_and_the_restore_takes_the_newes
     two_local_sets(&dir, "sqlite");
     // The newest folder has its parts but the backup tool died before writing the manifest.
     std::fs::remove_file(dir.join("backups/app/full_2000/metadata.json")).unwrap();
-    let config = LOCAL_MANIFEST
-        .replace("rpo: 1d", "rpo: 2d")
-        .replace("    set:\n      manifest: metadata.json\n", LIGHT_RESTORE);
+    let config = LOCAL_MANIFEST.replace("    set:\n      manifest: metadata.json\n", LIGHT_RESTORE);
     dir.write("dr.yml", &config);
     let (r, t) = dry_run(&dir, "weekly", &[]);
     r.expect_code(1);
@@ -427,7 +427,9 @@ fn sets_a_sidecar_only_set_passes_monthly_and_a_missing_sidecar_fails() {
         "dr.yml",
         LOCAL_MANIFEST
             .replace("      manifest: metadata.json\n", "")
-            .replace("    set:\n", "    set: {}\n"),
+            .replace("    set:\n", "    set: {}\n")
+            // One set, an hour old: yesterday's slot is empty.
+            .replace("    retention: { daily: 1 }\n", ""),
     );
     let (r, t) = dry_run(&dir, "monthly", &[]);
     r.expect_code(0);

@@ -2,7 +2,8 @@
 //! prefix) instead of one object. This module owns the listing of the folders, the manifest
 //! (`set: { manifest: metadata.json }`) or the sidecars (`set: {}`) that say which parts a
 //! folder must hold, the verdict on whether a folder is complete, and the dry-run checks of a
-//! set target. The full restore of a set lives in `restore::parts` and picks its set here.
+//! set target (`dry_run`). The full restore of a set lives in `restore::parts` and picks its set
+//! here.
 //!
 //! The rules, in one place:
 //! - A folder is a set when its name (the first key segment after the prefix) matches the
@@ -23,49 +24,23 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use serde::Deserialize;
 
-use super::dry_run::{CheckContext, encryption, retention_check};
-use super::format::{self, Compression, Content};
-use super::retention;
-use super::sidecar::{parse_sidecar, read_sidecar};
-use super::stream;
-use super::verdicts;
+use crate::checks::sidecar::read_sidecar;
 use crate::config::{BackupFormat, BackupSet, RestoreEngine, Target};
-use crate::report::{Check, Evidence, Latest, TargetReport};
-use crate::store::{BackupStore, ObjectMeta, StoreError, StoreKind};
+use crate::report::{Check, Latest};
+use crate::store::{BackupStore, ObjectMeta, StoreError};
 use crate::units::short_size;
 
-/// The largest manifest read: a thousand parts with long names stay far below it.
-pub const MANIFEST_MAX: u64 = 1 << 20;
-/// The most parts a manifest may list.
-pub const MAX_PARTS: usize = 1000;
-/// The longest part name accepted.
-const MAX_NAME: usize = 1024;
+mod dry_run;
+pub mod manifest;
+
+pub use dry_run::check_target;
+pub use manifest::{MANIFEST_MAX, MAX_PARTS, check_part_name, parse_manifest};
+
 /// The most objects one set folder may hold.
 pub const MAX_FOLDER_OBJECTS: usize = 10_000;
 /// How many of the newest folders are inspected (manifest read) to find a complete one.
 const INSPECT: usize = 6;
-/// How many bytes the weekly check reads from the start of each part.
-const HEAD_BYTES: u64 = 64 * 1024;
-
-/// The manifest as written by the backup tool: `{"parts": [{"name", "size", "sha256"}]}`.
-/// `files` is accepted for `parts`, `key`/`file` for `name`, `checksum` for `sha256`; other
-/// fields (timestamps, versions) are ignored.
-#[derive(Debug, Deserialize)]
-struct ManifestFile {
-    #[serde(alias = "files")]
-    parts: Vec<ManifestPart>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ManifestPart {
-    #[serde(alias = "key", alias = "file")]
-    name: String,
-    size: u64,
-    #[serde(alias = "checksum")]
-    sha256: String,
-}
 
 /// One folder of the listing: its summary from the listing of the prefix and, once
 /// [`fill`]ed (only for the few folders inspected), its objects.
@@ -189,6 +164,10 @@ pub struct Part {
 impl Part {
     /// Why this part makes its set incomplete, if it does.
     pub fn fault(&self) -> Option<String> {
+        // A sidecar-only set's names come from the store's keys: held to the manifest's rule.
+        if let Err(e) = check_part_name(&self.name) {
+            return Some(e);
+        }
         let Some(stored) = &self.stored else {
             return Some(format!("part {} is missing", self.name));
         };
@@ -232,64 +211,6 @@ impl Inspected {
     pub fn is_complete(&self) -> bool {
         self.problem.is_none()
     }
-}
-
-/// A part name must stay inside its folder: relative, `/`-separated, no `.`/`..`/empty
-/// segment, no backslash or control character.
-pub fn check_part_name(name: &str) -> Result<(), String> {
-    let shown = name.escape_debug();
-    if name.is_empty() || name.len() > MAX_NAME {
-        return Err(format!(
-            "part name `{shown}` is empty or longer than {MAX_NAME} bytes"
-        ));
-    }
-    if name.chars().any(|c| c.is_control() || c == '\\') {
-        return Err(format!(
-            "part name `{shown}` holds a backslash or a control character"
-        ));
-    }
-    if name.starts_with('/')
-        || name
-            .split('/')
-            .any(|s| s.is_empty() || s == "." || s == "..")
-    {
-        return Err(format!(
-            "part name `{shown}` points outside the set's folder (absolute, or a `.`, `..` or empty segment)"
-        ));
-    }
-    Ok(())
-}
-
-/// Parses a manifest and checks its entries: names inside the folder, each once, a 64-hex
-/// SHA-256, at most [`MAX_PARTS`].
-pub fn parse_manifest(bytes: &[u8]) -> Result<Vec<(String, u64, String)>, String> {
-    let file: ManifestFile =
-        serde_json::from_slice(bytes).map_err(|e| format!("is not a valid manifest: {e}"))?;
-    if file.parts.is_empty() {
-        return Err("lists no parts".into());
-    }
-    if file.parts.len() > MAX_PARTS {
-        return Err(format!(
-            "lists {} parts, more than the {MAX_PARTS} accepted",
-            file.parts.len()
-        ));
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    let mut out = Vec::with_capacity(file.parts.len());
-    for p in file.parts {
-        check_part_name(&p.name)?;
-        if !seen.insert(p.name.clone()) {
-            return Err(format!("lists part {} twice", p.name.escape_debug()));
-        }
-        let Some(sha) = parse_sidecar(&p.sha256).filter(|_| p.sha256.trim().len() == 64) else {
-            return Err(format!(
-                "gives part {} a sha256 that is not 64 hex digits",
-                p.name.escape_debug()
-            ));
-        };
-        out.push((p.name, p.size, sha));
-    }
-    Ok(out)
 }
 
 /// The parts of a folder whose manifest parsed, matched against what is stored.
@@ -562,199 +483,6 @@ pub fn latest(folder: &SetFolder, now: DateTime<Utc>) -> Latest {
     }
 }
 
-/// The dry-run checks of a set target: `listing`, `set`, `freshness`, `size`, `encryption`,
-/// a `part NAME` check per part of the newest folder, and `retention`.
-pub async fn check_target(
-    target: &Target,
-    set: &BackupSet,
-    prefix: &str,
-    ctx: &CheckContext<'_>,
-) -> TargetReport {
-    let picked = match pick(ctx.store, target, set, prefix, None).await {
-        Ok(p) => p,
-        Err(listing) => {
-            let checks = vec![listing, Check::fail("freshness", "no backup set found")];
-            return TargetReport::new(&target.name, None, checks);
-        }
-    };
-    let Picked {
-        listing,
-        set: set_check,
-        newest,
-        complete,
-        folders,
-    } = picked;
-    let mut checks = vec![listing, set_check];
-    let latest = complete.as_ref().map(|c| latest(&c.folder, ctx.now));
-    checks.push(match &latest {
-        Some(l) => verdicts::rpo(
-            "freshness",
-            "the newest complete set",
-            l.age_seconds,
-            target,
-        ),
-        None => Check::fail("freshness", "no complete backup set"),
-    });
-    // The size history: the newest complete set against the folders before it.
-    let sizes: Vec<ObjectMeta> = folders
-        .iter()
-        .skip_while(|f| complete.as_ref().is_some_and(|c| c.folder.name != f.name))
-        .take(6)
-        .map(|f| ObjectMeta {
-            key: f.prefix.clone(),
-            size: f.bytes,
-            last_modified: f.last_modified,
-        })
-        .collect();
-    if complete.is_some() && !sizes.is_empty() {
-        checks.push(verdicts::size(&sizes, target));
-    }
-    if let Some(newest) = &newest {
-        checks.push(encryption_of_parts(ctx, &newest.parts).await);
-        for part in &newest.parts {
-            let expected = part_format(target, set, &part.name);
-            checks.push(check_part(ctx, part, expected).await);
-        }
-    }
-    let today = ctx.now.date_naive();
-    let mut evidence = Evidence {
-        uri: latest.as_ref().map(|l| ctx.store.uri(&l.key)),
-        objects: Some(folders.len() as u64),
-        bytes: Some(folders.iter().map(|f| f.bytes).sum()),
-        ..Evidence::default()
-    };
-    if let Some(policy) = &target.retention {
-        let start = retention::window_start(policy, today);
-        let days = folders
-            .iter()
-            .map(|f| f.last_modified.date_naive())
-            .filter(|d| *d >= start)
-            .collect();
-        checks.push(retention_check(policy, today, &days));
-        if let Ok(missing) = retention::missing_slots(policy, today, &days) {
-            let wanted =
-                u64::from(policy.daily) + u64::from(policy.weekly) + u64::from(policy.monthly);
-            let missed =
-                (missing.daily.len() + missing.weekly.len() + missing.monthly.len()) as u64;
-            evidence.retention_slots = Some(wanted);
-            evidence.retention_filled = Some(wanted.saturating_sub(missed));
-        }
-    }
-    let mut report = TargetReport::new(&target.name, latest, checks);
-    report.evidence = evidence;
-    report
-}
-
-/// One `encryption` check over the parts: the first part that fails names the fault.
-async fn encryption_of_parts(ctx: &CheckContext<'_>, parts: &[Part]) -> Check {
-    if ctx.store.kind() == StoreKind::Local {
-        return Check::pass("encryption", "not applicable: local store");
-    }
-    let mut last = Check::pass("encryption", "no part stored");
-    for part in parts.iter().filter(|p| p.stored.is_some()) {
-        let check = match ctx.store.head(&part.key).await {
-            Ok(Some(h)) => encryption(ctx.store.kind(), &h, ctx.kms_key_arn),
-            Ok(None) => Check::fail("encryption", "vanished after listing".to_string()),
-            Err(e) => Check::fail("encryption", format!("HEAD failed: {e}")),
-        };
-        if !check.ok {
-            return Check::fail(
-                "encryption",
-                format!("part {}: {}", part.name, check.detail),
-            );
-        }
-        last = Check::pass("encryption", format!("{} (every part)", check.detail));
-    }
-    last
-}
-
-/// A part's check. Weekly: stored with the listed size, and its first bytes are what its name
-/// promises. Monthly: its SHA-256 over the stored bytes matches, and it decompresses whole.
-async fn check_part(ctx: &CheckContext<'_>, part: &Part, expected: Option<BackupFormat>) -> Check {
-    let name = part_check_name(&part.name);
-    if let Some(fault) = part.fault() {
-        return Check::fail(&name, fault);
-    }
-    let size = part.stored.as_ref().map_or(0, |o| o.size);
-    let head = match ctx.store.read_range(&part.key, 0, HEAD_BYTES).await {
-        Ok(h) => h,
-        Err(e) => return Check::fail(&name, format!("reading its first bytes failed: {e}")),
-    };
-    let compression = Compression::detect(&head);
-    if let Some(promised) = Compression::from_key(&part.key)
-        && promised != compression
-    {
-        return Check::fail(
-            &name,
-            format!(
-                "the name says {} but the bytes are {}",
-                promised.name(),
-                compression.name()
-            ),
-        );
-    }
-    let content = match compression {
-        Compression::None => head,
-        c => stream::decompress_prefix(head, c, 4096).await,
-    };
-    let seen = format!(
-        "{}, {}, {}",
-        short_size(size),
-        compression.name(),
-        Content::detect(&content).name()
-    );
-    if let Some(format) = expected
-        && let Err(e) = format::verify(format, &content)
-    {
-        return Check::fail(&name, format!("{}: {e}", compression.name()));
-    }
-    if !ctx.deep {
-        let listed = if part.listed_size.is_some() {
-            "the size the manifest lists"
-        } else {
-            "with its sidecar"
-        };
-        return Check::pass(
-            &name,
-            format!("present, {seen} ({listed}); the monthly check hashes it"),
-        );
-    }
-    let expected = match part.expected_sha256(ctx.store).await {
-        Ok(h) => h,
-        Err(e) => return Check::fail(&name, e),
-    };
-    let drained = match ctx.store.read(&part.key).await {
-        Ok(r) => stream::drain(r, compression).await,
-        Err(e) => return Check::fail(&name, format!("reading it failed: {e}")),
-    };
-    if drained.sha256 != expected {
-        return Check::fail(
-            &name,
-            format!(
-                "sha256 of the stored bytes is {}, expected {expected}",
-                drained.sha256
-            ),
-        );
-    }
-    if let Some(err) = &drained.error {
-        return Check::fail(
-            &name,
-            format!(
-                "sha256 matches but decompression failed after {} unpacked: {err}",
-                short_size(drained.content_bytes)
-            ),
-        );
-    }
-    Check::pass(
-        &name,
-        format!(
-            "{seen}; sha256 {} matches, whole stream intact ({} unpacked)",
-            &expected[..12],
-            short_size(drained.content_bytes)
-        ),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -808,65 +536,6 @@ mod tests {
         assert_eq!(folders[1].bytes, 11);
         assert_eq!(folders[1].prefix, "app/full_1/");
         assert!(folders[1].objects.contains_key("metadata.json"));
-    }
-
-    #[test]
-    fn part_names_outside_the_folder_are_refused() {
-        for bad in [
-            "../x",
-            "a/../../x",
-            "/etc/passwd",
-            "a//b",
-            "./a",
-            "a\\b",
-            "a\nb",
-            "",
-        ] {
-            assert!(check_part_name(bad).is_err(), "{bad:?}");
-        }
-        for good in ["database.sql.gz.enc", "db/part-1.gz", "..hidden"] {
-            assert!(check_part_name(good).is_ok(), "{good:?}");
-        }
-    }
-
-    #[test]
-    fn a_manifest_parses_with_its_aliases_and_checks_each_entry() {
-        let h = "ab".repeat(32);
-        let ok = format!(
-            r#"{{"id":"full_1","files":[{{"file":"a.gz","size":3,"checksum":"{h}","engine":"postgres"}}]}}"#
-        );
-        assert_eq!(
-            parse_manifest(ok.as_bytes()).unwrap(),
-            vec![("a.gz".into(), 3, h.clone())]
-        );
-        let traversal =
-            format!(r#"{{"parts":[{{"name":"../../etc/passwd","size":3,"sha256":"{h}"}}]}}"#);
-        let e = parse_manifest(traversal.as_bytes()).unwrap_err();
-        assert!(e.contains("outside the set's folder"), "{e}");
-        let twice = format!(
-            r#"{{"parts":[{{"name":"a","size":3,"sha256":"{h}"}},{{"name":"a","size":3,"sha256":"{h}"}}]}}"#
-        );
-        assert!(
-            parse_manifest(twice.as_bytes())
-                .unwrap_err()
-                .contains("twice")
-        );
-        let short = r#"{"parts":[{"name":"a","size":3,"sha256":"abc"}]}"#;
-        assert!(
-            parse_manifest(short.as_bytes())
-                .unwrap_err()
-                .contains("64 hex")
-        );
-        assert!(
-            parse_manifest(br#"{"parts":[]}"#)
-                .unwrap_err()
-                .contains("no parts")
-        );
-        assert!(
-            parse_manifest(b"not json")
-                .unwrap_err()
-                .contains("not a valid manifest")
-        );
     }
 
     #[test]
