@@ -556,3 +556,36 @@ fn sets_a_part_that_is_not_what_its_engine_restores_fails_weekly() {
     passed(&t, "part config.json.gz");
     passed(&t, "set");
 }
+
+#[test]
+fn sets_a_part_whose_engine_hangs_is_stopped_at_three_times_the_rto_and_named() {
+    let dir = Dir::new();
+    two_local_sets(&dir, "sqlite");
+    let config = LOCAL_MANIFEST.replace(
+        "    set:\n      manifest: metadata.json\n",
+        &LIGHT_RESTORE
+            .replace("rto: 10m", "rto: 1s")
+            .replace("grep -c retention >/dev/null", "sleep 60"),
+    );
+    dir.write("dr.yml", &config);
+    let started = std::time::Instant::now();
+    let (r, t) = quarterly(&dir, &[], &[]);
+    r.expect_code(1);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    passed(&t, "part app.sqlite.gz");
+    passed(&t, "part files.tar.gz");
+    let d = failed(&t, "part config.json.gz");
+    assert!(
+        d.contains("command: stopped before it finished (the RTO limit"),
+        "{d}"
+    );
+    assert!(failed(&t, "restore").contains("not restored: config.json.gz"));
+    assert!(
+        failed(&t, "validate[0]").contains("the RTO limit stopped the run at part config.json.gz")
+    );
+    assert!(failed(&t, "rto").contains("restore exceeded rto 1s"));
+}
