@@ -416,6 +416,18 @@ fn sets_a_manifest_naming_a_part_outside_the_set_fails_and_nothing_outside_is_re
     let (r, t) = quarterly(&dir, &[], &[]);
     r.expect_code(1);
     assert_eq!(failed(&t, "restore"), "no complete backup set to restore");
+
+    // A manifest past the 1 MiB cap is not read.
+    let mut huge = b"{\"parts\": [".to_vec();
+    huge.resize(2 << 20, b' ');
+    dir.write("backups/app/full_2000/metadata.json", &huge);
+    let (r, t) = dry_run(&dir, "weekly", &[]);
+    r.expect_code(1);
+    let set = failed(&t, "set");
+    assert!(
+        set.contains("manifest metadata.json is 2.0 MiB, larger than the 1.0 MiB accepted"),
+        "{set}"
+    );
 }
 
 #[test]
