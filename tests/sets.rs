@@ -601,3 +601,21 @@ fn sets_a_part_whose_engine_hangs_is_stopped_at_three_times_the_rto_and_named() 
     );
     assert!(failed(&t, "rto").contains("restore exceeded rto 1s"));
 }
+
+#[test]
+fn sets_an_engine_named_for_a_part_the_set_does_not_hold_fails_the_set_check() {
+    let dir = Dir::new();
+    two_local_sets(&dir, "sqlite");
+    let config = LOCAL_MANIFEST.replace(
+        "    set:\n      manifest: metadata.json\n",
+        &LIGHT_RESTORE.replace("app.sqlite.gz: sqlite", "app.sqlite: sqlite"),
+    );
+    dir.write("dr.yml", &config);
+    let (r, t) = dry_run(&dir, "weekly", &[]);
+    r.expect_code(1);
+    let d = failed(&t, "set");
+    assert!(
+        d.contains("set.engines names app.sqlite, which full_2000 does not hold"),
+        "{d}"
+    );
+}

@@ -392,7 +392,25 @@ pub async fn pick(
             break;
         }
     }
-    let set_check = set_verdict(newest.as_ref(), complete.as_ref(), folders.len());
+    let mut set_check = set_verdict(newest.as_ref(), complete.as_ref(), folders.len());
+    if let Some(held) = complete
+        .as_ref()
+        .or(newest.as_ref())
+        .filter(|i| !i.parts.is_empty())
+    {
+        let unknown = unknown_engine_parts(set, &held.parts);
+        if !unknown.is_empty() {
+            set_check = Check::fail(
+                "set",
+                format!(
+                    "{}; set.engines names {}, which {} does not hold (a typo restores that part with restore.engine)",
+                    set_check.detail,
+                    unknown.join(", "),
+                    held.folder.name
+                ),
+            );
+        }
+    }
     Ok(Picked {
         listing,
         set: set_check,
@@ -400,6 +418,15 @@ pub async fn pick(
         complete,
         folders,
     })
+}
+
+/// The parts `set.engines` names that `parts` does not hold.
+pub fn unknown_engine_parts<'a>(set: &'a BackupSet, parts: &[Part]) -> Vec<&'a str> {
+    set.engines
+        .keys()
+        .filter(|k| !parts.iter().any(|p| &p.name == *k))
+        .map(String::as_str)
+        .collect()
 }
 
 /// The `set` check: the newest folder complete passes; otherwise it fails naming the fault and
