@@ -120,8 +120,9 @@ async fn encryption_of_parts(ctx: &CheckContext<'_>, parts: &[Part]) -> Check {
     last
 }
 
-/// A part's check. Weekly: stored with the listed size, and its first bytes are what its name
-/// promises. Monthly: its SHA-256 over the stored bytes matches, and it decompresses whole.
+/// A part's check. Weekly: stored with the listed size, its first bytes are what its name
+/// promises, and its content is `expected` (what its engine restores, see `part_format`).
+/// Monthly: its SHA-256 over the stored bytes matches, and it decompresses whole.
 async fn check_part(ctx: &CheckContext<'_>, part: &Part, expected: Option<BackupFormat>) -> Check {
     let name = part_check_name(&part.name);
     if let Some(fault) = part.fault() {
