@@ -881,6 +881,12 @@ fn validate_set(
     }
     let has_command = restore.is_some_and(|r| r.command.as_ref().is_some_and(|c| !c.is_empty()));
     for (part, engine) in &set.engines {
+        if let Err(e) = crate::checks::set::check_part_name(part) {
+            return Err(format!(
+                "{}: {e}",
+                at(&format!("{key}.engines"), "engines:")
+            ));
+        }
         if *engine == RestoreEngine::Command && !has_command {
             return Err(format!(
                 "{}: part `{part}` uses engine `command`, which needs `restore.command: [program, args...]`",

@@ -483,6 +483,22 @@ fn sets_a_manifest_outside_the_folder_is_a_config_error_naming_the_key() {
         err.contains("must be a file name inside the set's folder"),
         "{err}"
     );
+
+    dir.write(
+        "dr.yml",
+        LOCAL_MANIFEST.replace(
+            "manifest: metadata.json",
+            "manifest: metadata.json\n      engines: { ../db.gz: sqlite }",
+        ),
+    );
+    let r = dir
+        .command()
+        .args(["config", "check"])
+        .output()
+        .expect_code(2);
+    let err = r.stderr();
+    assert!(err.contains("targets[0].set.engines"), "{err}");
+    assert!(err.contains("points outside the set's folder"), "{err}");
 }
 
 /// Moto: the same set, parts KMS-encrypted, checked weekly, monthly and restored.
