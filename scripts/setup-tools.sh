@@ -11,6 +11,7 @@
 #   PostgreSQL      initdb / pg_ctl / pg_restore from Debian's `postgresql` package, when missing
 #   strace          Debian's `strace`, when missing: a test counts the demo's fsync calls with it
 #   chromium        Debian's `chromium`, when missing: the status page is checked in it
+#   sqlite3         Debian's `sqlite3`, when missing: the backup-set tests build a SQLite part
 #   .tools/node/    also npm puppeteer-core and axe-core, which drive that browser and audit the
 #                   page's accessibility (tests/site/check.mjs)
 #
@@ -160,4 +161,5 @@ setup_browser_test_npm
 setup_postgres
 setup_apt_tool strace
 setup_apt_tool chromium
+setup_apt_tool sqlite3
 log "done"

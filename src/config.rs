@@ -100,6 +100,25 @@ pub struct Target {
     /// How the quarterly full restore is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<Restore>,
+    /// A backup is a folder of parts (`full_<timestamp>/`) rather than one object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<BackupSet>,
+}
+
+/// A backup kept as a set of parts in one folder under the prefix (`full_<timestamp>/`): the
+/// folder's name matches `match`, and the newest complete folder is the backup.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BackupSet {
+    /// The manifest inside each folder listing the parts with their size and SHA-256
+    /// (e.g. `metadata.json`). Without it, every other object of the folder is a part and
+    /// needs a `PART.sha256` sidecar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    /// The engine each part is restored with, by part name; a part not named here uses
+    /// `restore.engine`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub engines: std::collections::BTreeMap<String, RestoreEngine>,
 }
 
 fn default_match() -> String {
@@ -817,6 +836,9 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
         if let Some(restore) = &target.restore {
             validate_restore(restore, &key("restore"), &|k, n| at(k, n))?;
         }
+        if let Some(set) = &target.set {
+            validate_set(set, target.restore.as_ref(), &key("set"), &|k, n| at(k, n))?;
+        }
         if let Some((kind, n, max)) = target.retention.as_ref().and_then(Retention::over_limit) {
             let line = text
                 .lines()
@@ -839,6 +861,38 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
             at("kpi.min-health", "min-health:"),
             config.kpi.min_health
         ));
+    }
+    Ok(())
+}
+
+fn validate_set(
+    set: &BackupSet,
+    restore: Option<&Restore>,
+    key: &str,
+    at: &dyn Fn(&str, &str) -> String,
+) -> Result<(), String> {
+    if let Some(m) = &set.manifest
+        && (m.is_empty() || m.contains('/') || m.contains('\\') || m == "." || m == "..")
+    {
+        return Err(format!(
+            "{}: `{m}` must be a file name inside the set's folder",
+            at(&format!("{key}.manifest"), "manifest:")
+        ));
+    }
+    let has_command = restore.is_some_and(|r| r.command.as_ref().is_some_and(|c| !c.is_empty()));
+    for (part, engine) in &set.engines {
+        if let Err(e) = crate::checks::set::check_part_name(part) {
+            return Err(format!(
+                "{}: {e}",
+                at(&format!("{key}.engines"), "engines:")
+            ));
+        }
+        if *engine == RestoreEngine::Command && !has_command {
+            return Err(format!(
+                "{}: part `{part}` uses engine `command`, which needs `restore.command: [program, args...]`",
+                at(&format!("{key}.engines"), "engines:")
+            ));
+        }
     }
     Ok(())
 }

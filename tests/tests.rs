@@ -30,4 +30,5 @@ mod restore;
 mod restore_pg;
 mod s3;
 mod s3_restore;
+mod sets;
 mod site;

@@ -34,6 +34,10 @@ pub struct CheckContext<'a> {
 
 /// Runs every dry-run check of one target against `prefix` (the target's, or chaos's).
 pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>) -> TargetReport {
+    // A backup kept as a folder of parts has its own checks (`checks::set`).
+    if let Some(set) = &target.set {
+        return super::set::check_target(target, set, prefix, ctx).await;
+    }
     let filter = match KeyFilter::new(&target.pattern) {
         Ok(f) => f,
         Err(e) => {
@@ -372,7 +376,7 @@ async fn checksum(
     }
 }
 
-fn retention_check(policy: &Retention, today: NaiveDate, days: &BTreeSet<NaiveDate>) -> Check {
+pub fn retention_check(policy: &Retention, today: NaiveDate, days: &BTreeSet<NaiveDate>) -> Check {
     match retention::missing_slots(policy, today, days) {
         Ok(missing) => Check::new(
             "retention",

@@ -8,6 +8,7 @@ pub mod listing;
 pub mod orchestrate;
 pub mod restore;
 pub mod retention;
+pub mod set;
 pub mod sidecar;
 pub mod stream;
 pub mod verdicts;

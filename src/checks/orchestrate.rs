@@ -165,7 +165,12 @@ pub async fn run(
             "--backup names one backup, so check one target: add --target NAME"
         );
     }
-    if let Some(key) = request.backup.as_deref() {
+    // A set's `--backup` names a folder, which has no HEAD: `checks::set` looks for it.
+    if let Some(key) = request
+        .backup
+        .as_deref()
+        .filter(|_| targets.iter().all(|t| t.set.is_none()))
+    {
         // A key that is not there is a mistake in the command, not a failed backup: say so and
         // stop. A store that cannot answer stays a failed check, so the report is written.
         if let Ok(None) = store.head(key).await {

@@ -50,6 +50,7 @@ use engine::EngineOutcome;
 pub mod command;
 pub mod engine;
 pub mod files;
+pub mod parts;
 pub mod pg_cluster;
 pub mod pg_tools;
 pub mod pg_url;
@@ -98,6 +99,10 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         let check = Check::pass("restore", NOT_RESTORED);
         return TargetReport::new(&target.name, None, vec![check]);
     };
+    // A backup kept as a folder of parts is restored part by part (`parts`).
+    if let Some(set) = &target.set {
+        return parts::check_target(target, set, restore, prefix, ctx).await;
+    }
     let stop = Stop {
         until: deadline(target).map(|d| tokio::time::Instant::from_std(started) + d),
         cancel: ctx.cancel,

@@ -1,0 +1,209 @@
+//! The dry-run checks of a set target (weekly, and monthly with `deep`): `listing`, `set`,
+//! `freshness`, `size`, `encryption`, a `part NAME` check per part of the newest folder, and
+//! `retention`.
+
+use super::{Part, Picked, latest, part_check_name, part_format, pick};
+use crate::checks::dry_run::{CheckContext, encryption, retention_check};
+use crate::checks::format::{self, Compression, Content};
+use crate::checks::{retention, stream, verdicts};
+use crate::config::{BackupFormat, BackupSet, Target};
+use crate::report::{Check, Evidence, TargetReport};
+use crate::store::{ObjectMeta, StoreKind};
+use crate::units::short_size;
+
+/// How many bytes the weekly check reads from the start of each part.
+const HEAD_BYTES: u64 = 64 * 1024;
+
+/// The dry-run checks of a set target: `listing`, `set`, `freshness`, `size`, `encryption`,
+/// a `part NAME` check per part of the newest folder, and `retention`.
+pub async fn check_target(
+    target: &Target,
+    set: &BackupSet,
+    prefix: &str,
+    ctx: &CheckContext<'_>,
+) -> TargetReport {
+    let picked = match pick(ctx.store, target, set, prefix, None).await {
+        Ok(p) => p,
+        Err(listing) => {
+            let checks = vec![listing, Check::fail("freshness", "no backup set found")];
+            return TargetReport::new(&target.name, None, checks);
+        }
+    };
+    let Picked {
+        listing,
+        set: set_check,
+        newest,
+        complete,
+        folders,
+    } = picked;
+    let mut checks = vec![listing, set_check];
+    let latest = complete.as_ref().map(|c| latest(&c.folder, ctx.now));
+    checks.push(match &latest {
+        Some(l) => verdicts::rpo(
+            "freshness",
+            "the newest complete set",
+            l.age_seconds,
+            target,
+        ),
+        None => Check::fail("freshness", "no complete backup set"),
+    });
+    // The size history: the newest complete set against the folders before it.
+    let sizes: Vec<ObjectMeta> = folders
+        .iter()
+        .skip_while(|f| complete.as_ref().is_some_and(|c| c.folder.name != f.name))
+        .take(6)
+        .map(|f| ObjectMeta {
+            key: f.prefix.clone(),
+            size: f.bytes,
+            last_modified: f.last_modified,
+        })
+        .collect();
+    if complete.is_some() && !sizes.is_empty() {
+        checks.push(verdicts::size(&sizes, target));
+    }
+    if let Some(newest) = &newest {
+        checks.push(encryption_of_parts(ctx, &newest.parts).await);
+        for part in &newest.parts {
+            let expected = part_format(target, set, &part.name);
+            checks.push(check_part(ctx, part, expected).await);
+        }
+    }
+    let today = ctx.now.date_naive();
+    let mut evidence = Evidence {
+        uri: latest.as_ref().map(|l| ctx.store.uri(&l.key)),
+        objects: Some(folders.len() as u64),
+        bytes: Some(folders.iter().map(|f| f.bytes).sum()),
+        ..Evidence::default()
+    };
+    if let Some(policy) = &target.retention {
+        let start = retention::window_start(policy, today);
+        let days = folders
+            .iter()
+            .map(|f| f.last_modified.date_naive())
+            .filter(|d| *d >= start)
+            .collect();
+        checks.push(retention_check(policy, today, &days));
+        if let Ok(missing) = retention::missing_slots(policy, today, &days) {
+            let wanted =
+                u64::from(policy.daily) + u64::from(policy.weekly) + u64::from(policy.monthly);
+            let missed =
+                (missing.daily.len() + missing.weekly.len() + missing.monthly.len()) as u64;
+            evidence.retention_slots = Some(wanted);
+            evidence.retention_filled = Some(wanted.saturating_sub(missed));
+        }
+    }
+    let mut report = TargetReport::new(&target.name, latest, checks);
+    report.evidence = evidence;
+    report
+}
+
+/// One `encryption` check over the parts: the first part that fails names the fault.
+async fn encryption_of_parts(ctx: &CheckContext<'_>, parts: &[Part]) -> Check {
+    if ctx.store.kind() == StoreKind::Local {
+        return Check::pass("encryption", "not applicable: local store");
+    }
+    let mut last = Check::pass("encryption", "no part stored");
+    for part in parts.iter().filter(|p| p.stored.is_some()) {
+        let check = match ctx.store.head(&part.key).await {
+            Ok(Some(h)) => encryption(ctx.store.kind(), &h, ctx.kms_key_arn),
+            Ok(None) => Check::fail("encryption", "vanished after listing".to_string()),
+            Err(e) => Check::fail("encryption", format!("HEAD failed: {e}")),
+        };
+        if !check.ok {
+            return Check::fail(
+                "encryption",
+                format!("part {}: {}", part.name, check.detail),
+            );
+        }
+        last = Check::pass("encryption", format!("{} (every part)", check.detail));
+    }
+    last
+}
+
+/// A part's check. Weekly: stored with the listed size, its first bytes are what its name
+/// promises, and its content is `expected` (what its engine restores, see `part_format`).
+/// Monthly: its SHA-256 over the stored bytes matches, and it decompresses whole.
+async fn check_part(ctx: &CheckContext<'_>, part: &Part, expected: Option<BackupFormat>) -> Check {
+    let name = part_check_name(&part.name);
+    if let Some(fault) = part.fault() {
+        return Check::fail(&name, fault);
+    }
+    let size = part.stored.as_ref().map_or(0, |o| o.size);
+    let head = match ctx.store.read_range(&part.key, 0, HEAD_BYTES).await {
+        Ok(h) => h,
+        Err(e) => return Check::fail(&name, format!("reading its first bytes failed: {e}")),
+    };
+    let compression = Compression::detect(&head);
+    if let Some(promised) = Compression::from_key(&part.key)
+        && promised != compression
+    {
+        return Check::fail(
+            &name,
+            format!(
+                "the name says {} but the bytes are {}",
+                promised.name(),
+                compression.name()
+            ),
+        );
+    }
+    let content = match compression {
+        Compression::None => head,
+        c => stream::decompress_prefix(head, c, 4096).await,
+    };
+    let seen = format!(
+        "{}, {}, {}",
+        short_size(size),
+        compression.name(),
+        Content::detect(&content).name()
+    );
+    if let Some(format) = expected
+        && let Err(e) = format::verify(format, &content)
+    {
+        return Check::fail(&name, format!("{}: {e}", compression.name()));
+    }
+    if !ctx.deep {
+        let listed = if part.listed_size.is_some() {
+            "the size the manifest lists"
+        } else {
+            "with its sidecar"
+        };
+        return Check::pass(
+            &name,
+            format!("present, {seen} ({listed}); the monthly check hashes it"),
+        );
+    }
+    let expected = match part.expected_sha256(ctx.store).await {
+        Ok(h) => h,
+        Err(e) => return Check::fail(&name, e),
+    };
+    let drained = match ctx.store.read(&part.key).await {
+        Ok(r) => stream::drain(r, compression).await,
+        Err(e) => return Check::fail(&name, format!("reading it failed: {e}")),
+    };
+    if drained.sha256 != expected {
+        return Check::fail(
+            &name,
+            format!(
+                "sha256 of the stored bytes is {}, expected {expected}",
+                drained.sha256
+            ),
+        );
+    }
+    if let Some(err) = &drained.error {
+        return Check::fail(
+            &name,
+            format!(
+                "sha256 matches but decompression failed after {} unpacked: {err}",
+                short_size(drained.content_bytes)
+            ),
+        );
+    }
+    Check::pass(
+        &name,
+        format!(
+            "{seen}; sha256 {} matches, whole stream intact ({} unpacked)",
+            &expected[..12],
+            short_size(drained.content_bytes)
+        ),
+    )
+}
