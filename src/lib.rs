@@ -41,6 +41,8 @@ pub mod github;
 pub mod history;
 /// The KPI rule: pure functions from reports to a status.
 pub mod kpi;
+/// What the monthly runs have proven, backup by backup, and what to read next.
+pub mod ledger;
 /// The per-target matrix of objectives, results and storage, with a health score.
 pub mod matrix;
 /// Alert delivery: the GitHub issue and the Slack message for a report.
