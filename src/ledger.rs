@@ -257,6 +257,9 @@ pub struct Verified {
     pub key: String,
     pub reason: Reason,
     pub ok: bool,
+    /// Its content differs from what an earlier run proved under the same key.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tampered: bool,
     /// The proof this read established (absent when the read failed: what was proven before
     /// is kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -435,6 +438,7 @@ mod tests {
                     key: p.object.key.clone(),
                     reason: p.reason,
                     ok: true,
+                    tampered: false,
                     proof: Some(proof(&p.object, now)),
                     error: None,
                 })

@@ -11,5 +11,6 @@ pub mod retention;
 pub mod sidecar;
 pub mod stream;
 pub mod verdicts;
+pub mod verify;
 
 pub use orchestrate::{CheckRequest, database_urls, execute, run, select_targets};
