@@ -670,6 +670,7 @@ mod tests {
             finished_at: Some(at),
             metrics: serde_json::Map::new(),
             failures: Vec::new(),
+            coverage: Vec::new(),
         };
         let kpi = crate::kpi::compute(
             Inputs {

@@ -61,6 +61,10 @@ pub struct Slot {
     /// Failed checks of the report behind this slot, kept so the reasons survive in the state.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
+    /// Targets whose retained backups are less proven than `verify.min-coverage` asks (said in
+    /// the reasons; the status is the checks').
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<String>,
 }
 
 impl Slot {
@@ -72,6 +76,7 @@ impl Slot {
             finished_at: None,
             metrics: serde_json::Map::new(),
             failures: Vec::new(),
+            coverage: Vec::new(),
         }
     }
 
@@ -84,6 +89,7 @@ impl Slot {
             finished_at: view.finished_at,
             metrics: view.metrics.clone(),
             failures: view.failures.clone(),
+            coverage: view.coverage.clone(),
         }
     }
 
@@ -197,6 +203,13 @@ pub fn compute(inputs: Inputs, max_ages: MaxAges, now: DateTime<Utc>) -> Kpi {
         (Schedule::Quarterly, &quarterly),
     ] {
         reasons.extend(slot_reasons(schedule, slot, max_ages.of(schedule), now));
+        if slot.present && !slot.stale {
+            reasons.extend(
+                slot.coverage
+                    .iter()
+                    .map(|line| format!("{schedule} coverage: {line}")),
+            );
+        }
     }
     if downgraded {
         reasons.push(format!(
@@ -352,6 +365,7 @@ mod tests {
             finished_at: Some(now() - chrono::Duration::days(days_ago)),
             metrics: serde_json::Map::new(),
             failures: Vec::new(),
+            coverage: Vec::new(),
         }
     }
 
@@ -459,6 +473,7 @@ mod tests {
                 vec![format!("t{day} x: bad")]
             },
             metrics: serde_json::Map::new(),
+            coverage: Vec::new(),
         };
         let merged = merge_views(&[view(true, 20), view(false, 18), view(true, 21)]).unwrap();
         assert!(!merged.ok);

@@ -222,6 +222,32 @@ impl Coverage {
     pub fn short(&self) -> bool {
         self.percent() < u64::from(self.min_percent)
     }
+
+    /// `12 of 40 retained backups proven within 90d (30%), oldest proof 2026-…`.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "{} of {} proven within {} ({}%)",
+            self.fresh,
+            crate::units::count(self.retained, "retained backup"),
+            crate::units::short_duration(self.re_read_after_secs),
+            self.percent()
+        );
+        if let Some(t) = self.oldest_proof {
+            s.push_str(&format!(", oldest proof {}", rfc3339::format(&t)));
+        }
+        s
+    }
+
+    /// The KPI's reason for target `name` when its coverage is short, else `None`.
+    pub fn shortfall(&self, name: &str) -> Option<String> {
+        self.short().then(|| {
+            format!(
+                "{name}: {}, under verify.min-coverage {}%",
+                self.describe(),
+                self.min_percent
+            )
+        })
+    }
 }
 
 /// The coverage of `retained` by `proofs` at `now`.

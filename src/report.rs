@@ -265,6 +265,8 @@ pub struct ReportView {
     pub failures: Vec<String>,
     /// Each target's metrics, when present (restore timings).
     pub metrics: serde_json::Map<String, serde_json::Value>,
+    /// Targets whose retained backups are less proven than `verify.min-coverage` asks.
+    pub coverage: Vec<String>,
 }
 
 impl From<&Report> for ReportView {
@@ -284,6 +286,11 @@ impl From<&Report> for ReportView {
             finished_at: Some(report.finished_at.trunc_subsecs(0)),
             failures: report.failure_lines(),
             metrics,
+            coverage: report
+                .targets
+                .iter()
+                .filter_map(|t| t.verify.as_ref()?.coverage.shortfall(&t.name))
+                .collect(),
         }
     }
 }
@@ -364,6 +371,7 @@ pub fn parse_view(text: &str) -> Result<ReportView, String> {
         .unwrap_or(false);
     let mut failures = Vec::new();
     let mut metrics = serde_json::Map::new();
+    let mut coverage = Vec::new();
     for target in obj
         .get("targets")
         .and_then(|t| t.as_array())
@@ -392,6 +400,12 @@ pub fn parse_view(text: &str) -> Result<ReportView, String> {
         {
             metrics.insert(name.to_string(), serde_json::Value::Object(m.clone()));
         }
+        let shortfall = target
+            .get("verify")
+            .and_then(|v| v.get("coverage"))
+            .and_then(|c| serde_json::from_value::<crate::ledger::Coverage>(c.clone()).ok())
+            .and_then(|c| c.shortfall(name));
+        coverage.extend(shortfall);
     }
     Ok(ReportView {
         ok,
@@ -399,6 +413,7 @@ pub fn parse_view(text: &str) -> Result<ReportView, String> {
         finished_at,
         failures,
         metrics,
+        coverage,
     })
 }
 

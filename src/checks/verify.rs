@@ -17,7 +17,7 @@ use crate::config::{ChecksumMode, Target, Verify};
 use crate::ledger::{self, Budget, Coverage, Ledger, Pick, Plan, Proof, Reason, Verification, Verified};
 use crate::report::Check;
 use crate::store::{BackupStore, ObjectMeta, StoreError};
-use crate::units::{short_duration, short_size};
+use crate::units::short_size;
 
 /// What the monthly run knows about the ledger and what was asked for on the command line.
 #[derive(Clone, Copy)]
@@ -252,7 +252,7 @@ fn verify_check(v: &Verification) -> Check {
     if !failed.is_empty() {
         detail.push_str(&format!("; {} failed: {}", failed.len(), failed.join("; ")));
     }
-    detail.push_str(&format!("; coverage {}", describe_coverage(&v.coverage)));
+    detail.push_str(&format!("; coverage {}", v.coverage.describe()));
     if v.deferred > 0 {
         detail.push_str(&format!(
             "; {} left for later runs by the budget",
@@ -279,24 +279,6 @@ fn reason_name(r: Reason) -> &'static str {
         Reason::Never => "never proven",
         Reason::Stale => "proven too long ago",
     }
-}
-
-/// `12 of 40 retained backups proven within 90d (30%), oldest proof 2026-…`.
-pub fn describe_coverage(c: &Coverage) -> String {
-    let mut s = format!(
-        "{} of {} proven within {} ({}%)",
-        c.fresh,
-        crate::units::count(c.retained, "retained backup"),
-        short_duration(c.re_read_after_secs),
-        c.percent()
-    );
-    if let Some(t) = c.oldest_proof {
-        s.push_str(&format!(
-            ", oldest proof {}",
-            crate::report::rfc3339::format(&t)
-        ));
-    }
-    s
 }
 
 /// The newest backup's `checksum` check when the ledger already proves it and it is not read

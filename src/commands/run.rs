@@ -1,6 +1,6 @@
 //! `dr-action run --schedule S [--chaos]`: the whole pipeline the action runs.
 //!
-//! check → the kept state and history (read through the API from the default branch; no state =
+//! the kept ledger (monthly: what earlier runs proved) → check → the kept state and history (read through the API from the default branch; no state =
 //! first run) → the history chain verified (a broken chain is a failed `chain` check and nothing
 //! is appended) → the matrix, where a critical target under `kpi.min-health` fails a `health`
 //! check → the report and its in-toto statement → KPI (the slot of this schedule replaces the
@@ -36,7 +36,7 @@ use crate::kpi::KpiStatus;
 use crate::matrix;
 use crate::notify::{self, Channels};
 use crate::output::Sink;
-use crate::report::{Check, Report, TargetReport};
+use crate::report::{Check, Report, Schedule, TargetReport};
 use crate::state::{self, PublishStep, STATE_PATH};
 
 /// What `run` is asked to do.
@@ -61,6 +61,23 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         true => None,
         false => notify::heartbeat_start(&loaded.config.notify, env).await,
     };
+    let mut early_errors: Vec<String> = Vec::new();
+    let gh = GitHub::from_env(env);
+    let branch = match &gh {
+        Ok(gh) => github::default_branch(wf, gh)
+            .await
+            .map_err(|e| early_errors.push(format!("could not learn the default branch: {e:#}")))
+            .ok(),
+        Err(_) => None,
+    };
+    let gh_ref = gh.as_ref().ok().zip(branch.as_deref());
+    // The monthly deep reads start from what the kept ledger already proves.
+    if request.schedule == Schedule::Monthly && !request.chaos {
+        match state::read_ledger(gh_ref).await {
+            Ok(ledger) => request.ledger = ledger.unwrap_or_default(),
+            Err(e) => early_errors.push(format!("could not read the kept ledger: {e:#}")),
+        }
+    }
     // The checks' lines stream into one foldable group of the job log; the masks written
     // inside it take effect at once all the same.
     if wf.in_actions {
@@ -76,22 +93,13 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         return cancelled(report_skipping(&mut report), &request, wf, out, code);
     }
     let mut notes: Vec<String> = Vec::new();
-    let mut errors: Vec<String> = Vec::new();
+    let mut errors: Vec<String> = early_errors;
     match started {
         Some(Ok(note)) => notes.push(note),
         Some(Err(e)) => errors.push(e),
         None => {}
     }
 
-    let gh = GitHub::from_env(env);
-    let branch = match &gh {
-        Ok(gh) => github::default_branch(wf, gh)
-            .await
-            .map_err(|e| errors.push(format!("could not learn the default branch: {e:#}")))
-            .ok(),
-        Err(_) => None,
-    };
-    let gh_ref = gh.as_ref().ok().zip(branch.as_deref());
     // When the state cannot be read, nothing may be published: it would overwrite the state.
     let kept = state::read_kept(gh_ref)
         .await
