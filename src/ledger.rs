@@ -53,7 +53,8 @@ impl Proof {
     /// Whether the object listed is the one that was proven: same size, same last-modified
     /// (compared in whole seconds, as the ledger keeps it).
     pub fn same_identity(&self, object: &ObjectMeta) -> bool {
-        self.size == object.size && self.last_modified.timestamp() == object.last_modified.timestamp()
+        self.size == object.size
+            && self.last_modified.timestamp() == object.last_modified.timestamp()
     }
 }
 
@@ -114,7 +115,9 @@ pub fn select(
     for o in retained {
         match proofs.get(&o.key) {
             Some(p) if !p.same_identity(o) => changed.push(o),
-            Some(p) if is_stale(p, now, budget.re_read_after_secs) => stale.push((p.verified_at, o)),
+            Some(p) if is_stale(p, now, budget.re_read_after_secs) => {
+                stale.push((p.verified_at, o))
+            }
             Some(_) => {}
             None => never.push(o),
         }
@@ -153,20 +156,35 @@ pub fn select(
 }
 
 /// The `requested` objects (`--key`, `--since`), newest first, whatever the budget and the
-/// ledger say: the user asked for them.
-pub fn requested(objects: Vec<ObjectMeta>) -> Plan {
-    let mut objects = objects;
-    objects.sort_by(|a, b| (b.last_modified, &b.key).cmp(&(a.last_modified, &a.key)));
-    Plan {
-        picks: objects
-            .into_iter()
-            .map(|object| Pick {
-                object,
-                reason: Reason::Requested,
-            })
-            .collect(),
-        deferred: 0,
+/// ledger say: the user asked for them. The newest backup of `retained` comes first when the
+/// ledger does not prove it within `re-read-after`, as on every monthly run.
+pub fn requested(
+    named: Vec<ObjectMeta>,
+    retained: &[ObjectMeta],
+    proofs: &BTreeMap<String, Proof>,
+    now: DateTime<Utc>,
+    re_read_after_secs: u64,
+) -> Plan {
+    let mut named = named;
+    named.sort_by(|a, b| (b.last_modified, &b.key).cmp(&(a.last_modified, &a.key)));
+    let mut picks = Vec::with_capacity(named.len() + 1);
+    let newest = retained.iter().max_by_key(|o| (o.last_modified, &o.key));
+    if let Some(n) = newest.filter(|n| {
+        !named.iter().any(|o| o.key == n.key)
+            && proofs
+                .get(&n.key)
+                .is_none_or(|p| !p.same_identity(n) || is_stale(p, now, re_read_after_secs))
+    }) {
+        picks.push(Pick {
+            object: n.clone(),
+            reason: Reason::Newest,
+        });
     }
+    picks.extend(named.into_iter().map(|object| Pick {
+        object,
+        reason: Reason::Requested,
+    }));
+    Plan { picks, deferred: 0 }
 }
 
 fn is_stale(p: &Proof, now: DateTime<Utc>, re_read_after_secs: u64) -> bool {
@@ -202,7 +220,11 @@ pub struct Coverage {
     /// Of those, how many were proven within `re-read-after`.
     pub fresh: u64,
     /// The oldest proof among the retained backups.
-    #[serde(with = "rfc3339::option", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "rfc3339::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub oldest_proof: Option<DateTime<Utc>>,
     /// `re-read-after`, in seconds, and the share (in percent) of fresh proofs the config asks for.
     pub re_read_after_secs: u64,
@@ -272,7 +294,10 @@ pub fn coverage(
         if !is_stale(p, now, re_read_after_secs) {
             c.fresh += 1;
         }
-        c.oldest_proof = Some(c.oldest_proof.map_or(p.verified_at, |t| t.min(p.verified_at)));
+        c.oldest_proof = Some(
+            c.oldest_proof
+                .map_or(p.verified_at, |t| t.min(p.verified_at)),
+        );
     }
     c
 }
@@ -514,7 +539,10 @@ mod tests {
         assert_eq!(plan.picks.len(), 2);
         assert_eq!(plan.deferred, 3);
         let tiny = Budget { bytes: 1, ..b };
-        assert_eq!(select(&objects, &BTreeMap::new(), at(6), &tiny).picks.len(), 1);
+        assert_eq!(
+            select(&objects, &BTreeMap::new(), at(6), &tiny).picks.len(),
+            1
+        );
     }
 
     #[test]

@@ -55,18 +55,17 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
         _ => None,
     };
     let keep_all = settings.is_some();
-    let summary = match summarize_listing_keeping(ctx.store, prefix, &filter, window, keep_all)
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            let checks = vec![
-                Check::fail("listing", format!("cannot list {where_}: {e}")),
-                Check::fail("freshness", "no backup could be listed"),
-            ];
-            return TargetReport::new(&target.name, None, checks);
-        }
-    };
+    let summary =
+        match summarize_listing_keeping(ctx.store, prefix, &filter, window, keep_all).await {
+            Ok(s) => s,
+            Err(e) => {
+                let checks = vec![
+                    Check::fail("listing", format!("cannot list {where_}: {e}")),
+                    Check::fail("freshness", "no backup could be listed"),
+                ];
+                return TargetReport::new(&target.name, None, checks);
+            }
+        };
     let Some(newest) = summary.newest.first().cloned() else {
         let checks = vec![
             Check::fail(
@@ -117,13 +116,14 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
         let retained = verify::retained(&all, window);
         let plan = verify::plan(target, v, s, &all, &retained, ctx.now);
         let proofs = v.ledger.proofs(&target.name);
-        (s, retained, plan, proofs)
+        let missing = verify::missing_keys(target, v, prefix, &all);
+        (s, retained, plan, proofs, missing)
     });
-    let newest_pick = rolling.as_ref().and_then(|(_, _, plan, _)| {
-        plan.picks.iter().find(|p| p.object.key == newest.key)
-    });
+    let newest_pick = rolling
+        .as_ref()
+        .and_then(|(_, _, plan, _, _)| plan.picks.iter().find(|p| p.object.key == newest.key));
     let proven_newest = match (&rolling, newest_pick) {
-        (Some((_, _, _, proofs)), None) => proofs
+        (Some((_, _, _, proofs, _)), None) => proofs
             .get(&newest.key)
             .filter(|p| p.same_identity(&newest))
             .cloned(),
@@ -170,16 +170,21 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
         _ => proven_newest.as_ref().map(|p| p.sha256.clone()),
     };
     let verification = match rolling {
-        Some((settings, retained, plan, proofs)) => {
-            let mut reads = Vec::with_capacity(plan.picks.len());
+        Some((settings, retained, plan, proofs, missing)) => {
+            let mut reads = Vec::with_capacity(plan.picks.len() + missing.len());
             for pick in &plan.picks {
                 let prior = proofs.get(&pick.object.key);
-                reads.push(match (&pick.object.key == &newest.key, &drained, checks.last()) {
-                    (true, Some(d), Some(c)) => verify::verified(pick, prior, d, c, ctx.now),
-                    (true, _, _) => verify::unread(pick, &checks),
-                    (false, _, _) => verify::prove(ctx.store, target, pick, prior, ctx.now).await,
-                });
+                reads.push(
+                    match (pick.object.key == newest.key, &drained, checks.last()) {
+                        (true, Some(d), Some(c)) => verify::verified(pick, prior, d, c, ctx.now),
+                        (true, _, _) => verify::unread(pick, &checks),
+                        (false, _, _) => {
+                            verify::prove(ctx.store, target, pick, prior, ctx.now).await
+                        }
+                    },
+                );
             }
+            reads.extend(missing);
             let (found, v) =
                 verify::conclude(settings, &proofs, &retained, reads, plan.deferred, ctx.now);
             checks.extend(found);

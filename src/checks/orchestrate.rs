@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use super::dry_run::{self, CheckContext};
-use super::verify::VerifyContext;
 use super::restore::{self, RestoreContext};
+use super::verify::VerifyContext;
 use crate::actions::target_lines;
 use crate::cancel::Cancel;
 use crate::config::{Loaded, Target};

@@ -14,7 +14,9 @@ use super::dry_run;
 use super::format::Compression;
 use super::stream::Drained;
 use crate::config::{ChecksumMode, Target, Verify};
-use crate::ledger::{self, Budget, Coverage, Ledger, Pick, Plan, Proof, Reason, Verification, Verified};
+use crate::ledger::{
+    self, Budget, Coverage, Ledger, Pick, Plan, Proof, Reason, Verification, Verified,
+};
 use crate::report::Check;
 use crate::store::{BackupStore, ObjectMeta, StoreError};
 use crate::units::short_size;
@@ -74,13 +76,17 @@ pub fn plan(
     retained: &[ObjectMeta],
     now: DateTime<Utc>,
 ) -> Plan {
+    let proofs = ctx.ledger.proofs(&target.name);
     if ctx.requested() {
         let named = all
             .iter()
-            .filter(|o| ctx.keys.contains(&o.key) || ctx.since.is_some_and(|s| o.last_modified >= s))
+            .filter(|o| {
+                ctx.keys.contains(&o.key) || ctx.since.is_some_and(|s| o.last_modified >= s)
+            })
             .cloned()
             .collect();
-        return ledger::requested(named);
+        let re_read = settings.re_read_after.secs();
+        return ledger::requested(named, retained, &proofs, now, re_read);
     }
     let budget = Budget {
         bytes: settings.budget.bytes,
@@ -88,7 +94,7 @@ pub fn plan(
         requests_per_read: requests_per_read(target.checksum),
         re_read_after_secs: settings.re_read_after.secs(),
     };
-    ledger::select(retained, &ctx.ledger.proofs(&target.name), now, &budget)
+    ledger::select(retained, &proofs, now, &budget)
 }
 
 /// The record of one deep read: its drain and its checksum verdict, compared with what the
@@ -261,7 +267,7 @@ fn verify_check(v: &Verification) -> Check {
     }
     if !v.pruned.is_empty() {
         detail.push_str(&format!(
-            "; {} pruned from the ledger (no longer retained)",
+            "; {} pruned (no longer retained)",
             match v.pruned.len() {
                 1 => "1 ledger entry".to_string(),
                 n => format!("{n} ledger entries"),
@@ -308,4 +314,29 @@ pub fn unread(pick: &Pick, checks: &[Check]) -> Verified {
         proof: None,
         error: Some(why),
     }
+}
+
+/// The `--key`s under this target's prefix that name no backup of it: failed reads, so a
+/// mistyped key is not a silent pass.
+pub fn missing_keys(
+    target: &Target,
+    ctx: &VerifyContext<'_>,
+    prefix: &str,
+    all: &[ObjectMeta],
+) -> Vec<Verified> {
+    ctx.keys
+        .iter()
+        .filter(|k| k.starts_with(prefix) && !all.iter().any(|o| &o.key == *k))
+        .map(|k| Verified {
+            key: k.clone(),
+            reason: Reason::Requested,
+            ok: false,
+            tampered: false,
+            proof: None,
+            error: Some(format!(
+                "no backup with this key under `{prefix}` matches `{}`",
+                target.pattern
+            )),
+        })
+        .collect()
 }

@@ -60,8 +60,13 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         &report,
         &formats::openmetrics::Extra::default(),
     )?);
-    if keeps_ledger && let Some(ledger) = state::ledger_after(&loaded, kept_ledger.as_ref(), &report) {
-        crate::atomic::write(std::path::Path::new(state::LEDGER_PATH), ledger.to_text().as_bytes())?;
+    if keeps_ledger
+        && let Some(ledger) = state::ledger_after(&loaded, kept_ledger.as_ref(), &report)
+    {
+        crate::atomic::write(
+            std::path::Path::new(state::LEDGER_PATH),
+            ledger.to_text().as_bytes(),
+        )?;
         let proofs: usize = ledger.targets.values().map(|p| p.len()).sum();
         out.line(&format!(
             "ledger: {} — {}",

@@ -111,7 +111,7 @@ impl BackupStore for Counting<'_> {
             .inspect(move |_| {
                 seen += 1;
                 // Each object past a full page means one more page was fetched.
-                if seen > 1 && (seen - 1) % LIST_PAGE == 0 {
+                if seen > 1 && (seen - 1).is_multiple_of(LIST_PAGE) {
                     shared.list.fetch_add(1, Ordering::Relaxed);
                 }
             })
@@ -183,7 +183,13 @@ mod tests {
         assert_eq!(store.read_range("b1", 0, 4).await.unwrap().len(), 4);
         let before = store.counts();
         let mut all = Vec::new();
-        store.read("b2").await.unwrap().read_to_end(&mut all).await.unwrap();
+        store
+            .read("b2")
+            .await
+            .unwrap()
+            .read_to_end(&mut all)
+            .await
+            .unwrap();
         let counts = store.counts();
         assert_eq!(
             counts,
