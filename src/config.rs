@@ -870,6 +870,19 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
             at("storage.kms-key-arn", "kms-key-arn:")
         ));
     }
+    let p = &config.prices;
+    for (name, value) in [
+        ("list-per-1000", p.list_per_1000),
+        ("get-per-1000", p.get_per_1000),
+        ("per-gb", p.per_gb),
+    ] {
+        if !value.is_finite() || value < 0.0 {
+            return Err(format!(
+                "{}: `{value}` is not a price (a number of dollars, 0 or more)",
+                at(&format!("prices.{name}"), &format!("{name}:"))
+            ));
+        }
+    }
     if config.targets.is_empty() {
         return Err(format!(
             "{}: list at least one target",

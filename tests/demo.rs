@@ -26,6 +26,15 @@ fn the_demo_builds_a_store_checks_it_and_renders_a_green_badge() {
             .contains("Backup &amp; DR: green")
     );
     assert!(dir.join("dr-demo/badges/backup_status.png").exists());
+    // The monthly run proved every retained backup and kept them in the ledger.
+    let ledger = dir.json("dr-demo/badges/dr_ledger.json");
+    let proven = ledger["targets"]["app-db"].as_object().unwrap().len();
+    let coverage =
+        &dir.json("dr-demo/out/dr_dryrun_result.json")["targets"][0]["verify"]["coverage"];
+    assert_eq!(coverage["retained"], proven);
+    assert_eq!(coverage["fresh"], proven);
+    assert!(proven >= 30, "{proven}");
+    assert!(out.contains("ledger: "), "{out}");
     // The trend picture of its three runs, and what to try next.
     assert!(
         dir.read("dr-demo/badges/backup_trend.svg")

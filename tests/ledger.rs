@@ -474,3 +474,132 @@ fn s3_the_cost_equals_the_requests_the_server_logged_and_four_runs_read_each_bac
     assert_eq!(whole_reads.len(), 40);
     assert!(whole_reads.values().all(|n| *n == 1), "{whole_reads:?}");
 }
+
+/// The measurement the issue asks for: the ledger's size for 10,000 retained backups, and the
+/// time of a monthly run with a ledger of that size. Run it with
+/// `cargo test --test tests ledger::measure -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check: 10,000 backups"]
+fn measure_the_ledger_of_ten_thousand_backups() {
+    const N: u32 = 10_000;
+    let dir = Dir::new();
+    dir.write(
+        "dr.yml",
+        config("    verify: { requests: 100000, budget: 1GiB }\n"),
+    );
+    for i in 0..N {
+        let body = gzip(format!("backup {i}\n").as_bytes());
+        put_backup(
+            &dir,
+            &format!("db/db-{i:05}.sqlite.gz"),
+            &body,
+            Duration::from_secs(60 + u64::from(i) * 60),
+        );
+    }
+    // The format check reads the newest as SQLite: these are plain text, so only the rolling
+    // reads are measured (exit 1 from the format check of the newest is expected).
+    let first = std::time::Instant::now();
+    monthly(&dir, &[]);
+    let proving = first.elapsed();
+    let ledger = std::fs::metadata(dir.join("badges/dr_ledger.json"))
+        .unwrap()
+        .len();
+    assert_eq!(ledger_keys(&dir).len(), N as usize);
+    let second = std::time::Instant::now();
+    monthly(&dir, &[]);
+    let steady = second.elapsed();
+    let r = report(&dir);
+    assert_eq!(r["targets"][0]["verify"]["coverage"]["fresh"], N);
+    println!(
+        "ledger of {N} backups: {ledger} bytes ({} per backup); first monthly run (reads all {N}): {:.2}s; next monthly run (reads none, ledger loaded, compared, rewritten): {:.2}s",
+        ledger / u64::from(N),
+        proving.as_secs_f64(),
+        steady.as_secs_f64()
+    );
+}
+
+/// A ledger kept on the branch that is over 1 MiB, as 10,000 backups make it: the contents API
+/// leaves such a file's content out, so it must be read as a blob.
+fn large_ledger() -> Vec<u8> {
+    let mut text = String::from("{\"schema\":1,\"targets\":{\n\"app-db\":{");
+    for i in 0..6_000 {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&format!(
+            "\n\"app-db/long-gone-{i:05}.sqlite.gz\":{{\"size\":1,\"last_modified\":\"2020-01-01T00:00:00Z\",\"sha256\":\"{}\",\"decompressed\":true,\"verified_at\":\"2020-02-01T00:00:00Z\"}}",
+            "0".repeat(64)
+        ));
+    }
+    text.push_str("\n}\n}}\n");
+    assert!(text.len() > 1024 * 1024);
+    text.into_bytes()
+}
+
+#[test]
+fn run_monthly_commits_the_ledger_with_the_badge_in_one_commit_and_reads_a_large_one_back() {
+    use crate::fakes::{FakeGitHub, FakeSlack};
+    use crate::github::{TOKEN, in_actions, no_violations, setup};
+    let dir = setup();
+    dir.write(
+        "ledger.yml",
+        format!(
+            "{}verify: {{ requests: 30 }}\n",
+            crate::github::config("app-db/")
+        ),
+    );
+    let gh = FakeGitHub::start(TOKEN);
+    let slack = FakeSlack::start(vec![]);
+    gh.lock().push(
+        "main",
+        &[("badges/dr_ledger.json", large_ledger().as_slice())],
+        "an old ledger",
+    );
+    let monthly_run = || {
+        in_actions(&dir, &gh, &slack)
+            .args(["run", "--config", "ledger.yml", "--schedule", "monthly"])
+            .output()
+            .expect_code(0)
+    };
+    monthly_run();
+    no_violations(&gh);
+    {
+        let st = gh.lock();
+        // Read as a blob, since the contents API leaves a file over 1 MiB out.
+        assert!(
+            st.count(
+                "GET",
+                &format!("/git/blobs/{}", crate::fakes::blob_sha(&large_ledger()))
+            ) >= 1
+        );
+        assert_eq!(st.count("POST", "/git/commits"), 1);
+        let ledger: serde_json::Value =
+            serde_json::from_slice(&st.file("badges/dr_ledger.json").unwrap()).unwrap();
+        let proofs = ledger["targets"]["app-db"].as_object().unwrap();
+        // Ten read this run; the 6,000 entries of backups no longer there are pruned.
+        assert_eq!(proofs.len(), 10, "{:?}", proofs.keys());
+        assert!(st.file("badges/backup_status.svg").is_some());
+        let head = st.head_commit();
+        assert!(
+            head.message.starts_with("chore(dr): backup status "),
+            "{}",
+            head.message
+        );
+    }
+    let summary = dir.read("step_summary.md");
+    assert!(summary.contains("Coverage ⚠️: 10 of "), "{summary}");
+    assert!(summary.contains("Cost of this run: 1 LIST"), "{summary}");
+
+    monthly_run();
+    let st = gh.lock();
+    let ledger: serde_json::Value =
+        serde_json::from_slice(&st.file("badges/dr_ledger.json").unwrap()).unwrap();
+    assert_eq!(ledger["targets"]["app-db"].as_object().unwrap().len(), 20);
+    let kpi: serde_json::Value =
+        serde_json::from_slice(&st.file("badges/backup_kpi.json").unwrap()).unwrap();
+    let reasons = kpi["reasons"].to_string();
+    assert!(
+        reasons.contains("monthly coverage: app-db: 20 of 40 retained backups"),
+        "{reasons}"
+    );
+}
