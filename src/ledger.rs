@@ -47,6 +47,13 @@ pub struct Proof {
     /// When it was proven.
     #[serde(with = "rfc3339")]
     pub verified_at: DateTime<Utc>,
+    /// When a quarterly full restore last restored it (and validated what it restored).
+    #[serde(
+        with = "rfc3339::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub restored_at: Option<DateTime<Utc>>,
 }
 
 impl Proof {
@@ -355,10 +362,45 @@ pub fn applied(
     }
     for v in &verification.verified {
         if let (true, Some(p)) = (v.ok, &v.proof) {
-            proofs.insert(v.key.clone(), p.clone());
+            // A restore of the same bytes stays on record.
+            let restored_at = proofs
+                .get(&v.key)
+                .filter(|old| old.sha256 == p.sha256)
+                .and_then(|old| old.restored_at);
+            let mut p = p.clone();
+            p.restored_at = p.restored_at.or(restored_at);
+            proofs.insert(v.key.clone(), p);
         }
     }
     proofs
+}
+
+/// Records that a full restore at `at` restored `object`, whose bytes hash to `sha256`: on its
+/// proof when the ledger holds the same bytes, else as a new proof. A proof of other bytes
+/// under an unchanged identity is left for the monthly run to judge (`tampered`).
+pub fn record_restore(
+    proofs: &mut BTreeMap<String, Proof>,
+    object: &ObjectMeta,
+    sha256: &str,
+    at: DateTime<Utc>,
+) {
+    match proofs.get_mut(&object.key) {
+        Some(p) if p.same_identity(object) && p.sha256 == sha256 => p.restored_at = Some(at),
+        Some(p) if p.same_identity(object) => {}
+        _ => {
+            proofs.insert(
+                object.key.clone(),
+                Proof {
+                    size: object.size,
+                    last_modified: object.last_modified,
+                    sha256: sha256.to_string(),
+                    decompressed: true,
+                    verified_at: at,
+                    restored_at: Some(at),
+                },
+            );
+        }
+    }
 }
 
 impl Ledger {
@@ -461,6 +503,7 @@ mod tests {
             sha256: format!("sha-of-{}", o.key),
             decompressed: true,
             verified_at: when,
+            restored_at: None,
         }
     }
 
@@ -543,6 +586,39 @@ mod tests {
             select(&objects, &BTreeMap::new(), at(6), &tiny).picks.len(),
             1
         );
+    }
+
+    #[test]
+    fn a_restore_is_recorded_on_the_proof_of_the_same_bytes_and_kept_by_a_later_read() {
+        let o = obj(1, 10);
+        let mut proofs = BTreeMap::new();
+        proofs.insert(o.key.clone(), proof(&o, at(2)));
+        record_restore(&mut proofs, &o, "sha-of-db/001.sql.gz", at(3));
+        assert_eq!(proofs[&o.key].restored_at, Some(at(3)));
+        assert_eq!(proofs[&o.key].verified_at, at(2));
+        // Other bytes under an unchanged identity: left for the monthly run to judge.
+        record_restore(&mut proofs, &o, "other", at(4));
+        assert_eq!(proofs[&o.key].sha256, "sha-of-db/001.sql.gz");
+        // A re-read of the same bytes keeps the restore on record.
+        let v = Verification {
+            verified: vec![Verified {
+                key: o.key.clone(),
+                reason: Reason::Stale,
+                ok: true,
+                tampered: false,
+                proof: Some(proof(&o, at(100))),
+                error: None,
+            }],
+            ..Verification::default()
+        };
+        let after = applied(&proofs, &v);
+        assert_eq!(after[&o.key].restored_at, Some(at(3)));
+        assert_eq!(after[&o.key].verified_at, at(100));
+        // Never proven: the restore is its proof.
+        let fresh = obj(2, 10);
+        record_restore(&mut proofs, &fresh, "abc", at(5));
+        assert_eq!(proofs[&fresh.key].verified_at, at(5));
+        assert_eq!(proofs[&fresh.key].restored_at, Some(at(5)));
     }
 
     #[test]

@@ -22,6 +22,8 @@ use crate::kpi::{self, Inputs, Kpi, MaxAges, Slot};
 use crate::ledger::Ledger;
 use crate::matrix::{self, Matrix};
 use crate::report::{Report, Schedule};
+use crate::store::ObjectMeta;
+use chrono::SubsecRound;
 
 /// The KPI state kept in the repository.
 pub const STATE_PATH: &str = "badges/backup_kpi.json";
@@ -157,15 +159,36 @@ pub async fn read_ledger(gh: Option<(&GitHub, &str)>) -> Result<Option<Ledger>> 
         .transpose()
 }
 
-/// The ledger after `report`: each target's deep reads applied, sections of targets no longer
-/// configured dropped. `None` when there was no ledger and nothing was verified.
+/// The ledger after `report`: each target's deep reads applied, a quarterly restore recorded on
+/// the backup it restored, sections of targets no longer configured dropped. `None` when there
+/// was no ledger and nothing was verified.
 pub fn ledger_after(loaded: &Loaded, kept: Option<&Ledger>, report: &Report) -> Option<Ledger> {
     let runs: Vec<(&str, &crate::ledger::Verification)> = report
         .targets
         .iter()
         .filter_map(|t| Some((t.name.as_str(), t.verify.as_ref()?)))
         .collect();
-    if kept.is_none() && runs.is_empty() {
+    // A quarterly restore that passed proves the backup it restored.
+    let restores: Vec<(&str, ObjectMeta, &str)> = match (report.kind, report.chaos) {
+        (crate::report::Mode::FullRestore, false) => report
+            .targets
+            .iter()
+            .filter(|t| t.ok)
+            .filter_map(|t| {
+                let latest = t.latest.as_ref()?;
+                let object = ObjectMeta {
+                    key: latest.key.clone(),
+                    size: latest.size,
+                    last_modified: latest.last_modified,
+                };
+                Some((t.name.as_str(), object, t.evidence.sha256.as_deref()?))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let verifies =
+        loaded.config.verify.is_some() || loaded.config.targets.iter().any(|t| t.verify.is_some());
+    if kept.is_none() && runs.is_empty() && (restores.is_empty() || !verifies) {
         return None;
     }
     let configured = loaded
@@ -174,7 +197,12 @@ pub fn ledger_after(loaded: &Loaded, kept: Option<&Ledger>, report: &Report) -> 
         .iter()
         .map(|t| t.name.as_str())
         .collect();
-    Some(kept.cloned().unwrap_or_default().after(runs, &configured))
+    let mut ledger = kept.cloned().unwrap_or_default().after(runs, &configured);
+    for (name, object, sha256) in restores {
+        let proofs = ledger.targets.entry(name.to_string()).or_default();
+        crate::ledger::record_restore(proofs, &object, sha256, report.finished_at.trunc_subsecs(0));
+    }
+    Some(ledger)
 }
 
 fn max_ages(loaded: &Loaded) -> MaxAges {

@@ -35,6 +35,16 @@ fn the_demo_builds_a_store_checks_it_and_renders_a_green_badge() {
     assert_eq!(coverage["fresh"], proven);
     assert!(proven >= 30, "{proven}");
     assert!(out.contains("ledger: "), "{out}");
+    // The quarterly restore of the newest is on its proof.
+    let newest = dir.json("dr-demo/out/dr_fullrestore_summary.json")["targets"][0]["latest"]["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        ledger["targets"]["app-db"][&newest]["restored_at"].is_string(),
+        "{}",
+        ledger["targets"]["app-db"][&newest]
+    );
     // The trend picture of its three runs, and what to try next.
     assert!(
         dir.read("dr-demo/badges/backup_trend.svg")

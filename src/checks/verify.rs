@@ -154,6 +154,7 @@ pub fn verified(
             sha256: d.sha256.clone(),
             decompressed: true,
             verified_at: now.trunc_subsecs(0),
+            restored_at: None,
         }),
         error: None,
     }

@@ -22,7 +22,7 @@ use crate::env::Env;
 use crate::error::Outcome;
 use crate::formats::{self, RunFiles};
 use crate::output::Sink;
-use crate::report::Schedule;
+use crate::report::{Mode, Schedule};
 use crate::state;
 
 /// What `check` is asked to do.
@@ -41,8 +41,9 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     request.run = env.run.clone();
     request.database_urls = checks::database_urls(&loaded, env);
     // Monthly: the deep reads start from what the ledger in the working tree proves, and what
-    // they prove is written back to it.
-    let keeps_ledger = request.schedule == Schedule::Monthly && !request.chaos;
+    // they prove is written back to it; a full restore records the backup it restored.
+    let keeps_ledger = !request.chaos
+        && (request.schedule == Schedule::Monthly || request.mode == Mode::FullRestore);
     let kept_ledger = match keeps_ledger {
         true => state::read_ledger(None).await?,
         false => None,

@@ -50,7 +50,7 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     // The history a scheduled workflow would keep: one chained line per run, with the KPI as
     // it stood after that run (the trend picture colours each run by it).
     let mut entries = Vec::new();
-    // What the monthly run proved, backup by backup, as `run` keeps it.
+    // What the monthly run proved and the quarterly restored, backup by backup, as `run` keeps it.
     let mut ledger = None;
     for schedule in Schedule::ALL {
         let mut request =
@@ -60,9 +60,7 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         crate::atomic::write_json(&request.out, &report)?;
         out.line(&verdict_line(&report, &shown(&request.out)));
         all_ok &= report.ok;
-        if schedule == Schedule::Monthly {
-            ledger = crate::state::ledger_after(&loaded, None, &report);
-        }
+        ledger = crate::state::ledger_after(&loaded, ledger.as_ref(), &report);
         let slot = slot_of_report(&report)?;
         *kpi::slot_mut(&mut slots, schedule) = slot;
         let so_far = kpi::compute(slots.clone(), MaxAges::default(), Utc::now());
