@@ -55,17 +55,17 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
         _ => None,
     };
     let keep_all = settings.is_some();
-    let summary =
-        match summarize_listing_keeping(ctx.store, prefix, &filter, window, keep_all).await {
-            Ok(s) => s,
-            Err(e) => {
-                let checks = vec![
-                    Check::fail("listing", format!("cannot list {where_}: {e}")),
-                    Check::fail("freshness", "no backup could be listed"),
-                ];
-                return TargetReport::new(&target.name, None, checks);
-            }
-        };
+    let listed = summarize_listing_keeping(ctx.store, prefix, &filter, window, keep_all).await;
+    let summary = match listed {
+        Ok(s) => s,
+        Err(e) => {
+            let checks = vec![
+                Check::fail("listing", format!("cannot list {where_}: {e}")),
+                Check::fail("freshness", "no backup could be listed"),
+            ];
+            return TargetReport::new(&target.name, None, checks);
+        }
+    };
     let Some(newest) = summary.newest.first().cloned() else {
         let checks = vec![
             Check::fail(
@@ -111,25 +111,12 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
     });
 
     // Monthly with `verify:`: the ledger's selection decides whether the newest is read again.
-    let rolling = settings.as_ref().map(|(v, s)| {
-        let all = summary.all.clone().unwrap_or_default();
-        let retained = verify::retained(&all, window);
-        let plan = verify::plan(target, v, s, &all, &retained, ctx.now);
-        let proofs = v.ledger.proofs(&target.name);
-        let missing = verify::missing_keys(target, v, prefix, &all);
-        (s, retained, plan, proofs, missing)
+    let rolling = settings.map(|(v, s)| {
+        let all = summary.all.as_deref().unwrap_or_default();
+        verify::Rolling::new(target, v, s, all, (prefix, window), ctx.now)
     });
-    let newest_pick = rolling
-        .as_ref()
-        .and_then(|(_, _, plan, _, _)| plan.picks.iter().find(|p| p.object.key == newest.key));
-    let proven_newest = match (&rolling, newest_pick) {
-        (Some((_, _, _, proofs, _)), None) => proofs
-            .get(&newest.key)
-            .filter(|p| p.same_identity(&newest))
-            .cloned(),
-        _ => None,
-    };
-    let read_newest = rolling.is_none() || newest_pick.is_some();
+    let proven_newest = rolling.as_ref().and_then(|r| r.proven(&newest));
+    let read_newest = rolling.as_ref().is_none_or(|r| r.reads(&newest));
     let (format_check, compression) = format_check(ctx.store, &newest.key, target).await;
     let drained = match (ctx.deep && read_newest, compression) {
         (true, Some(c)) => Some(read_whole(ctx.store, &newest.key, c).await),
@@ -170,23 +157,11 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
         _ => proven_newest.as_ref().map(|p| p.sha256.clone()),
     };
     let verification = match rolling {
-        Some((settings, retained, plan, proofs, missing)) => {
-            let mut reads = Vec::with_capacity(plan.picks.len() + missing.len());
-            for pick in &plan.picks {
-                let prior = proofs.get(&pick.object.key);
-                reads.push(
-                    match (pick.object.key == newest.key, &drained, checks.last()) {
-                        (true, Some(d), Some(c)) => verify::verified(pick, prior, d, c, ctx.now),
-                        (true, _, _) => verify::unread(pick, &checks),
-                        (false, _, _) => {
-                            verify::prove(ctx.store, target, pick, prior, ctx.now).await
-                        }
-                    },
-                );
-            }
-            reads.extend(missing);
-            let (found, v) =
-                verify::conclude(settings, &proofs, &retained, reads, plan.deferred, ctx.now);
+        Some(r) => {
+            let newest_read = (drained.as_ref(), checks.as_slice());
+            let (found, v) = r
+                .finish(ctx.store, target, &newest, newest_read, ctx.now)
+                .await;
             checks.extend(found);
             Some(v)
         }

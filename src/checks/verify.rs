@@ -341,3 +341,83 @@ pub fn missing_keys(
         })
         .collect()
 }
+
+/// One target's rolling deep reads on a monthly run: what is retained, what the ledger proves,
+/// what this run reads. Built from the listing before the newest is checked, so the newest's
+/// own read is skipped when the ledger proves it; finished after its checksum check.
+pub struct Rolling {
+    settings: Verify,
+    retained: Vec<ObjectMeta>,
+    plan: Plan,
+    proofs: BTreeMap<String, Proof>,
+    missing: Vec<Verified>,
+}
+
+impl Rolling {
+    /// The selection over `all` (every matching object of the listing) for `target`.
+    pub fn new(
+        target: &Target,
+        ctx: &VerifyContext<'_>,
+        settings: Verify,
+        all: &[ObjectMeta],
+        (prefix, window): (&str, Option<NaiveDate>),
+        now: DateTime<Utc>,
+    ) -> Self {
+        let retained = retained(all, window);
+        Rolling {
+            plan: plan(target, ctx, &settings, all, &retained, now),
+            proofs: ctx.ledger.proofs(&target.name),
+            missing: missing_keys(target, ctx, prefix, all),
+            settings,
+            retained,
+        }
+    }
+
+    /// Whether this run reads `newest` whole.
+    pub fn reads(&self, newest: &ObjectMeta) -> bool {
+        self.plan.picks.iter().any(|p| p.object.key == newest.key)
+    }
+
+    /// The proof the ledger holds of `newest` when this run does not read it again.
+    pub fn proven(&self, newest: &ObjectMeta) -> Option<Proof> {
+        match self.reads(newest) {
+            true => None,
+            false => self
+                .proofs
+                .get(&newest.key)
+                .filter(|p| p.same_identity(newest))
+                .cloned(),
+        }
+    }
+
+    /// Reads every pick but the newest (whose `drained` read and `checks` so far, ending with
+    /// its checksum check, are the dry run's own), and returns the checks and the verification.
+    pub async fn finish(
+        self,
+        store: &dyn BackupStore,
+        target: &Target,
+        newest: &ObjectMeta,
+        (drained, checks): (Option<&Result<Drained, StoreError>>, &[Check]),
+        now: DateTime<Utc>,
+    ) -> (Vec<Check>, Verification) {
+        let mut reads = Vec::with_capacity(self.plan.picks.len() + self.missing.len());
+        for pick in &self.plan.picks {
+            let prior = self.proofs.get(&pick.object.key);
+            let read = match (pick.object.key == newest.key, drained, checks.last()) {
+                (true, Some(d), Some(c)) => verified(pick, prior, d, c, now),
+                (true, _, _) => unread(pick, checks),
+                (false, _, _) => prove(store, target, pick, prior, now).await,
+            };
+            reads.push(read);
+        }
+        reads.extend(self.missing);
+        conclude(
+            &self.settings,
+            &self.proofs,
+            &self.retained,
+            reads,
+            self.plan.deferred,
+            now,
+        )
+    }
+}
