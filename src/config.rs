@@ -71,6 +71,13 @@ pub struct Verify {
     pub min_coverage: u8,
 }
 
+impl Config {
+    /// Whether any target has rolling deep reads (its own `verify:` or the global one).
+    pub fn verifies(&self) -> bool {
+        self.verify.is_some() || self.targets.iter().any(|t| t.verify.is_some())
+    }
+}
+
 impl Default for Verify {
     fn default() -> Self {
         Verify {

@@ -186,8 +186,7 @@ pub fn ledger_after(loaded: &Loaded, kept: Option<&Ledger>, report: &Report) -> 
             .collect(),
         _ => Vec::new(),
     };
-    let verifies =
-        loaded.config.verify.is_some() || loaded.config.targets.iter().any(|t| t.verify.is_some());
+    let verifies = loaded.config.verifies();
     if kept.is_none() && runs.is_empty() && (restores.is_empty() || !verifies) {
         return None;
     }

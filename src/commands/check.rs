@@ -42,7 +42,9 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     request.database_urls = checks::database_urls(&loaded, env);
     // Monthly: the deep reads start from what the ledger in the working tree proves, and what
     // they prove is written back to it; a full restore records the backup it restored.
+    let asked = !request.keys.is_empty() || request.since.is_some();
     let keeps_ledger = !request.chaos
+        && (loaded.config.verifies() || asked)
         && (request.schedule == Schedule::Monthly || request.mode == Mode::FullRestore);
     let kept_ledger = match keeps_ledger {
         true => state::read_ledger(None).await?,

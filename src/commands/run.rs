@@ -72,7 +72,7 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     };
     let gh_ref = gh.as_ref().ok().zip(branch.as_deref());
     // The monthly deep reads start from what the kept ledger already proves.
-    if request.schedule == Schedule::Monthly && !request.chaos {
+    if request.schedule == Schedule::Monthly && !request.chaos && loaded.config.verifies() {
         match state::read_ledger(gh_ref).await {
             Ok(ledger) => request.ledger = ledger.unwrap_or_default(),
             Err(e) => early_errors.push(format!("could not read the kept ledger: {e:#}")),
