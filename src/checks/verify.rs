@@ -174,8 +174,14 @@ pub async fn prove(
         None => match store.read_range(key, 0, 16).await {
             Ok(first) => Compression::detect(&first),
             Err(e) => {
-                let err = Err(e);
-                return verified(pick, prior, &err, &Check::fail("checksum", ""), now);
+                return Verified {
+                    key: key.clone(),
+                    reason: pick.reason,
+                    ok: false,
+                    tampered: false,
+                    proof: None,
+                    error: Some(format!("reading its first bytes failed: {e}")),
+                };
             }
         },
     };
