@@ -603,3 +603,64 @@ fn run_monthly_commits_the_ledger_with_the_badge_in_one_commit_and_reads_a_large
         "{reasons}"
     );
 }
+
+#[test]
+fn s3_a_backup_replaced_under_its_key_fails_tampered_even_with_a_matching_stored_sha256() {
+    let moto = Moto::start();
+    let bucket = "ledger-tamper";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let kms = rt.block_on(async {
+        moto.create_bucket(bucket).await;
+        let kms = moto.create_kms_key().await;
+        let s3 = moto.s3();
+        for i in 0..3u32 {
+            let body = gzip(&sqlite_like(4_000, i));
+            let key = format!("db/db-{i:03}.sqlite.gz");
+            put(&s3, bucket, &key, body, Sse::Kms(&kms), true).await;
+        }
+        kms
+    });
+    let dir = Dir::new();
+    dir.write(
+        "dr.yml",
+        format!(
+            "version: 1\naws:\n  region: eu-west-1\n  endpoint: {}\nstorage:\n  bucket: {bucket}\ntargets:\n  - name: db\n    prefix: db/\n    match: \"*.sqlite.gz\"\n    format: sqlite\n    checksum: s3\n    rpo: 26h\nverify: {{}}\n",
+            moto.endpoint()
+        ),
+    );
+    let monthly_s3 = |code: i32| {
+        crate::s3::s3_command(&dir)
+            .args(["check", "--schedule", "monthly"])
+            .output()
+            .expect_code(code)
+    };
+    monthly_s3(0);
+    assert_eq!(ledger_keys(&dir).len(), 3);
+    // The oldest is overwritten with other bytes, stored with their own (matching) SHA-256.
+    std::thread::sleep(Duration::from_millis(1100));
+    rt.block_on(async {
+        let body = gzip(&sqlite_like(4_000, 77));
+        put(
+            &moto.s3(),
+            bucket,
+            "db/db-000.sqlite.gz",
+            body,
+            Sse::Kms(&kms),
+            true,
+        )
+        .await;
+    });
+    monthly_s3(1);
+    let r = report(&dir);
+    let this = verified(&r);
+    assert_eq!(
+        this[0],
+        (
+            "db/db-000.sqlite.gz".to_string(),
+            "changed".to_string(),
+            false
+        ),
+        "{this:?}"
+    );
+    assert_eq!(check_of(&r, "tampered")["ok"], false);
+}
