@@ -41,6 +41,100 @@ pub struct Config {
     /// The static status page `run` renders and commits with the badge.
     #[serde(default)]
     pub site: SiteConfig,
+    /// Rolling deep reads of the retained backups on the monthly run, for every target (a
+    /// target's own `verify:` wins), recorded in the ledger `badges/dr_ledger.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verify>,
+    /// The prices the cost estimate of each run uses.
+    #[serde(default)]
+    pub prices: Prices,
+}
+
+/// How much the monthly run may read to prove the retained backups, and how often each is
+/// proven again.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Verify {
+    /// The bytes one monthly run may read for a target.
+    #[serde(default = "default_verify_budget")]
+    pub budget: Size,
+    /// The requests one monthly run may make for a target's deep reads.
+    #[serde(default = "default_verify_requests")]
+    pub requests: u64,
+    /// A proof older than this is read again (when the budget allows).
+    #[serde(default = "default_re_read_after")]
+    pub re_read_after: Dur,
+    /// The share (percent) of retained backups that must be proven within `re-read-after`;
+    /// under it, the KPI's reasons say so.
+    #[serde(default = "default_min_coverage")]
+    #[schemars(range(max = 100))]
+    pub min_coverage: u8,
+}
+
+impl Config {
+    /// Whether any target has rolling deep reads (its own `verify:` or the global one).
+    pub fn verifies(&self) -> bool {
+        self.verify.is_some() || self.targets.iter().any(|t| t.verify.is_some())
+    }
+}
+
+impl Default for Verify {
+    fn default() -> Self {
+        Verify {
+            budget: default_verify_budget(),
+            requests: default_verify_requests(),
+            re_read_after: default_re_read_after(),
+            min_coverage: default_min_coverage(),
+        }
+    }
+}
+
+fn default_verify_budget() -> Size {
+    Size::parse("20GiB").expect("built-in sizes parse")
+}
+fn default_verify_requests() -> u64 {
+    10_000
+}
+fn default_re_read_after() -> Dur {
+    fixed("90d")
+}
+fn default_min_coverage() -> u8 {
+    100
+}
+
+/// Prices of the store, in dollars; the defaults are S3 Standard in us-east-1 (see the README).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Prices {
+    /// Per 1,000 LIST requests.
+    #[serde(default = "default_list_price")]
+    pub list_per_1000: f64,
+    /// Per 1,000 GET and HEAD requests.
+    #[serde(default = "default_get_price")]
+    pub get_per_1000: f64,
+    /// Per GB (10^9 bytes) read out of the store.
+    #[serde(default = "default_gb_price")]
+    pub per_gb: f64,
+}
+
+impl Default for Prices {
+    fn default() -> Self {
+        Prices {
+            list_per_1000: default_list_price(),
+            get_per_1000: default_get_price(),
+            per_gb: default_gb_price(),
+        }
+    }
+}
+
+fn default_list_price() -> f64 {
+    0.005
+}
+fn default_get_price() -> f64 {
+    0.0004
+}
+fn default_gb_price() -> f64 {
+    0.09
 }
 
 /// The `aws:` section is the AWS module's own settings model.
@@ -103,6 +197,9 @@ pub struct Target {
     /// A backup is a folder of parts (`full_<timestamp>/`) rather than one object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set: Option<BackupSet>,
+    /// This target's rolling deep reads (instead of the global `verify:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verify>,
 }
 
 /// A backup kept as a set of parts in one folder under the prefix (`full_<timestamp>/`): the
@@ -798,6 +895,19 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
             "{}: `{key}` {why}",
             at("storage.kms-key-arn", "kms-key-arn:")
         ));
+    }
+    let p = &config.prices;
+    for (name, value) in [
+        ("list-per-1000", p.list_per_1000),
+        ("get-per-1000", p.get_per_1000),
+        ("per-gb", p.per_gb),
+    ] {
+        if !value.is_finite() || value < 0.0 {
+            return Err(format!(
+                "{}: `{value}` is not a price (a number of dollars, 0 or more)",
+                at(&format!("prices.{name}"), &format!("{name}:"))
+            ));
+        }
     }
     if config.targets.is_empty() {
         return Err(format!(

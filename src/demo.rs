@@ -40,6 +40,9 @@ targets:
 badge:
   path: badges/backup_status.svg
   label: "Backup & DR"
+# The monthly run deep-reads every retained backup it has not proven yet, within the budget,
+# and keeps what it proved in badges/dr_ledger.json.
+verify: { budget: 20GiB, requests: 10000, re-read-after: 90d }
 "#;
 
 /// What was built.

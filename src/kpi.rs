@@ -63,6 +63,10 @@ pub struct Slot {
     /// Failed checks of the report behind this slot, kept so the reasons survive in the state.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
+    /// Targets whose retained backups are less proven than `verify.min-coverage` asks (said in
+    /// the reasons; the status is the checks').
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<String>,
 }
 
 impl Slot {
@@ -74,6 +78,7 @@ impl Slot {
             finished_at: None,
             metrics: serde_json::Map::new(),
             failures: Vec::new(),
+            coverage: Vec::new(),
         }
     }
 
@@ -86,6 +91,7 @@ impl Slot {
             finished_at: view.finished_at,
             metrics: view.metrics.clone(),
             failures: view.failures.clone(),
+            coverage: view.coverage.clone(),
         }
     }
 
@@ -203,6 +209,13 @@ pub fn compute(inputs: Inputs, max_ages: MaxAges, now: DateTime<Utc>) -> Kpi {
     let mut reasons = Vec::new();
     for (schedule, slot) in slots.iter() {
         reasons.extend(slot_reasons(schedule, slot, max_ages[schedule], now));
+        if slot.present && !slot.stale {
+            reasons.extend(
+                slot.coverage
+                    .iter()
+                    .map(|line| format!("{schedule} coverage: {line}")),
+            );
+        }
     }
     if downgraded {
         reasons.push(format!(
@@ -340,6 +353,7 @@ mod tests {
             finished_at: Some(now() - chrono::Duration::days(days_ago)),
             metrics: serde_json::Map::new(),
             failures: Vec::new(),
+            coverage: Vec::new(),
         }
     }
 
@@ -458,6 +472,7 @@ mod tests {
                 vec![format!("t{day} x: bad")]
             },
             metrics: serde_json::Map::new(),
+            coverage: Vec::new(),
         };
         let merged = merge_views(&[view(true, 20), view(false, 18), view(true, 21)]).unwrap();
         assert!(!merged.ok);

@@ -42,6 +42,8 @@ pub mod github;
 pub mod history;
 /// The KPI rule: pure functions from reports to a status.
 pub mod kpi;
+/// What the monthly runs have proven, backup by backup, and what to read next.
+pub mod ledger;
 /// Escaping text for XML and HTML, the one escaper for markup.
 pub mod markup;
 /// The per-target matrix of objectives, results and storage, with a health score.

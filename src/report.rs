@@ -180,6 +180,10 @@ pub struct TargetReport {
     /// leaves the report ok. Absent in reports written before it existed: critical.
     #[serde(default = "critical_by_default")]
     pub critical: bool,
+    /// Monthly with `verify:`: the backups deep-read this run, the ledger entries pruned and
+    /// the coverage of the retained backups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<crate::ledger::Verification>,
 }
 
 fn critical_by_default() -> bool {
@@ -225,6 +229,7 @@ impl TargetReport {
             metrics: serde_json::Map::new(),
             evidence: Evidence::default(),
             critical: true,
+            verify: None,
         }
     }
 
@@ -248,6 +253,43 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<RunInfo>,
     pub targets: Vec<TargetReport>,
+    /// What the run asked of the store and what that costs, at the configured prices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Cost>,
+}
+
+/// The requests a run made to the store, by kind, the bytes it read, and their price.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    #[serde(flatten)]
+    pub counts: crate::store::counting::Counts,
+    /// The estimate in dollars: LIST requests, GET and HEAD requests, and bytes read, each at
+    /// its price (`prices:` in the config).
+    pub dollars: f64,
+}
+
+impl Cost {
+    pub fn of(counts: crate::store::counting::Counts, prices: &crate::config::Prices) -> Cost {
+        let gets = counts.head + counts.range + counts.get;
+        let dollars = counts.list as f64 / 1000.0 * prices.list_per_1000
+            + gets as f64 / 1000.0 * prices.get_per_1000
+            + counts.bytes as f64 / 1e9 * prices.per_gb;
+        Cost { counts, dollars }
+    }
+
+    /// `3 LIST, 12 HEAD, 40 GET (10 ranged), 1.2 MiB read ≈ $0.0001`.
+    pub fn describe(&self) -> String {
+        let c = &self.counts;
+        format!(
+            "{} LIST, {} HEAD, {} GET ({} ranged), {} read ≈ ${:.4}",
+            c.list,
+            c.head,
+            c.get + c.range,
+            c.range,
+            crate::units::short_size(c.bytes),
+            self.dollars
+        )
+    }
 }
 
 impl Report {
@@ -300,6 +342,8 @@ pub struct ReportView {
     pub failures: Vec<String>,
     /// Each target's metrics, when present (restore timings).
     pub metrics: serde_json::Map<String, serde_json::Value>,
+    /// Targets whose retained backups are less proven than `verify.min-coverage` asks.
+    pub coverage: Vec<String>,
 }
 
 impl From<&Report> for ReportView {
@@ -319,6 +363,11 @@ impl From<&Report> for ReportView {
             finished_at: Some(report.finished_at.trunc_subsecs(0)),
             failures: report.failure_lines(),
             metrics,
+            coverage: report
+                .targets
+                .iter()
+                .filter_map(|t| t.verify.as_ref()?.coverage.shortfall(&t.name))
+                .collect(),
         }
     }
 }
@@ -399,6 +448,7 @@ pub fn parse_view(text: &str) -> Result<ReportView, String> {
         .unwrap_or(false);
     let mut failures = Vec::new();
     let mut metrics = serde_json::Map::new();
+    let mut coverage = Vec::new();
     for target in obj
         .get("targets")
         .and_then(|t| t.as_array())
@@ -427,6 +477,12 @@ pub fn parse_view(text: &str) -> Result<ReportView, String> {
         {
             metrics.insert(name.to_string(), serde_json::Value::Object(m.clone()));
         }
+        let shortfall = target
+            .get("verify")
+            .and_then(|v| v.get("coverage"))
+            .and_then(|c| serde_json::from_value::<crate::ledger::Coverage>(c.clone()).ok())
+            .and_then(|c| c.shortfall(name));
+        coverage.extend(shortfall);
     }
     Ok(ReportView {
         ok,
@@ -434,6 +490,7 @@ pub fn parse_view(text: &str) -> Result<ReportView, String> {
         finished_at,
         failures,
         metrics,
+        coverage,
     })
 }
 
@@ -543,6 +600,7 @@ pub(crate) fn sample(
             url: "https://github.com/acme/app/actions/runs/123".into(),
         }),
         targets,
+        cost: None,
     }
 }
 

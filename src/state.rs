@@ -1,6 +1,7 @@
 //! The files this tool keeps in the repository: the badge SVG and its PNG, the KPI state, the
 //! chained history (one line per run), the trend picture drawn from it, the per-target
-//! matrix and the static status page rendered from them. Where they live, how they are read back (through the API from the default branch,
+//! matrix, the verification ledger (what the monthly runs proved, backup by backup) and the
+//! static status page rendered from them. Where they live, how they are read back (through the API from the default branch,
 //! or from the working tree when there is no client), how the next KPI, history and matrix
 //! follow from a report and the kept files, and how they are written and committed: when the
 //! branch moved during the commit, they are derived again from what is on it, so a racing
@@ -17,9 +18,12 @@ use crate::github::GitHub;
 use crate::github::publish::{Contents, FileChange, Published};
 use crate::history::{self, Broken, Entry};
 use crate::kpi::{self, Inputs, Kpi, Slot};
+use crate::ledger::Ledger;
 use crate::matrix::{self, Matrix};
 use crate::report::{PerSchedule, Report, Schedule};
 use crate::site::trend;
+use crate::store::ObjectMeta;
+use chrono::SubsecRound;
 
 /// The KPI state kept in the repository.
 pub const STATE_PATH: &str = "badges/backup_kpi.json";
@@ -29,6 +33,8 @@ pub const HISTORY_PATH: &str = "badges/dr_history.jsonl";
 pub const TREND_PATH: &str = "badges/backup_trend.svg";
 /// The per-target matrix and health scores.
 pub const MATRIX_PATH: &str = "badges/dr_matrix.json";
+/// What the monthly runs have proven, backup by backup.
+pub const LEDGER_PATH: &str = "badges/dr_ledger.json";
 
 /// The PNG beside the badge SVG.
 pub fn png_path(badge: &BadgeConfig) -> PathBuf {
@@ -105,6 +111,8 @@ pub fn describe(published: &Published, branch: &str) -> String {
 pub struct Kept {
     pub state: Option<Kpi>,
     pub history: String,
+    /// The verification ledger, when there is one.
+    pub ledger: Option<Ledger>,
 }
 
 /// Reads the kept state through the API, or from the working tree when there is no client.
@@ -119,6 +127,7 @@ pub async fn read_kept(gh: Option<(&GitHub, &str)>) -> Result<Kept> {
             std::fs::read(HISTORY_PATH).ok(),
         ),
     };
+    let ledger = read_ledger(gh).await?;
     let state = match state {
         Some(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
             anyhow::anyhow!("{STATE_PATH} in the repository is not a KPI state file: {e}")
@@ -130,7 +139,69 @@ pub async fn read_kept(gh: Option<(&GitHub, &str)>) -> Result<Kept> {
         history: history
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default(),
+        ledger,
     })
+}
+
+/// Reads the verification ledger through the API, or from the working tree when there is no
+/// client. `None` when there is none yet; a file that is not a ledger is an error (writing over
+/// it would lose what it proves).
+pub async fn read_ledger(gh: Option<(&GitHub, &str)>) -> Result<Option<Ledger>> {
+    let bytes = match gh {
+        Some((gh, branch)) => gh.read_file(branch, LEDGER_PATH).await?,
+        None => std::fs::read(LEDGER_PATH).ok(),
+    };
+    bytes
+        .map(|b| {
+            Ledger::parse(&String::from_utf8_lossy(&b))
+                .map_err(|e| anyhow::anyhow!("{LEDGER_PATH} is not a verification ledger: {e}"))
+        })
+        .transpose()
+}
+
+/// The ledger after `report`: each target's deep reads applied, a quarterly restore recorded on
+/// the backup it restored, sections of targets no longer configured dropped. `None` when there
+/// was no ledger and nothing was verified.
+pub fn ledger_after(loaded: &Loaded, kept: Option<&Ledger>, report: &Report) -> Option<Ledger> {
+    let runs: Vec<(&str, &crate::ledger::Verification)> = report
+        .targets
+        .iter()
+        .filter_map(|t| Some((t.name.as_str(), t.verify.as_ref()?)))
+        .collect();
+    // A quarterly restore that passed proves the backup it restored.
+    let restores: Vec<(&str, ObjectMeta, &str)> = match (report.kind, report.chaos) {
+        (crate::report::Mode::FullRestore, false) => report
+            .targets
+            .iter()
+            .filter(|t| t.ok)
+            .filter_map(|t| {
+                let latest = t.latest.as_ref()?;
+                let object = ObjectMeta {
+                    key: latest.key.clone(),
+                    size: latest.size,
+                    last_modified: latest.last_modified,
+                };
+                Some((t.name.as_str(), object, t.evidence.sha256.as_deref()?))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let verifies = loaded.config.verifies();
+    if kept.is_none() && runs.is_empty() && (restores.is_empty() || !verifies) {
+        return None;
+    }
+    let configured = loaded
+        .config
+        .targets
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    let mut ledger = kept.cloned().unwrap_or_default().after(runs, &configured);
+    for (name, object, sha256) in restores {
+        let proofs = ledger.targets.entry(name.to_string()).or_default();
+        crate::ledger::record_restore(proofs, &object, sha256, report.finished_at.trunc_subsecs(0));
+    }
+    Some(ledger)
 }
 
 /// The KPI after this run: the kept slots, with this schedule's replaced by the report.
@@ -189,6 +260,8 @@ pub struct Derived {
     pub matrix: Matrix,
     /// The chain of `history`, known from appending to a verified one.
     pub chain: history::Chain,
+    /// The verification ledger, when there is one.
+    pub ledger: Option<Ledger>,
 }
 
 /// The KPI, history and matrix after this run, from the kept files: the run's entry (built
@@ -239,6 +312,7 @@ pub fn derive_checked(
         history,
         matrix,
         chain,
+        ledger: ledger_after(loaded, kept.ledger.as_ref(), report),
     })
 }
 
@@ -283,6 +357,9 @@ pub fn write_files(loaded: &Loaded, derived: &Derived) -> Result<()> {
     }
     crate::atomic::write(Path::new(TREND_PATH), trend::render(&entries).as_bytes())?;
     crate::atomic::write_json(Path::new(MATRIX_PATH), &derived.matrix)?;
+    if let Some(ledger) = &derived.ledger {
+        crate::atomic::write(Path::new(LEDGER_PATH), ledger.to_text().as_bytes())?;
+    }
     write_site(
         &loaded.config.site.path,
         Some(kpi),
@@ -312,9 +389,12 @@ pub fn site_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The files a run commits: the badge's and the status page's.
+/// The files a run commits: the badge's, the ledger when there is one, and the status page's.
 pub fn run_files(loaded: &Loaded) -> Vec<PathBuf> {
     let mut files = default_files(&loaded.config.badge);
+    if Path::new(LEDGER_PATH).exists() {
+        files.push(PathBuf::from(LEDGER_PATH));
+    }
     files.extend(site_files(&loaded.config.site.path));
     files
 }

@@ -86,6 +86,15 @@ pub fn summary_markdown(report: &Report, kpi: Option<&Kpi>, notes: &[String]) ->
             }
             md.push('\n');
         }
+        if let Some(v) = &target.verify {
+            md.push_str(&verification_markdown(v));
+        }
+    }
+    if let Some(cost) = &report.cost {
+        md.push_str(&format!(
+            "Cost of this run: {}\n\n",
+            markdown_text(&cost.describe())
+        ));
     }
     if !notes.is_empty() {
         md.push_str("### Steps\n\n");
@@ -93,6 +102,24 @@ pub fn summary_markdown(report: &Report, kpi: Option<&Kpi>, notes: &[String]) ->
             md.push_str(&format!("- {}\n", markdown_text(n)));
         }
         md.push('\n');
+    }
+    md
+}
+
+/// A target's coverage and what this run deep-read, under its checks.
+fn verification_markdown(v: &crate::ledger::Verification) -> String {
+    let mark = if v.coverage.short() { "⚠️" } else { "✅" };
+    let mut md = format!(
+        "Coverage {mark}: {} (want {}%); deep-read this run: {}\n\n",
+        markdown_text(&v.coverage.describe()),
+        v.coverage.min_percent,
+        v.verified.len()
+    );
+    if v.deferred > 0 {
+        md.push_str(&format!(
+            "{} due backups left for later runs by the budget.\n\n",
+            v.deferred
+        ));
     }
     md
 }
@@ -247,6 +274,48 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     #[test]
+    fn the_summary_shows_each_targets_coverage_and_the_runs_cost() {
+        use crate::ledger::{Coverage, Verification};
+        let mut t = TargetReport::new("db", None, vec![Check::pass("verify", "read")]);
+        t.verify = Some(Verification {
+            coverage: Coverage {
+                retained: 40,
+                proven: 12,
+                fresh: 10,
+                oldest_proof: None,
+                re_read_after_secs: 90 * 86_400,
+                min_percent: 100,
+            },
+            deferred: 30,
+            ..Verification::default()
+        });
+        let mut r = crate::report::sample(Mode::DryRun, Schedule::Monthly, false, vec![t]);
+        let counts = crate::store::counting::Counts {
+            list: 1,
+            head: 11,
+            range: 11,
+            get: 10,
+            bytes: 1_000_000_000,
+        };
+        r.cost = Some(crate::report::Cost::of(
+            counts,
+            &crate::config::Prices::default(),
+        ));
+        let md = summary_markdown(&r, None, &[]);
+        assert!(
+            md.contains(
+                "Coverage ⚠️: 10 of 40 retained backups proven within 90d (25%) (want 100%); deep-read this run: 0\n\n30 due backups left for later runs by the budget."
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("Cost of this run: 1 LIST, 11 HEAD, 21 GET (11 ranged), ")
+                && md.contains(" read ≈ $0.0900\n"),
+            "{md}"
+        );
+    }
+
+    #[test]
     fn the_job_summary_stays_under_githubs_cap_with_many_targets() {
         let targets: Vec<TargetReport> = (0..20_000)
             .map(|i| {
@@ -312,6 +381,7 @@ mod tests {
             finished_at: Some(at),
             metrics: serde_json::Map::new(),
             failures: Vec::new(),
+            coverage: Vec::new(),
         };
         let kpi = crate::kpi::compute(
             Inputs {

@@ -26,6 +26,25 @@ fn the_demo_builds_a_store_checks_it_and_renders_a_green_badge() {
             .contains("Backup &amp; DR: green")
     );
     assert!(dir.join("dr-demo/badges/backup_status.png").exists());
+    // The monthly run proved every retained backup and kept them in the ledger.
+    let ledger = dir.json("dr-demo/badges/dr_ledger.json");
+    let proven = ledger["targets"]["app-db"].as_object().unwrap().len();
+    let coverage =
+        &dir.json("dr-demo/out/dr_dryrun_result.json")["targets"][0]["verify"]["coverage"];
+    assert_eq!(coverage["retained"], proven);
+    assert_eq!(coverage["fresh"], proven);
+    assert!(proven >= 30, "{proven}");
+    assert!(out.contains("ledger: "), "{out}");
+    // The quarterly restore of the newest is on its proof.
+    let newest = dir.json("dr-demo/out/dr_fullrestore_summary.json")["targets"][0]["latest"]["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        ledger["targets"]["app-db"][&newest]["restored_at"].is_string(),
+        "{}",
+        ledger["targets"]["app-db"][&newest]
+    );
     // The trend picture of its three runs, and what to try next.
     assert!(
         dir.read("dr-demo/badges/backup_trend.svg")

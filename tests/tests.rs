@@ -24,6 +24,7 @@ mod formats;
 mod github;
 mod hostile_pg;
 mod kpi;
+mod ledger;
 mod output;
 mod props;
 mod restore;

@@ -9,11 +9,12 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::format::{self, Compression};
-use super::listing::{KeyFilter, summarize_listing};
+use super::listing::{KeyFilter, summarize_listing_keeping};
 use super::retention;
 use super::sidecar::read_sidecar;
 use super::stream;
 use super::verdicts;
+use super::verify::{self, VerifyContext};
 use crate::aws::arn::KmsKeyArn;
 use crate::config::{ChecksumMode, Retention, Target};
 use crate::report::Check;
@@ -30,6 +31,8 @@ pub struct CheckContext<'a> {
     /// Monthly: read the whole newest object (hash + decompress).
     pub deep: bool,
     pub kms_key_arn: Option<&'a str>,
+    /// Monthly: the ledger and what the command line asked to deep-verify.
+    pub verify: Option<VerifyContext<'a>>,
 }
 
 /// Runs every dry-run check of one target against `prefix` (the target's, or chaos's).
@@ -51,7 +54,13 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
         .as_ref()
         .map(|r| retention::window_start(r, today));
     let where_ = format!("{} under `{prefix}`", ctx.store.describe());
-    let summary = match summarize_listing(ctx.store, prefix, &filter, window).await {
+    let settings = match (ctx.deep, &ctx.verify) {
+        (true, Some(v)) => v.settings(target).map(|s| (v, s)),
+        _ => None,
+    };
+    let keep_all = settings.is_some();
+    let listed = summarize_listing_keeping(ctx.store, prefix, &filter, window, keep_all).await;
+    let summary = match listed {
         Ok(s) => s,
         Err(e) => {
             let checks = vec![
@@ -105,8 +114,15 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
         Err(e) => Check::fail("encryption", format!("HEAD {} failed: {e}", newest.key)),
     });
 
+    // Monthly with `verify:`: the ledger's selection decides whether the newest is read again.
+    let rolling = settings.map(|(v, s)| {
+        let all = summary.all.as_deref().unwrap_or_default();
+        verify::Rolling::new(target, v, s, all, (prefix, window), ctx.now)
+    });
+    let proven_newest = rolling.as_ref().and_then(|r| r.proven(&newest));
+    let read_newest = rolling.as_ref().is_none_or(|r| r.reads(&newest));
     let (format_check, compression) = format_check(ctx.store, &newest.key, target).await;
-    let drained = match (ctx.deep, compression) {
+    let drained = match (ctx.deep && read_newest, compression) {
         (true, Some(c)) => Some(read_whole(ctx.store, &newest.key, c).await),
         _ => None,
     };
@@ -114,7 +130,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
     // A local file is cheap to read: the weekly check hashes it against its sidecar too (raw
     // bytes only; whether the stream decompresses stays the monthly check's question).
     let hashed = match (&drained, ctx.store.kind(), target.checksum) {
-        (None, StoreKind::Local, ChecksumMode::Sidecar) => {
+        (None, StoreKind::Local, ChecksumMode::Sidecar) if read_newest => {
             Some(read_whole(ctx.store, &newest.key, Compression::None).await)
         }
         _ => None,
@@ -123,22 +139,37 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
     let head = head.as_ref().ok().and_then(|h| h.as_ref());
     let stored_sha = head.and_then(|h| h.sha256.clone());
     let no_stored_sha = why_no_stored_sha256(ctx.store.kind(), head);
-    checks.push(
-        checksum(
-            ctx.store,
-            &newest.key,
-            target.checksum,
-            (stored_sha, &no_stored_sha),
-            drained.as_ref(),
-        )
-        .await,
-    );
+    let checksum_check = match &proven_newest {
+        Some(p) => verify::proven_checksum(p),
+        None => {
+            checksum(
+                ctx.store,
+                &newest.key,
+                target.checksum,
+                (stored_sha, &no_stored_sha),
+                drained.as_ref(),
+            )
+            .await
+        }
+    };
+    checks.push(checksum_check);
 
     let verified = match (&drained, checks.last()) {
         (Some(Ok(d)), Some(c)) if c.ok && target.checksum != ChecksumMode::None => {
             Some(d.sha256.clone())
         }
-        _ => None,
+        _ => proven_newest.as_ref().map(|p| p.sha256.clone()),
+    };
+    let verification = match rolling {
+        Some(r) => {
+            let newest_read = (drained.as_ref(), checks.as_slice());
+            let (found, v) = r
+                .finish(ctx.store, target, &newest, newest_read, ctx.now)
+                .await;
+            checks.extend(found);
+            Some(v)
+        }
+        None => None,
     };
     let mut evidence = Evidence {
         uri: Some(ctx.store.uri(&newest.key)),
@@ -160,6 +191,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
     }
     let mut report = TargetReport::new(&target.name, Some(latest), checks);
     report.evidence = evidence;
+    report.verify = verification;
     report
 }
 
@@ -243,7 +275,7 @@ async fn format_check(
     (check, Some(compression))
 }
 
-async fn read_whole(
+pub(super) async fn read_whole(
     store: &dyn BackupStore,
     key: &str,
     compression: Compression,
@@ -288,7 +320,7 @@ fn short_hash(h: &str) -> &str {
 }
 
 /// Why a HEAD carries no whole-object SHA-256, for the checksum check's detail.
-fn why_no_stored_sha256(kind: StoreKind, head: Option<&ObjectHead>) -> String {
+pub(super) fn why_no_stored_sha256(kind: StoreKind, head: Option<&ObjectHead>) -> String {
     match (kind, head.and_then(|h| h.sha256_composite.as_deref())) {
         (StoreKind::Local, _) => "this store keeps no checksum of its own".into(),
         (StoreKind::S3, Some(c)) => format!(
@@ -298,7 +330,7 @@ fn why_no_stored_sha256(kind: StoreKind, head: Option<&ObjectHead>) -> String {
     }
 }
 
-async fn checksum(
+pub(super) async fn checksum(
     store: &dyn BackupStore,
     key: &str,
     mode: ChecksumMode,

@@ -22,6 +22,8 @@ pub struct ListingSummary {
     pub newest: Vec<ObjectMeta>,
     /// Days (UTC) inside the retention window that hold at least one backup.
     pub days: BTreeSet<NaiveDate>,
+    /// Every matching object, when the caller asked for them (the monthly rolling reads).
+    pub all: Option<Vec<ObjectMeta>>,
 }
 
 impl ListingSummary {
@@ -31,6 +33,9 @@ impl ListingSummary {
         let day = obj.last_modified.date_naive();
         if window_start.is_some_and(|start| day >= start) {
             self.days.insert(day);
+        }
+        if let Some(all) = &mut self.all {
+            all.push(obj.clone());
         }
         let rank = |o: &ObjectMeta| (o.last_modified, o.key.clone());
         let pos = self.newest.partition_point(|o| rank(o) > rank(&obj));
@@ -72,7 +77,22 @@ pub async fn summarize_listing(
     filter: &KeyFilter,
     window_start: Option<NaiveDate>,
 ) -> Result<ListingSummary, StoreError> {
-    let mut summary = ListingSummary::default();
+    summarize_listing_keeping(store, prefix, filter, window_start, false).await
+}
+
+/// [`summarize_listing`], keeping every matching object in [`ListingSummary::all`] when
+/// `keep_all` is set.
+pub async fn summarize_listing_keeping(
+    store: &dyn BackupStore,
+    prefix: &str,
+    filter: &KeyFilter,
+    window_start: Option<NaiveDate>,
+    keep_all: bool,
+) -> Result<ListingSummary, StoreError> {
+    let mut summary = ListingSummary {
+        all: keep_all.then(Vec::new),
+        ..ListingSummary::default()
+    };
     let mut objects = store.list(prefix);
     while let Some(obj) = objects.next().await {
         let obj = obj?;

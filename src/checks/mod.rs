@@ -12,5 +12,6 @@ pub mod set;
 pub mod sidecar;
 pub mod stream;
 pub mod verdicts;
+pub mod verify;
 
 pub use orchestrate::{CheckRequest, database_urls, execute, run, select_targets};

@@ -13,11 +13,14 @@ use secrecy::SecretString;
 
 use super::dry_run::{self, CheckContext};
 use super::restore::{self, RestoreContext};
+use super::verify::VerifyContext;
 use crate::cancel::Cancel;
 use crate::config::{Loaded, Target};
+use crate::ledger::Ledger;
 use crate::output::Sink;
 use crate::report::Check;
 use crate::report::{Mode, Report, RunInfo, SCHEMA_VERSION, Schedule, TargetReport};
+use crate::store::counting::Counting;
 use crate::store::{self, BackupStore};
 use crate::summary::target_lines;
 
@@ -41,6 +44,12 @@ pub struct CheckRequest {
     /// Cancelled by a signal: the running target stops and cleans up, the targets after it are
     /// reported as not checked, and the report is still returned.
     pub cancel: Cancel,
+    /// What earlier monthly runs proved (the ledger kept in the repository).
+    pub ledger: Ledger,
+    /// Monthly: deep-verify these backups (`--key`) instead of the rolling selection.
+    pub keys: Vec<String>,
+    /// Monthly: deep-verify every backup modified at or after this (`--since`).
+    pub since: Option<DateTime<Utc>>,
 }
 
 impl CheckRequest {
@@ -56,6 +65,9 @@ impl CheckRequest {
             run: None,
             database_urls: BTreeMap::new(),
             cancel: Cancel::new(),
+            ledger: Ledger::new(),
+            keys: Vec::new(),
+            since: None,
         }
     }
 }
@@ -141,6 +153,7 @@ fn unreachable(
         finished_at: now,
         run: request.run.clone(),
         targets: reports,
+        cost: None,
     }
 }
 
@@ -181,6 +194,21 @@ pub async fn run(
             );
         }
     }
+    let deep_asked = !request.keys.is_empty() || request.since.is_some();
+    anyhow::ensure!(
+        !deep_asked || request.schedule == Schedule::Monthly,
+        "--key and --since deep-verify backups; they need --schedule monthly"
+    );
+    for key in &request.keys {
+        anyhow::ensure!(
+            targets.iter().any(|t| key.starts_with(&t.prefix)),
+            "--key {}: no target checked has a prefix it starts with",
+            key.escape_debug()
+        );
+    }
+    // Every request to the store goes through one counter, so the report can say what it cost.
+    let counting = Counting::new(store);
+    let store: &dyn BackupStore = &counting;
     let started_at = now;
     let run_id = request
         .run
@@ -192,6 +220,12 @@ pub async fn run(
         now: started_at,
         deep: request.schedule == Schedule::Monthly,
         kms_key_arn: loaded.config.storage.kms_key_arn.as_deref(),
+        verify: (request.schedule == Schedule::Monthly).then_some(VerifyContext {
+            ledger: &request.ledger,
+            global: loaded.config.verify.as_ref(),
+            keys: &request.keys,
+            since: request.since,
+        }),
     };
     let restore_ctx = RestoreContext {
         store,
@@ -259,6 +293,10 @@ pub async fn run(
         finished_at: Utc::now(),
         run: request.run.clone(),
         targets: reports,
+        cost: Some(crate::report::Cost::of(
+            counting.counts(),
+            &loaded.config.prices,
+        )),
     })
 }
 

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, Utc};
 use clap::Args;
 
 use super::{Global, ModeArg, ScheduleArg};
@@ -33,8 +34,27 @@ pub struct CheckArgs {
     /// Full restore: restore this key instead of the newest backup (one target).
     #[arg(long, value_name = "KEY")]
     pub backup: Option<String>,
+    /// Monthly: deep-verify this backup (repeatable), instead of the rolling selection.
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// Monthly: deep-verify every backup modified on or after this date (`2026-11-01` or an
+    /// RFC 3339 time).
+    #[arg(long, value_name = "DATE", value_parser = parse_since)]
+    pub since: Option<DateTime<Utc>>,
     #[command(flatten)]
     pub files: super::ResultFileArgs,
+}
+
+/// `2026-11-01` (midnight UTC) or an RFC 3339 time.
+fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| format!("`{text}` is not a date (2026-11-01) or an RFC 3339 time"))
 }
 
 impl CheckArgs {
@@ -51,6 +71,8 @@ impl CheckArgs {
         check.targets = self.targets;
         check.chaos = chaos;
         check.backup = self.backup;
+        check.keys = self.keys;
+        check.since = self.since;
         Request {
             config: global.config.clone(),
             check,

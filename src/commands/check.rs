@@ -7,7 +7,8 @@
 //! any check can echo them), a line per target when its checks finish (with its failed checks),
 //! progress during a restore, and the verdict with the report's path last. Beside the report go
 //! its in-toto statement (`<report>.intoto.json`) and its subjects as checksum lines
-//! (`<report>.intoto.sha256`), for signing.
+//! (`<report>.intoto.sha256`), for signing. A monthly check reads the verification ledger
+//! `badges/dr_ledger.json` from the working tree and writes what it proved back to it.
 
 use std::path::PathBuf;
 
@@ -20,6 +21,8 @@ use crate::env::Env;
 use crate::error::Outcome;
 use crate::formats::{self, RunFiles};
 use crate::output::Sink;
+use crate::report::{Mode, Schedule};
+use crate::state;
 use crate::summary::verdict_line;
 
 /// What `check` is asked to do.
@@ -37,6 +40,17 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let mut request = req.check;
     request.run = env.run.clone();
     request.database_urls = checks::database_urls(&loaded, env);
+    // Monthly: the deep reads start from what the ledger in the working tree proves, and what
+    // they prove is written back to it; a full restore records the backup it restored.
+    let asked = !request.keys.is_empty() || request.since.is_some();
+    let keeps_ledger = !request.chaos
+        && (loaded.config.verifies() || asked)
+        && (request.schedule == Schedule::Monthly || request.mode == Mode::FullRestore);
+    let kept_ledger = match keeps_ledger {
+        true => state::read_ledger(None).await?,
+        false => None,
+    };
+    request.ledger = kept_ledger.clone().unwrap_or_default();
     crate::cancel::listen_for_signals(&request.cancel);
     // A mistyped --target is reported (exit 2) before any credentials are fetched.
     let report = checks::execute(&loaded, &request, env, out).await?;
@@ -49,6 +63,23 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         &report,
         &formats::openmetrics::Extra::default(),
     )?);
+    if keeps_ledger
+        && let Some(ledger) = state::ledger_after(&loaded, kept_ledger.as_ref(), &report)
+    {
+        crate::atomic::write(
+            std::path::Path::new(state::LEDGER_PATH),
+            ledger.to_text().as_bytes(),
+        )?;
+        let proofs: usize = ledger.targets.values().map(|p| p.len()).sum();
+        out.line(&format!(
+            "ledger: {} — {}",
+            crate::units::count(proofs as u64, "proven backup"),
+            state::LEDGER_PATH
+        ));
+    }
+    if let Some(cost) = &report.cost {
+        out.line(&format!("cost: {}", cost.describe()));
+    }
     out.line(&verdict_line(&report, &request.out));
     Ok(match request.cancel.exit_code() {
         Some(code) => Outcome::cancelled(code),

@@ -50,6 +50,8 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     // The history a scheduled workflow would keep: one chained line per run, with the KPI as
     // it stood after that run (the trend picture colours each run by it).
     let mut entries = Vec::new();
+    // What the monthly run proved and the quarterly restored, backup by backup, as `run` keeps it.
+    let mut ledger = None;
     for schedule in Schedule::ALL {
         let mut request =
             CheckRequest::for_schedule(schedule, out_dir.join(schedule.default_report_name()));
@@ -58,6 +60,7 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         crate::atomic::write_json(&request.out, &report)?;
         out.line(&verdict_line(&report, &shown(&request.out)));
         all_ok &= report.ok;
+        ledger = crate::state::ledger_after(&loaded, ledger.as_ref(), &report);
         slots.slots[schedule] = Slot::from_view(&crate::report::ReportView::from(&report));
         let so_far = kpi::compute(slots.clone(), max_ages, Utc::now());
         let sha = crate::history::sha256_hex(&std::fs::read(&request.out)?);
@@ -115,6 +118,16 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     crate::atomic::write(&work.join(crate::state::HISTORY_PATH), history.as_bytes())?;
     crate::atomic::write_json(&work.join(crate::state::MATRIX_PATH), &matrix)?;
     crate::atomic::write_json(&work.join(crate::state::STATE_PATH), &kept)?;
+    if let Some(ledger) = &ledger {
+        let path = work.join(crate::state::LEDGER_PATH);
+        crate::atomic::write(&path, ledger.to_text().as_bytes())?;
+        let proofs: usize = ledger.targets.values().map(|p| p.len()).sum();
+        out.line(&format!(
+            "ledger: {} — {}",
+            crate::units::count(proofs as u64, "proven backup"),
+            shown(&path).display()
+        ));
+    }
     let site_dir = work.join("site");
     let site_started = std::time::Instant::now();
     crate::state::write_site(&site_dir, Some(&kept), &history, Some(&matrix), None, now)?;

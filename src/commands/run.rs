@@ -1,6 +1,6 @@
 //! `dr-action run --schedule S [--chaos]`: the whole pipeline the action runs.
 //!
-//! check → the kept state and history → the chain and health verdicts → the report and its
+//! the kept ledger (monthly) → check → the kept state and history → the chain and health verdicts → the report and its
 //! evidence → KPI and alerts → the kept files in one commit → lines, summary, outputs. Each step
 //! is a library function of [`crate::pipeline`], which says what it does.
 //!
@@ -52,6 +52,12 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         true => None,
         false => notify::heartbeat_start(&loaded.config.notify, env).await,
     };
+    let mut journal = Journal::default();
+    let mut repo = Repository::connect(env, &mut journal).await;
+    // The monthly deep reads start from what the kept ledger already proves.
+    if let Some(ledger) = repo.ledger_for(&loaded, &request, &mut journal).await {
+        request.ledger = ledger;
+    }
     crate::cancel::listen_for_signals(&request.cancel);
     // The checks' lines stream into one foldable group of the job log; the masks written
     // inside it take effect at once all the same.
@@ -62,13 +68,12 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     if let Some(code) = request.cancel.exit_code() {
         return finish::cancelled(report, &request.out, &request.cancel, wf, out, code);
     }
-    let mut journal = Journal::default();
     match started {
         Some(Ok(note)) => journal.notes.push(note),
         Some(Err(e)) => journal.errors.push(e),
         None => {}
     }
-    let repo = Repository::open(env, &mut journal).await;
+    repo.read_kept(&mut journal).await;
     let now = Utc::now();
     let matrix = evidence::judge(&loaded, &mut report, &repo, env.operator(), now);
     let written = evidence::write(&report, &request.out, &req.files, &matrix)?;

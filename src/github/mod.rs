@@ -186,13 +186,23 @@ impl GitHub {
     }
 
     /// A file's bytes on `branch` through the contents API; `None` when it does not exist.
+    /// The contents API leaves out the content of a file over 1 MiB (`"encoding": "none"`, as a
+    /// large ledger or history is); such a file is read as its blob, by its SHA.
     pub async fn read_file(&self, branch: &str, path: &str) -> Result<Option<Vec<u8>>, ApiError> {
         let route = format!("{}/contents/{path}?ref={branch}", self.repo.path());
-        let value: serde_json::Value = match self.get(&route, "contents: read").await {
+        let mut value: serde_json::Value = match self.get(&route, "contents: read").await {
             Ok(v) => v,
             Err(e) if e.status() == Some(404) => return Ok(None),
             Err(e) => return Err(e),
         };
+        let sha = value
+            .get("sha")
+            .and_then(|s| s.as_str())
+            .map(str::to_string);
+        if let (Some("none"), Some(sha)) = (value.get("encoding").and_then(|e| e.as_str()), sha) {
+            let blob = format!("{}/git/blobs/{sha}", self.repo.path());
+            value = self.get(&blob, "contents: read").await?;
+        }
         let encoded: String = value
             .get("content")
             .and_then(|c| c.as_str())

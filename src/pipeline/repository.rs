@@ -1,10 +1,15 @@
 //! The repository a run keeps its state in: the GitHub client (or why there is none), the
-//! default branch, the kept KPI state and history read from it, and the history's chain
-//! checked once, before anything is appended to it.
+//! default branch, the kept verification ledger (read before a monthly run's checks), the kept
+//! KPI state and history (read after the checks), and the history's chain checked once, before
+//! anything is appended to it.
 
+use crate::checks::CheckRequest;
+use crate::config::Loaded;
 use crate::env::Env;
 use crate::github::{self, GitHub};
 use crate::history::{self, Broken};
+use crate::ledger::Ledger;
+use crate::report::Schedule;
 use crate::state::{self, Kept, STATE_PATH};
 
 use super::Journal;
@@ -23,9 +28,8 @@ pub struct Repository {
 }
 
 impl Repository {
-    /// Reads the kept state and history through the API from the default branch, or from the
-    /// working tree without a client; notes a first run and errors in `journal`.
-    pub async fn open(env: &Env, journal: &mut Journal) -> Repository {
+    /// The client and the default branch (errors noted in `journal`); nothing is read yet.
+    pub async fn connect(env: &Env, journal: &mut Journal) -> Repository {
         let gh = GitHub::from_env(env);
         let branch = match &gh {
             Ok(gh) => github::default_branch(&env.workflow, gh)
@@ -38,7 +42,46 @@ impl Repository {
                 .ok(),
             Err(_) => None,
         };
-        let gh_ref = gh.as_ref().ok().zip(branch.as_deref());
+        Repository {
+            gh,
+            branch,
+            kept: None,
+            chain: None,
+        }
+    }
+
+    fn gh_ref(&self) -> Option<(&GitHub, &str)> {
+        self.gh.as_ref().ok().zip(self.branch.as_deref())
+    }
+
+    /// The kept verification ledger a monthly run's deep reads start from (what earlier runs
+    /// proved); `None` for other runs, and when it cannot be read (noted in `journal`).
+    pub async fn ledger_for(
+        &self,
+        loaded: &Loaded,
+        request: &CheckRequest,
+        journal: &mut Journal,
+    ) -> Option<Ledger> {
+        if request.schedule != Schedule::Monthly || request.chaos || !loaded.config.verifies() {
+            return None;
+        }
+        match state::read_ledger(self.gh_ref()).await {
+            Ok(ledger) => Some(ledger.unwrap_or_default()),
+            Err(e) => {
+                journal
+                    .errors
+                    .push(format!("could not read the kept ledger: {e:#}"));
+                None
+            }
+        }
+    }
+
+    /// Reads the kept state, history and ledger through the API from the default branch, or
+    /// from the working tree without a client, and checks the history's chain; notes a first
+    /// run and errors in `journal`. Read after the checks, so that what is appended to is what
+    /// the branch holds when the run ends.
+    pub async fn read_kept(&mut self, journal: &mut Journal) {
+        let gh_ref = self.gh_ref();
         let kept = state::read_kept(gh_ref)
             .await
             .map_err(|e| {
@@ -52,13 +95,8 @@ impl Repository {
                 "no {STATE_PATH} on the default branch yet: first run"
             ));
         }
-        let chain = kept.as_ref().map(state::verify_kept);
-        Repository {
-            gh,
-            branch,
-            kept,
-            chain,
-        }
+        self.chain = kept.as_ref().map(state::verify_kept);
+        self.kept = kept;
     }
 
     /// Where the kept history's chain breaks, if it does.

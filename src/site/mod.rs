@@ -960,6 +960,7 @@ mod tests {
             finished_at: Some(now() - Duration::days(1)),
             metrics: serde_json::Map::new(),
             failures: vec!["orders-db size: shrank".into()],
+            coverage: Vec::new(),
         };
         let mut kpi = crate::kpi::compute(
             crate::kpi::Inputs {

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use tokio::io::AsyncRead;
 
+pub mod counting;
 pub mod local;
 pub mod s3;
 

@@ -1,0 +1,207 @@
+//! [`Counting`]: a [`BackupStore`] over any other that counts what the checks ask of the store
+//! — listing pages, HEADs, ranged and whole reads, and the bytes that came back — so every
+//! store is counted the same way and a run can say what it cost. The counts are shared, so a
+//! caller can take a [`Counts`] snapshot before and after a target.
+//!
+//! Listing pages are not visible through the trait (it yields objects): a listing counts one
+//! page per started [`LIST_PAGE`] objects, and at least one — S3's `ListObjectsV2` pages.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, ReadBuf};
+
+use super::{BackupStore, ObjectHead, ObjectMeta, ObjectReader, StoreError, StoreKind};
+
+/// Objects per listing page (S3's default and largest `max-keys`).
+pub const LIST_PAGE: u64 = 1000;
+
+/// What was asked of a store, by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub list: u64,
+    pub head: u64,
+    /// Ranged reads (the first bytes, the sidecar).
+    pub range: u64,
+    /// Whole-object reads.
+    pub get: u64,
+    /// Bytes read back, ranged and whole.
+    pub bytes: u64,
+}
+
+impl Counts {
+    /// The counts since `before`.
+    pub fn since(&self, before: &Counts) -> Counts {
+        Counts {
+            list: self.list.saturating_sub(before.list),
+            head: self.head.saturating_sub(before.head),
+            range: self.range.saturating_sub(before.range),
+            get: self.get.saturating_sub(before.get),
+            bytes: self.bytes.saturating_sub(before.bytes),
+        }
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.list + self.head + self.range + self.get
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    list: AtomicU64,
+    head: AtomicU64,
+    range: AtomicU64,
+    get: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// Counts the requests made through it to `inner`.
+pub struct Counting<'a> {
+    inner: &'a dyn BackupStore,
+    shared: Arc<Shared>,
+}
+
+impl<'a> Counting<'a> {
+    pub fn new(inner: &'a dyn BackupStore) -> Self {
+        Counting {
+            inner,
+            shared: Arc::default(),
+        }
+    }
+
+    /// The counts so far.
+    pub fn counts(&self) -> Counts {
+        let s = &self.shared;
+        Counts {
+            list: s.list.load(Ordering::Relaxed),
+            head: s.head.load(Ordering::Relaxed),
+            range: s.range.load(Ordering::Relaxed),
+            get: s.get.load(Ordering::Relaxed),
+            bytes: s.bytes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[async_trait]
+impl BackupStore for Counting<'_> {
+    fn kind(&self) -> StoreKind {
+        self.inner.kind()
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn uri(&self, key: &str) -> String {
+        self.inner.uri(key)
+    }
+
+    fn list<'b>(&'b self, prefix: &'b str) -> BoxStream<'b, Result<ObjectMeta, StoreError>> {
+        let shared = self.shared.clone();
+        shared.list.fetch_add(1, Ordering::Relaxed);
+        let mut seen = 0u64;
+        self.inner
+            .list(prefix)
+            .inspect(move |_| {
+                seen += 1;
+                // Each object past a full page means one more page was fetched.
+                if seen > 1 && (seen - 1).is_multiple_of(LIST_PAGE) {
+                    shared.list.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .boxed()
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectHead>, StoreError> {
+        self.shared.head.fetch_add(1, Ordering::Relaxed);
+        self.inner.head(key).await
+    }
+
+    async fn read_range(&self, key: &str, start: u64, len: u64) -> Result<Vec<u8>, StoreError> {
+        self.shared.range.fetch_add(1, Ordering::Relaxed);
+        let bytes = self.inner.read_range(key, start, len).await?;
+        self.shared
+            .bytes
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(bytes)
+    }
+
+    async fn read(&self, key: &str) -> Result<ObjectReader, StoreError> {
+        self.shared.get.fetch_add(1, Ordering::Relaxed);
+        let inner = self.inner.read(key).await?;
+        Ok(Box::pin(CountingReader {
+            inner,
+            shared: self.shared.clone(),
+        }))
+    }
+}
+
+/// Adds the bytes read through it to the shared count.
+struct CountingReader {
+    inner: ObjectReader,
+    shared: Arc<Shared>,
+}
+
+impl AsyncRead for CountingReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = self.inner.as_mut().poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &poll {
+            let n = (buf.filled().len() - before) as u64;
+            self.shared.bytes.fetch_add(n, Ordering::Relaxed);
+        }
+        poll
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn every_kind_of_request_and_the_bytes_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..3 {
+            std::fs::write(dir.path().join(format!("b{i}")), b"0123456789").unwrap();
+        }
+        let local = super::super::local::LocalStore::new(dir.path());
+        let store = Counting::new(&local);
+        let listed: Vec<_> = store.list("").collect().await;
+        assert_eq!(listed.len(), 3);
+        store.head("b0").await.unwrap();
+        assert_eq!(store.read_range("b1", 0, 4).await.unwrap().len(), 4);
+        let before = store.counts();
+        let mut all = Vec::new();
+        store
+            .read("b2")
+            .await
+            .unwrap()
+            .read_to_end(&mut all)
+            .await
+            .unwrap();
+        let counts = store.counts();
+        assert_eq!(
+            counts,
+            Counts {
+                list: 1,
+                head: 1,
+                range: 1,
+                get: 1,
+                bytes: 14
+            }
+        );
+        assert_eq!(counts.since(&before).bytes, 10);
+        assert_eq!(counts.requests(), 4);
+    }
+}
