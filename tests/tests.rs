@@ -25,6 +25,7 @@ mod github;
 mod hostile_pg;
 mod kpi;
 mod output;
+mod parallel_reads;
 mod props;
 mod restore;
 mod restore_pg;
