@@ -1053,6 +1053,32 @@ targets:
     }
 
     #[test]
+    fn parallel_reads_out_of_range_name_the_key_and_line() {
+        let with = |p: &str| {
+            GOOD.replace(
+                "  local: ./backups\n",
+                &format!("  local: ./backups\n  parallel-reads: {p}\n"),
+            )
+        };
+        let ok = parse(&with("{ part-size: 16MiB, in-flight: 8 }")).unwrap();
+        let p = ok.storage.parallel_reads.unwrap();
+        assert_eq!(
+            (p.part_size.bytes, p.in_flight, p.threshold.bytes),
+            (16 << 20, 8, 64 << 20)
+        );
+        let err = parse(&with("{ in-flight: 0 }")).unwrap_err();
+        assert!(
+            err.contains("storage.parallel-reads.in-flight") && err.contains("line 4"),
+            "{err}"
+        );
+        let err = parse(&with("{ part-size: 1KiB }")).unwrap_err();
+        assert!(
+            err.contains("storage.parallel-reads.part-size") && err.contains("too small"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn malformed_yaml_says_where() {
         let err = parse("version: 1\nstorage: [unclosed\n").unwrap_err();
         assert!(err.contains("line"), "{err}");
