@@ -82,7 +82,7 @@ pub struct RestoreContext<'a> {
 }
 
 /// How often a running restore says how far it got.
-pub const PROGRESS_EVERY: Duration = Duration::from_secs(30);
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// Restores one target's backup and validates it.
 /// The detail of a target without `restore:` in a full restore.
@@ -197,7 +197,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     } else {
         let restored = stop
             .run(restore_once(
-                &target.name,
+                target,
                 restore,
                 &newest,
                 scratch.clone(),
@@ -658,13 +658,14 @@ struct RestoreRun {
 /// GETs the object once and feeds it through the engine; then reads whatever the engine left
 /// unread, so the hash covers the whole object.
 async fn restore_once(
-    name: &str,
+    target: &Target,
     restore: &Restore,
     backup: &ObjectMeta,
     scratch: Option<postgres::Scratch>,
     ctx: &RestoreContext<'_>,
     started: Instant,
 ) -> RestoreRun {
+    let name = target.name.as_str();
     let failed = |detail: String, read: ReadSummary| RestoreRun {
         engine: EngineOutcome::failed(detail),
         read,
@@ -784,7 +785,14 @@ async fn restore_once(
         stream::discard(&mut rest).await;
         engine
     };
-    let mut engine = with_progress(work, name, &stats, backup.size, ctx.progress).await;
+    let watch = Watch {
+        name,
+        stats: &stats,
+        size: backup.size,
+        started,
+        rto: target.rto.as_ref().map(|r| r.duration),
+    };
+    let mut engine = with_progress(work, &watch, ctx.progress).await;
     let restore_took = started.elapsed();
     ctx.progress.line(&format!(
         "{name}: restore finished after {} ({} read)",
@@ -846,13 +854,80 @@ fn summarize(stats: &stream::Stats) -> ReadSummary {
     }
 }
 
-/// Runs `work` (the engine reading the backup), writing a line with the bytes read so far
-/// every [`PROGRESS_EVERY`] until it is done.
+/// What a progress line is made of.
+struct Watch<'a> {
+    name: &'a str,
+    stats: &'a stream::Stats,
+    /// The stored size, from the listing.
+    size: u64,
+    started: Instant,
+    rto: Option<Duration>,
+}
+
+impl Watch<'_> {
+    fn line(&self) -> String {
+        progress_line(
+            self.name,
+            self.stats.stored_bytes(),
+            self.size,
+            self.started.elapsed(),
+            self.rto,
+        )
+    }
+}
+
+/// `orders-db: restoring… 512.0 MiB of 1.0 GiB read (50%), 8.5 MiB/s, 1m elapsed, about 1m
+/// left (rto 4h)`: how far, how fast, and whether the rest fits in the RTO at this rate.
+fn progress_line(
+    name: &str,
+    read: u64,
+    size: u64,
+    elapsed: Duration,
+    rto: Option<Duration>,
+) -> String {
+    let secs = elapsed.as_secs_f64();
+    let mut line = format!(
+        "{name}: restoring… {} of {} read",
+        short_size(read),
+        short_size(size)
+    );
+    if size > 0 {
+        line.push_str(&format!(" ({}%)", (read.min(size) * 100) / size));
+    }
+    if secs < 1.0 || read == 0 {
+        return line;
+    }
+    let rate = read as f64 / secs;
+    line.push_str(&format!(
+        ", {}/s, {} elapsed",
+        short_size(rate as u64),
+        units::short_duration(elapsed.as_secs())
+    ));
+    let left = size.saturating_sub(read) as f64 / rate;
+    line.push_str(&format!(
+        ", about {} left",
+        units::short_duration(left.ceil() as u64)
+    ));
+    if let Some(rto) = rto {
+        let at_end = secs + left;
+        let verdict = if at_end <= rto.as_secs_f64() {
+            ""
+        } else {
+            ", past it at this rate"
+        };
+        line.push_str(&format!(
+            " (rto {}{verdict})",
+            units::short_duration(rto.as_secs())
+        ));
+    }
+    line
+}
+
+/// Runs `work` (the engine reading the backup), writing a progress line every
+/// [`PROGRESS_EVERY`] until it is done.
 async fn with_progress<T>(
     work: impl std::future::Future<Output = T>,
-    name: &str,
-    read: &stream::Stats,
-    size: u64,
+    watch: &Watch<'_>,
     out: &dyn Sink,
 ) -> T {
     let mut ticks =
@@ -863,11 +938,7 @@ async fn with_progress<T>(
     loop {
         tokio::select! {
             done = &mut work => return done,
-            _ = ticks.tick() => out.line(&format!(
-                "{name}: restoring… {} of {} read",
-                short_size(read.stored_bytes()),
-                short_size(size)
-            )),
+            _ = ticks.tick() => out.line(&watch.line()),
         }
     }
 }
@@ -933,26 +1004,59 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_long_restore_says_how_far_it_got_every_period() {
         let read = stream::Stats::with_stored(512 << 20);
+        let watch = Watch {
+            name: "orders-db",
+            stats: &read,
+            size: 1 << 30,
+            started: Instant::now(),
+            rto: None,
+        };
         let out = crate::output::Captured::new();
         let work = async {
             tokio::time::sleep(PROGRESS_EVERY * 2 + Duration::from_secs(5)).await;
             7
         };
+        assert_eq!(with_progress(work, &watch, &out).await, 7);
+        let lines = out.lines();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.starts_with("orders-db: restoring… 512.0 MiB of 1.0 GiB read (50%)")),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn a_progress_line_gives_the_rate_and_what_is_left_against_the_rto() {
+        let min = Duration::from_secs(60);
         assert_eq!(
-            with_progress(work, "orders-db", &read, 1 << 30, &out).await,
-            7
+            progress_line("db", 600 << 20, 1800 << 20, min, Some(min * 10)),
+            "db: restoring… 600.0 MiB of 1.8 GiB read (33%), 10.0 MiB/s, 1m elapsed, about 2m left (rto 10m)"
         );
         assert_eq!(
-            out.lines(),
-            vec!["orders-db: restoring… 512.0 MiB of 1.0 GiB read"; 2]
+            progress_line("db", 60 << 20, 1800 << 20, min, Some(min * 10)),
+            "db: restoring… 60.0 MiB of 1.8 GiB read (3%), 1.0 MiB/s, 1m elapsed, about 29m left (rto 10m, past it at this rate)"
+        );
+        assert_eq!(
+            progress_line("db", 0, 100, Duration::from_secs(5), None),
+            "db: restoring… 0 B of 100 B read (0%)"
         );
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_quick_restore_says_nothing_in_between() {
         let out = crate::output::Captured::new();
+        let stats = stream::Stats::default();
+        let watch = Watch {
+            name: "t",
+            stats: &stats,
+            size: 10,
+            started: Instant::now(),
+            rto: None,
+        };
         let work = tokio::time::sleep(PROGRESS_EVERY - Duration::from_secs(1));
-        with_progress(work, "t", &stream::Stats::default(), 10, &out).await;
+        with_progress(work, &watch, &out).await;
         assert!(out.lines().is_empty());
     }
 
