@@ -891,8 +891,8 @@ fn progress_line(
         short_size(read),
         short_size(size)
     );
-    if size > 0 {
-        line.push_str(&format!(" ({}%)", (read.min(size) * 100) / size));
+    if let Some(pct) = (read.min(size).saturating_mul(100)).checked_div(size) {
+        line.push_str(&format!(" ({pct}%)"));
     }
     if secs < 1.0 || read == 0 {
         return line;
