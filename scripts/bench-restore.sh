@@ -60,7 +60,7 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 stats() {
   sort -g "$1" | awk '{ v[NR] = $1 } END {
     m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-    printf "%.3f %.3f %.3f", m, v[1], v[NR] }'
+    printf "%.3f %.3f %.3f\n", m, v[1], v[NR] }'
 }
 
 # The contenders; each reads $obj (and $dir), writes nothing but its own scratch.
@@ -169,7 +169,7 @@ YAML
     headline=$(awk -v a="$ours" -v b="$slowest_best" 'BEGIN { printf "%.2fx", a / b }')
     read -r usual _ _ < <(stats "$dir/times/usual")
     speedup=$(awk -v a="$ours" -v b="$usual" 'BEGIN { printf "%.2fx", b / a }')
-    echo "==> ${size}M $fmt: dr-action / slowest best stage ($which, ${slowest_best}s) = $headline; $speedup faster than the usual pipeline"
+    echo "==> ${size}M $fmt: dr-action / slowest best stage ($which, ${slowest_best}s) = $headline; the usual pipeline takes $speedup dr-action's time"
     rm -rf "$dir/backups"
   done
 done
