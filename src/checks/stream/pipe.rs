@@ -218,7 +218,7 @@ impl BufRead for ChannelReader {
 
 /// The decompressed content of an object, as the pipeline produces it. Read it on the runtime
 /// (`AsyncRead`) or on a blocking thread (`Read`); an error of any stage comes out here as the
-/// `io::Error` it was. Dropping it, or the pipeline's [`super::Running`] guard, stops every stage.
+/// `io::Error` it was. Dropping it (or a [`StopGuard`] taken from it) stops every stage.
 pub struct Content {
     rx: mpsc::Receiver<Chunk>,
     at: Cursor,
