@@ -152,6 +152,51 @@ pub struct Storage {
     /// The exact KMS key backups must be encrypted with (key ARN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_arn: Option<String>,
+    /// How a large object is read from S3: several ranged GETs at once (on by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_reads: Option<ParallelReads>,
+}
+
+/// Objects larger than `threshold` are read from S3 as ranged GETs of `part-size` bytes,
+/// `in-flight` of them at a time, put back in order (each range retried on its own). Memory
+/// grows by up to `part-size × in-flight`. `in-flight: 1` reads every object with one GET.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ParallelReads {
+    /// The size of each ranged GET (default `8MiB`; at least `64KiB`). Match the multipart
+    /// upload's part size, so each GET reads one part.
+    #[serde(default = "ParallelReads::default_part_size")]
+    pub part_size: crate::units::Size,
+    /// Ranged GETs at a time (default 4, at most 64).
+    #[serde(default = "ParallelReads::default_in_flight")]
+    pub in_flight: u32,
+    /// Objects up to this size are read with one GET (default `64MiB`).
+    #[serde(default = "ParallelReads::default_threshold")]
+    pub threshold: crate::units::Size,
+}
+
+impl ParallelReads {
+    fn default_part_size() -> crate::units::Size {
+        crate::units::Size::parse("8MiB").expect("a built-in size parses")
+    }
+
+    fn default_in_flight() -> u32 {
+        4
+    }
+
+    fn default_threshold() -> crate::units::Size {
+        crate::units::Size::parse("64MiB").expect("a built-in size parses")
+    }
+}
+
+impl Default for ParallelReads {
+    fn default() -> Self {
+        ParallelReads {
+            part_size: Self::default_part_size(),
+            in_flight: Self::default_in_flight(),
+            threshold: Self::default_threshold(),
+        }
+    }
 }
 
 /// Which store the config names, once validated.
@@ -909,6 +954,22 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
             ));
         }
     }
+    if let Some(p) = &config.storage.parallel_reads {
+        if p.part_size.bytes < 64 * 1024 {
+            return Err(format!(
+                "{}: `{}` is too small (at least 64KiB)",
+                at("storage.parallel-reads.part-size", "part-size:"),
+                p.part_size
+            ));
+        }
+        if !(1..=64).contains(&p.in_flight) {
+            return Err(format!(
+                "{}: {} is out of range (1 to 64)",
+                at("storage.parallel-reads.in-flight", "in-flight:"),
+                p.in_flight
+            ));
+        }
+    }
     if config.targets.is_empty() {
         return Err(format!(
             "{}: list at least one target",
@@ -1158,6 +1219,32 @@ targets:
         let err = parse(&text).unwrap_err();
         assert!(err.contains("targets[0].format"), "{err}");
         assert!(err.contains("did you mean `pg-dump`?"), "{err}");
+    }
+
+    #[test]
+    fn parallel_reads_out_of_range_name_the_key_and_line() {
+        let with = |p: &str| {
+            GOOD.replace(
+                "  local: ./backups\n",
+                &format!("  local: ./backups\n  parallel-reads: {p}\n"),
+            )
+        };
+        let ok = parse(&with("{ part-size: 16MiB, in-flight: 8 }")).unwrap();
+        let p = ok.storage.parallel_reads.unwrap();
+        assert_eq!(
+            (p.part_size.bytes, p.in_flight, p.threshold.bytes),
+            (16 << 20, 8, 64 << 20)
+        );
+        let err = parse(&with("{ in-flight: 0 }")).unwrap_err();
+        assert!(
+            err.contains("storage.parallel-reads.in-flight") && err.contains("line 4"),
+            "{err}"
+        );
+        let err = parse(&with("{ part-size: 1KiB }")).unwrap_err();
+        assert!(
+            err.contains("storage.parallel-reads.part-size") && err.contains("too small"),
+            "{err}"
+        );
     }
 
     #[test]

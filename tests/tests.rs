@@ -26,6 +26,7 @@ mod hostile_pg;
 mod kpi;
 mod ledger;
 mod output;
+mod parallel_reads;
 mod props;
 mod restore;
 mod restore_pg;

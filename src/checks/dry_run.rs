@@ -263,7 +263,7 @@ async fn format_check(
     }
     let content = match compression {
         Compression::None => head,
-        c => stream::decompress_prefix(head, c, 4096).await,
+        c => stream::decompress_prefix(&head, c, 4096),
     };
     let check = match format::verify(target.format, &content) {
         Ok(found) => Check::pass(

@@ -175,7 +175,16 @@ pub async fn open(
             let (client, conn) =
                 crate::aws::connect_s3(loaded.config.aws.as_ref(), &bucket, env).await?;
             Ok(OpenedStore {
-                store: Box::new(s3::S3Store::new(client, bucket, conn.endpoint.clone())),
+                store: Box::new(
+                    s3::S3Store::new(client, bucket, conn.endpoint.clone()).with_parallel_reads(
+                        loaded
+                            .config
+                            .storage
+                            .parallel_reads
+                            .clone()
+                            .unwrap_or_default(),
+                    ),
+                ),
                 masks: conn.masks,
             })
         }

@@ -19,6 +19,8 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 
+use crate::config::ParallelReads;
+
 use super::{
     BackupStore, ObjectHead, ObjectMeta, ObjectReader, StoreError, StoreErrorKind, StoreKind,
 };
@@ -28,6 +30,7 @@ pub struct S3Store {
     bucket: String,
     /// The custom endpoint, when there is one, for messages.
     endpoint: Option<String>,
+    parallel: ParallelReads,
 }
 
 impl S3Store {
@@ -36,7 +39,70 @@ impl S3Store {
             client,
             bucket: bucket.into(),
             endpoint,
+            parallel: ParallelReads::default(),
         }
+    }
+
+    /// Reads large objects as ranged GETs, as `parallel` says (see [`S3Store::read`]).
+    pub fn with_parallel_reads(mut self, parallel: ParallelReads) -> Self {
+        self.parallel = parallel;
+        self
+    }
+
+    /// One GET of `range` (or of the whole object), as a stream.
+    async fn get(
+        &self,
+        key: &str,
+        range: Option<String>,
+    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, StoreError> {
+        self.client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_range(range)
+            .send()
+            .await
+            .map_err(|e| self.error(e, Op::Get, key))
+    }
+
+    /// The parts of `key` from `from` to `total`, `in-flight` GETs at a time, in order.
+    fn parts_in_order(&self, key: &str, from: u64, total: u64) -> ObjectReader {
+        let part = self.parallel.part_size.bytes.max(1);
+        let in_flight = self.parallel.in_flight.max(1) as usize;
+        let ranges: Vec<(u64, u64)> = (0..)
+            .map(|i| from + i * part)
+            .take_while(|start| *start < total)
+            .map(|start| (start, part.min(total - start)))
+            .collect();
+        let fetch = Part {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            key: key.to_string(),
+        };
+        let parts = stream::iter(ranges)
+            .map(move |(start, len)| {
+                let fetch = fetch.clone();
+                async move { fetch.get(start, len).await }
+            })
+            .buffered(in_flight);
+        // A task drives the GETs, so the next parts arrive while the consumer reads this one;
+        // the channel holds one part more than those in flight.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(1);
+        let task = tokio::spawn(async move {
+            let mut parts = std::pin::pin!(parts);
+            while let Some(part) = parts.next().await {
+                let failed = part.is_err();
+                if tx.send(part).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        let guard = AbortOnDrop(task.abort_handle());
+        let chunks = stream::poll_fn(move |cx| {
+            let _held = &guard;
+            rx.poll_recv(cx)
+        });
+        Box::pin(tokio_util::io::StreamReader::new(chunks))
     }
 
     fn where_(&self) -> String {
@@ -417,22 +483,131 @@ impl BackupStore for S3Store {
         Ok(bytes)
     }
 
+    /// With parallel reads on (`in-flight` above 1), the first GET asks for the first part,
+    /// and its answer says the object's size: an object of one part takes that one GET; one up
+    /// to `threshold` one more GET for the rest, streamed; a larger one its remaining parts,
+    /// `in-flight` at a time, put back in order.
     async fn read(&self, key: &str) -> Result<ObjectReader, StoreError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| self.error(e, Op::Get, key))?;
-        Ok(Box::pin(out.body.into_async_read()))
+        use tokio::io::AsyncReadExt;
+        if self.parallel.in_flight <= 1 {
+            let out = self.get(key, None).await?;
+            return Ok(Box::pin(out.body.into_async_read()));
+        }
+        let part = self.parallel.part_size.bytes.max(1);
+        let first = match self.get(key, Some(format!("bytes=0-{}", part - 1))).await {
+            Ok(out) => out,
+            // A range of an empty object is refused: it has no bytes.
+            Err(e) if e.kind == StoreErrorKind::InvalidRange => {
+                return Ok(Box::pin(tokio::io::empty()));
+            }
+            Err(e) => return Err(e),
+        };
+        let total = first.content_range().and_then(total_size);
+        let head = first.body.into_async_read();
+        let Some(total) = total.filter(|t| *t > part) else {
+            // One part, or a server that ignored the range and sent everything.
+            return Ok(Box::pin(head));
+        };
+        if total <= self.parallel.threshold.bytes {
+            let rest = self.get(key, Some(format!("bytes={part}-"))).await?;
+            return Ok(Box::pin(head.chain(rest.body.into_async_read())));
+        }
+        Ok(Box::pin(head.chain(self.parts_in_order(key, part, total))))
     }
+}
+
+/// Ends the task that fetches the parts when the reader is dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What one ranged GET needs, cheap to clone into each.
+#[derive(Clone)]
+struct Part {
+    client: Client,
+    bucket: String,
+    key: String,
+}
+
+impl Part {
+    /// The bytes `start..start + len`, retried as a whole when the answer breaks off or comes
+    /// short (the SDK already retries a refused request, a 503 included).
+    async fn get(&self, start: u64, len: u64) -> std::io::Result<bytes::Bytes> {
+        let policy = crate::retry::RetryPolicy::new(
+            crate::aws::MAX_ATTEMPTS,
+            std::time::Duration::from_millis(200),
+        );
+        let what = format!(
+            "GetObject s3://{}/{} bytes {start}+{len}",
+            self.bucket, self.key
+        );
+        let attempt = || async {
+            let out = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .range(format!("bytes={start}-{}", start + len - 1))
+                .send()
+                .await
+                .map_err(|e| {
+                    let SdkFailure { kind, code, detail } = classify(&e);
+                    let err = StoreError::new(kind, detail);
+                    match code {
+                        Some(code) => err.with_code(code),
+                        None => err,
+                    }
+                })?;
+            let body = out.body.collect().await.map_err(|e| {
+                StoreError::new(StoreErrorKind::Other, format!("the body broke off: {e}"))
+                    .with_code("ReadError")
+            })?;
+            let bytes = body.into_bytes();
+            if bytes.len() as u64 != len {
+                return Err(StoreError::new(
+                    StoreErrorKind::Other,
+                    format!("{} bytes came back for {len} asked", bytes.len()),
+                ));
+            }
+            Ok(bytes)
+        };
+        let verdict = |e: &StoreError| match e.kind {
+            StoreErrorKind::Other
+            | StoreErrorKind::Throttled
+            | StoreErrorKind::Timeout
+            | StoreErrorKind::Unreachable => crate::retry::Verdict::Retry,
+            _ => crate::retry::Verdict::GiveUp,
+        };
+        crate::retry::run(&policy, &what, attempt, verdict)
+            .await
+            .map_err(|f| {
+                std::io::Error::other(format!(
+                    "{what} failed after {} attempts: {}",
+                    f.attempts, f.error
+                ))
+            })
+    }
+}
+
+/// The object's size from a `Content-Range` answer (`bytes 0-99/1234`); `None` when unknown.
+fn total_size(content_range: &str) -> Option<u64> {
+    content_range.rsplit_once('/')?.1.trim().parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_size_comes_from_the_content_range() {
+        assert_eq!(total_size("bytes 0-8388607/1073741824"), Some(1 << 30));
+        assert_eq!(total_size("bytes 0-99/*"), None);
+        assert_eq!(total_size("garbage"), None);
+    }
 
     #[test]
     fn a_full_object_sha256_is_handed_on_as_hex() {

@@ -11,23 +11,22 @@
 //! After unpacking, every symlink is resolved once more with all links in place: a chain of
 //! links that are each harmless (`x -> .`, `a -> x/..`) can still point out.
 //!
-//! The `tar` crate is synchronous; it runs on a blocking thread reading the async stream
-//! through a small bridge. A blocking thread cannot be cancelled, so when the restore is
-//! stopped (its deadline passed, or a signal) a flag tells it to stop writing, and the
-//! temporary folder goes only once the thread let go of it.
+//! The `tar` crate is synchronous; it runs on a blocking thread reading the stream's
+//! [`Content`] directly (it is a `Read` too). A blocking thread cannot be cancelled, so when
+//! the restore is stopped (its deadline passed, or a signal) the pipeline is stopped, the
+//! thread's next read fails, and the temporary folder goes only once the thread let go of it.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use tar::EntryType;
 
 use super::engine::{EngineOutcome, Restored};
-use crate::checks::format::Content;
+use crate::checks::format::Content as Kind;
+use crate::checks::stream::Content;
 use crate::report::Check;
-use crate::store::ObjectReader;
 use crate::units::short_size;
 
 /// How deep a chain of symlinks is followed before it counts as a loop.
@@ -58,41 +57,36 @@ pub struct Unpacked {
 /// blocking thread keeps it until it ends, so a stopped restore's folder is deleted after the
 /// thread's last write, never before it (which would let the thread make it again).
 pub async fn restore(
-    content: ObjectReader,
-    kind: Content,
+    mut content: Content,
+    kind: Kind,
     dir: PathBuf,
     cap: u64,
     hold: Arc<tempfile::TempDir>,
-) -> (EngineOutcome, ObjectReader) {
-    if kind != Content::Tar {
+) -> (EngineOutcome, Content) {
+    if kind != Kind::Tar {
         let outcome = EngineOutcome::failed(format!(
             "engine: files needs a tar archive, but the backup holds {}",
             kind.name()
         ));
         return (outcome, content);
     }
-    let handle = tokio::runtime::Handle::current();
     let target = dir.clone();
-    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
-    let flag = stop.0.clone();
+    // Dropping this future stops the pipeline, so the thread's next read fails.
+    let guard = content.stop_guard();
     let joined = tokio::task::spawn_blocking(move || {
-        let mut bridge = Bridge {
-            reader: content,
-            handle,
-            stop: flag.clone(),
-        };
-        let result = unpack_until(&mut bridge, &target, cap, &flag);
+        let result = unpack(&mut content, &target, cap);
         drop(hold);
-        (result, bridge.reader)
+        (result, content)
     })
     .await;
+    guard.defuse();
     let (result, rest) = match joined {
         Ok(x) => x,
         Err(e) => {
-            let empty: ObjectReader = Box::pin(tokio::io::empty());
+            // The thread panicked and took the stream with it.
             return (
                 EngineOutcome::failed(format!("unpacking stopped: {e}")),
-                empty,
+                Content::ended(),
             );
         }
     };
@@ -115,44 +109,8 @@ pub async fn restore(
     (outcome, rest)
 }
 
-/// Raises the flag when the restore's future is dropped (or ends).
-struct StopOnDrop(Arc<AtomicBool>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Reads an async stream from a blocking thread.
-struct Bridge {
-    reader: ObjectReader,
-    handle: tokio::runtime::Handle,
-    stop: Arc<AtomicBool>,
-}
-
-impl Read for Bridge {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use tokio::io::AsyncReadExt;
-        if self.stop.load(Ordering::Relaxed) {
-            return Err(std::io::Error::other("the restore was stopped"));
-        }
-        self.handle.block_on(self.reader.read(buf))
-    }
-}
-
 /// Unpacks a tar stream into `root` (created), refusing anything that would land outside.
 pub fn unpack(reader: impl Read, root: &Path, cap: u64) -> Result<Unpacked, String> {
-    unpack_until(reader, root, cap, &AtomicBool::new(false))
-}
-
-/// [`unpack`], stopping before the next entry once `stop` is raised.
-fn unpack_until(
-    reader: impl Read,
-    root: &Path,
-    cap: u64,
-    stop: &AtomicBool,
-) -> Result<Unpacked, String> {
     std::fs::create_dir_all(root).map_err(|e| format!("creating the folder failed: {e}"))?;
     let mut archive = tar::Archive::new(reader);
     let mut done = Unpacked::default();
@@ -162,9 +120,6 @@ fn unpack_until(
         .entries()
         .map_err(|e| format!("reading the archive failed: {e}"))?;
     for entry in entries {
-        if stop.load(Ordering::Relaxed) {
-            return Err("the restore was stopped".to_string());
-        }
         let mut entry = entry.map_err(|e| format!("reading the archive failed: {e}"))?;
         let raw = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw).into_owned();

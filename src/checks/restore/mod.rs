@@ -25,13 +25,11 @@
 //! Only the [`BackupStore`] trait is used, so the local folder and S3 behave the same.
 
 use std::path::Path;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::AsyncReadExt;
 
 use super::format::{Compression, Content};
 use super::listing::{KeyFilter, summarize_listing};
@@ -85,7 +83,7 @@ pub struct RestoreContext<'a> {
 }
 
 /// How often a running restore says how far it got.
-pub const PROGRESS_EVERY: Duration = Duration::from_secs(30);
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// Restores one target's backup and validates it.
 /// The detail of a target without `restore:` in a full restore.
@@ -204,7 +202,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     } else {
         let restored = stop
             .run(restore_once(
-                &target.name,
+                target,
                 restore,
                 &newest,
                 scratch.clone(),
@@ -665,13 +663,14 @@ struct RestoreRun {
 /// GETs the object once and feeds it through the engine; then reads whatever the engine left
 /// unread, so the hash covers the whole object.
 async fn restore_once(
-    name: &str,
+    target: &Target,
     restore: &Restore,
     backup: &ObjectMeta,
     scratch: Option<postgres::Scratch>,
     ctx: &RestoreContext<'_>,
     started: Instant,
 ) -> RestoreRun {
+    let name = target.name.as_str();
     let failed = |detail: String, read: ReadSummary| RestoreRun {
         engine: EngineOutcome::failed(detail),
         read,
@@ -690,13 +689,15 @@ async fn restore_once(
             return failed(detail, read);
         }
     };
-    let stored = Progress::default();
-    let watched: ObjectReader = Box::pin(Watched::new(reader, stored.clone()));
-    let (watched, head) = match sniff(watched, 8).await {
+    let (reader, head) = match sniff(reader, 8).await {
         Ok(x) => x,
         Err(e) => {
             let detail = format!("reading {} failed: {e}", backup.key);
-            return failed(detail, stored.summary());
+            let read = ReadSummary {
+                error: Some(stream::describe_io(&e)),
+                ..ReadSummary::default()
+            };
+            return failed(detail, read);
         }
     };
     let compression = Compression::detect(&head);
@@ -709,16 +710,14 @@ async fn restore_once(
             promised.name(),
             compression.name()
         );
-        return failed(detail, stored.summary());
+        return failed(detail, ReadSummary::default());
     }
-    let (content, tally) = stream::open(watched, compression);
-    let unpacked = Progress::default();
-    let content: ObjectReader = Box::pin(Watched::new(content, unpacked.clone()));
-    let (mut content, head) = match sniff(content, SNIFF_BYTES).await {
-        Ok(x) => x,
+    let (mut content, stats) = stream::open(reader, stream::Options::new(compression));
+    let head = match content.peek(SNIFF_BYTES).await {
+        Ok(head) => head,
         Err(_) => {
-            // Watched has the error; the summary carries it into the details.
-            let read = summarize(&stored, &unpacked, &tally);
+            // The stats have the error; the summary carries it into the details.
+            let read = summarize(&stats);
             let detail = stream_broke(&read, compression);
             return failed(detail, read);
         }
@@ -742,7 +741,7 @@ async fn restore_once(
     let scratch_dir = match tempfile::Builder::new().prefix("dr-restore-").tempdir() {
         Ok(d) => Arc::new(d),
         Err(e) => {
-            let read = summarize(&stored, &unpacked, &tally);
+            let read = summarize(&stats);
             return failed(format!("creating a temporary folder failed: {e}"), read);
         }
     };
@@ -756,12 +755,9 @@ async fn restore_once(
     };
     let cap = limit.bytes;
     let work = async {
-        let engine = match restore.engine {
-            RestoreEngine::Sqlite => {
-                sqlite::restore(&mut content, kind, scratch_dir.path(), cap).await
-            }
+        let (engine, mut rest) = match restore.engine {
             RestoreEngine::Files => {
-                let (outcome, rest) = files::restore(
+                let (engine, rest) = files::restore(
                     content,
                     kind,
                     scratch_dir.path().join("files"),
@@ -769,29 +765,47 @@ async fn restore_once(
                     scratch_dir.clone(),
                 )
                 .await;
-                content = rest;
-                outcome
+                (engine, Box::pin(rest) as ObjectReader)
             }
-            RestoreEngine::Command => {
-                command::restore(restore.command.as_deref(), ctx.base_dir, &mut content).await
+            other => {
+                let mut content: ObjectReader = Box::pin(content);
+                let engine = match other {
+                    RestoreEngine::Sqlite => {
+                        sqlite::restore(&mut content, kind, scratch_dir.path(), cap).await
+                    }
+                    RestoreEngine::Command => {
+                        command::restore(restore.command.as_deref(), ctx.base_dir, &mut content)
+                            .await
+                    }
+                    RestoreEngine::Postgres | RestoreEngine::Files => match &scratch {
+                        Some(scratch) => {
+                            postgres::restore(scratch, kind, &head, &mut content).await
+                        }
+                        None => EngineOutcome::failed("no scratch database"),
+                    },
+                };
+                (engine, content)
             }
-            RestoreEngine::Postgres => match &scratch {
-                Some(scratch) => postgres::restore(scratch, kind, &head, &mut content).await,
-                None => EngineOutcome::failed("no scratch database"),
-            },
         };
-        drain(&mut content).await;
+        stream::discard(&mut rest).await;
         engine
     };
-    let mut engine = with_progress(work, name, &stored, backup.size, ctx.progress).await;
+    let watch = Watch {
+        name,
+        stats: &stats,
+        size: backup.size,
+        started,
+        rto: target.rto.as_ref().map(|r| r.duration),
+    };
+    let mut engine = with_progress(work, &watch, ctx.progress).await;
     let restore_took = started.elapsed();
     ctx.progress.line(&format!(
         "{name}: restore finished after {} ({} read)",
         units::human_seconds(restore_took),
-        short_size(stored.snapshot().bytes)
+        short_size(stats.stored_bytes())
     ));
-    let read = summarize(&stored, &unpacked, &tally);
-    if unpacked.snapshot().bytes > cap
+    let read = summarize(&stats);
+    if stats.content_bytes() > cap
         && let Some(c) = engine
             .checks
             .iter_mut()
@@ -812,7 +826,10 @@ async fn restore_once(
         }
         engine.restored = None;
     }
-    let download = stored.eof_after(started).unwrap_or(restore_took);
+    let download = stats
+        .eof_at()
+        .map(|t| t.duration_since(started))
+        .unwrap_or(restore_took);
     RestoreRun {
         engine,
         read,
@@ -831,25 +848,91 @@ fn stream_broke(read: &ReadSummary, compression: Compression) -> String {
     )
 }
 
-fn summarize(stored: &Progress, unpacked: &Progress, tally: &stream::Tally) -> ReadSummary {
-    let s = stored.snapshot();
-    let u = unpacked.snapshot();
+fn summarize(stats: &stream::Stats) -> ReadSummary {
+    let sha256 = stats.sha256();
     ReadSummary {
-        stored_bytes: tally.bytes(),
-        stored_eof: s.eof_at.is_some() && s.error.is_none(),
-        sha256: tally.sha256_hex(),
-        content_bytes: u.bytes,
-        error: s.error.or(u.error),
+        stored_bytes: stats.stored_bytes(),
+        stored_eof: sha256.is_some(),
+        sha256: sha256.unwrap_or_default(),
+        content_bytes: stats.content_bytes(),
+        error: stats.error(),
     }
 }
 
-/// Runs `work` (the engine reading the backup), writing a line with the bytes read so far
-/// every [`PROGRESS_EVERY`] until it is done.
+/// What a progress line is made of.
+struct Watch<'a> {
+    name: &'a str,
+    stats: &'a stream::Stats,
+    /// The stored size, from the listing.
+    size: u64,
+    started: Instant,
+    rto: Option<Duration>,
+}
+
+impl Watch<'_> {
+    fn line(&self) -> String {
+        progress_line(
+            self.name,
+            self.stats.stored_bytes(),
+            self.size,
+            self.started.elapsed(),
+            self.rto,
+        )
+    }
+}
+
+/// `orders-db: restoring… 512.0 MiB of 1.0 GiB read (50%), 8.5 MiB/s, 1m elapsed, about 1m
+/// left (rto 4h)`: how far, how fast, and whether the rest fits in the RTO at this rate.
+fn progress_line(
+    name: &str,
+    read: u64,
+    size: u64,
+    elapsed: Duration,
+    rto: Option<Duration>,
+) -> String {
+    let secs = elapsed.as_secs_f64();
+    let mut line = format!(
+        "{name}: restoring… {} of {} read",
+        short_size(read),
+        short_size(size)
+    );
+    if let Some(pct) = (read.min(size).saturating_mul(100)).checked_div(size) {
+        line.push_str(&format!(" ({pct}%)"));
+    }
+    if secs < 1.0 || read == 0 {
+        return line;
+    }
+    let rate = read as f64 / secs;
+    line.push_str(&format!(
+        ", {}/s, {} elapsed",
+        short_size(rate as u64),
+        units::short_duration(elapsed.as_secs())
+    ));
+    let left = size.saturating_sub(read) as f64 / rate;
+    line.push_str(&format!(
+        ", about {} left",
+        units::short_duration(left.ceil() as u64)
+    ));
+    if let Some(rto) = rto {
+        let at_end = secs + left;
+        let verdict = if at_end <= rto.as_secs_f64() {
+            ""
+        } else {
+            ", past it at this rate"
+        };
+        line.push_str(&format!(
+            " (rto {}{verdict})",
+            units::short_duration(rto.as_secs())
+        ));
+    }
+    line
+}
+
+/// Runs `work` (the engine reading the backup), writing a progress line every
+/// [`PROGRESS_EVERY`] until it is done.
 async fn with_progress<T>(
     work: impl std::future::Future<Output = T>,
-    name: &str,
-    read: &Progress,
-    size: u64,
+    watch: &Watch<'_>,
     out: &dyn Sink,
 ) -> T {
     let mut ticks =
@@ -860,11 +943,7 @@ async fn with_progress<T>(
     loop {
         tokio::select! {
             done = &mut work => return done,
-            _ = ticks.tick() => out.line(&format!(
-                "{name}: restoring… {} of {} read",
-                short_size(read.snapshot().bytes),
-                short_size(size)
-            )),
+            _ = ticks.tick() => out.line(&watch.line()),
         }
     }
 }
@@ -884,90 +963,6 @@ pub async fn sniff(mut reader: ObjectReader, n: usize) -> std::io::Result<(Objec
     head.truncate(filled);
     let again: ObjectReader = Box::pin(std::io::Cursor::new(head.clone()).chain(reader));
     Ok((again, head))
-}
-
-/// Reads what the engine left unread (trailing padding, or everything when it stopped early),
-/// stopping at the first error.
-pub async fn drain(reader: &mut ObjectReader) {
-    let mut buf = vec![0u8; 64 * 1024];
-    while let Ok(n) = reader.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-    }
-}
-
-/// What a [`Watched`] reader has seen.
-#[derive(Clone, Debug, Default)]
-struct ProgressInner {
-    bytes: u64,
-    eof_at: Option<Instant>,
-    error: Option<String>,
-}
-
-#[derive(Clone, Default)]
-struct Progress(Arc<Mutex<ProgressInner>>);
-
-impl Progress {
-    fn snapshot(&self) -> ProgressInner {
-        self.0.lock().map(|p| p.clone()).unwrap_or_default()
-    }
-
-    fn summary(&self) -> ReadSummary {
-        let p = self.snapshot();
-        ReadSummary {
-            stored_bytes: p.bytes,
-            error: p.error,
-            ..ReadSummary::default()
-        }
-    }
-
-    fn eof_after(&self, start: Instant) -> Option<Duration> {
-        self.snapshot().eof_at.map(|t| t.duration_since(start))
-    }
-}
-
-/// Passes bytes through, counting them and noting when the stream ended or why it broke.
-struct Watched {
-    inner: ObjectReader,
-    progress: Progress,
-}
-
-impl Watched {
-    fn new(inner: ObjectReader, progress: Progress) -> Self {
-        Watched { inner, progress }
-    }
-}
-
-impl AsyncRead for Watched {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let asked = buf.remaining() > 0;
-        let poll = self.inner.as_mut().poll_read(cx, buf);
-        if let Poll::Ready(result) = &poll
-            && let Ok(mut p) = self.progress.0.lock()
-        {
-            match result {
-                Ok(()) => {
-                    let n = buf.filled().len() - before;
-                    p.bytes += n as u64;
-                    if n == 0 && asked && p.eof_at.is_none() {
-                        p.eof_at = Some(Instant::now());
-                    }
-                }
-                Err(e) => {
-                    if p.error.is_none() {
-                        p.error = Some(stream::describe_io(e));
-                    }
-                }
-            }
-        }
-        poll
-    }
 }
 
 #[cfg(test)]
@@ -1004,42 +999,69 @@ mod tests {
     async fn a_sniffed_stream_still_yields_every_byte() {
         let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
         let reader: ObjectReader = Box::pin(std::io::Cursor::new(data.clone()));
-        let progress = Progress::default();
-        let watched: ObjectReader = Box::pin(Watched::new(reader, progress.clone()));
-        let (mut again, head) = sniff(watched, 100).await.unwrap();
+        let (mut again, head) = sniff(reader, 100).await.unwrap();
         assert_eq!(head, &data[..100]);
         let mut all = Vec::new();
         again.read_to_end(&mut all).await.unwrap();
         assert_eq!(all, data);
-        let p = progress.snapshot();
-        assert_eq!(p.bytes, 10_000);
-        assert!(p.eof_at.is_some() && p.error.is_none());
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_long_restore_says_how_far_it_got_every_period() {
-        let read = Progress::default();
-        read.0.lock().unwrap().bytes = 512 << 20;
+        let read = stream::Stats::with_stored(512 << 20);
+        let watch = Watch {
+            name: "orders-db",
+            stats: &read,
+            size: 1 << 30,
+            started: Instant::now(),
+            rto: None,
+        };
         let out = crate::output::Captured::new();
         let work = async {
             tokio::time::sleep(PROGRESS_EVERY * 2 + Duration::from_secs(5)).await;
             7
         };
+        assert_eq!(with_progress(work, &watch, &out).await, 7);
+        let lines = out.lines();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.starts_with("orders-db: restoring… 512.0 MiB of 1.0 GiB read (50%)")),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn a_progress_line_gives_the_rate_and_what_is_left_against_the_rto() {
+        let min = Duration::from_secs(60);
         assert_eq!(
-            with_progress(work, "orders-db", &read, 1 << 30, &out).await,
-            7
+            progress_line("db", 600 << 20, 1800 << 20, min, Some(min * 10)),
+            "db: restoring… 600.0 MiB of 1.8 GiB read (33%), 10.0 MiB/s, 1m elapsed, about 2m left (rto 10m)"
         );
         assert_eq!(
-            out.lines(),
-            vec!["orders-db: restoring… 512.0 MiB of 1.0 GiB read"; 2]
+            progress_line("db", 60 << 20, 1800 << 20, min, Some(min * 10)),
+            "db: restoring… 60.0 MiB of 1.8 GiB read (3%), 1.0 MiB/s, 1m elapsed, about 29m left (rto 10m, past it at this rate)"
+        );
+        assert_eq!(
+            progress_line("db", 0, 100, Duration::from_secs(5), None),
+            "db: restoring… 0 B of 100 B read (0%)"
         );
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_quick_restore_says_nothing_in_between() {
         let out = crate::output::Captured::new();
+        let stats = stream::Stats::default();
+        let watch = Watch {
+            name: "t",
+            stats: &stats,
+            size: 10,
+            started: Instant::now(),
+            rto: None,
+        };
         let work = tokio::time::sleep(PROGRESS_EVERY - Duration::from_secs(1));
-        with_progress(work, "t", &Progress::default(), 10, &out).await;
+        with_progress(work, &watch, &out).await;
         assert!(out.lines().is_empty());
     }
 

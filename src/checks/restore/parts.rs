@@ -336,7 +336,11 @@ async fn restore_part(
         engine,
         ..restore.clone()
     };
-    let label = format!("{} {}", target.name, part.name);
+    // The part restores as its own target (its name in messages, the set's RTO for progress).
+    let label = Target {
+        name: format!("{} {}", target.name, part.name),
+        ..target.clone()
+    };
     let run = restore_once(
         &label,
         &per_part,

@@ -92,7 +92,9 @@ impl Restored for SqliteFile {
 async fn copy_to_file(content: &mut ObjectReader, path: &PathBuf, cap: u64) -> Result<u64, String> {
     let failed = |e: std::io::Error| format!("writing the database failed: {e}");
     let mut file = tokio::fs::File::create(path).await.map_err(failed)?;
-    let mut buf = vec![0u8; 64 * 1024];
+    // A whole chunk of the stream per write: large writes keep the blocking-pool hand-offs of
+    // `tokio::fs` rare.
+    let mut buf = vec![0u8; crate::checks::stream::pipe::CHUNK];
     let mut written = 0u64;
     loop {
         let n = content.read(&mut buf).await.map_err(failed)?;

@@ -148,7 +148,7 @@ async fn check_part(ctx: &CheckContext<'_>, part: &Part, expected: Option<Backup
     }
     let content = match compression {
         Compression::None => head,
-        c => stream::decompress_prefix(head, c, 4096).await,
+        c => stream::decompress_prefix(&head, c, 4096),
     };
     let seen = format!(
         "{}, {}, {}",

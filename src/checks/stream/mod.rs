@@ -1,0 +1,608 @@
+//! Reading a backup once, as a pipeline of stages that run at the same time: the store's
+//! async stream is read into buffers on the runtime, the stored bytes are hashed (SHA-256 and a
+//! count) on one blocking thread, and decompressed on another; the consumer — the monthly deep
+//! read's [`drain`], or a restore engine — reads the decompressed [`Content`]. The stages are
+//! joined by bounded channels of reusable 256 KiB buffers ([`pipe`]), so the whole runs at the
+//! speed of its slowest stage and memory stays flat whatever the backup's size.
+//!
+//! One observer, [`Stats`], says what the stages have seen: stored bytes, content bytes, when
+//! the store's stream ended, its SHA-256 once read to the end, and the first error of any stage.
+//! A [`Transform`] (client-side decryption, say) can sit between the hashing, which covers the
+//! stored bytes, and the decompression.
+//!
+//! Dropping the [`Content`] (or a [`StopGuard`] taken from it) stops every stage at its next
+//! chunk: a restore stopped at its deadline or by a signal leaves nothing running.
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+
+use super::format::Compression;
+use crate::store::ObjectReader;
+
+pub mod pipe;
+
+use pipe::{CHUNK, ChannelReader, Chunk, Pool, StopFlag};
+pub use pipe::{Content, StopGuard};
+
+/// A sync adapter between the hashing and the decompression: it gets the stored bytes and
+/// returns what the decompressor reads (decrypted bytes, say).
+pub type Transform =
+    Box<dyn FnOnce(Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> + Send>;
+
+/// How [`open`] reads an object.
+pub struct Options {
+    pub compression: Compression,
+    pub transform: Option<Transform>,
+}
+
+impl Options {
+    pub fn new(compression: Compression) -> Self {
+        Options {
+            compression,
+            transform: None,
+        }
+    }
+}
+
+/// What the stages have seen so far; shared, so it can be read while they run and after.
+#[derive(Clone, Default)]
+pub struct Stats(Arc<Seen>);
+
+#[derive(Default)]
+struct Seen {
+    stored: AtomicU64,
+    content: AtomicU64,
+    /// When the store's stream ended (its last byte arrived).
+    eof_at: Mutex<Option<Instant>>,
+    /// Set once every stored byte was hashed.
+    sha256: Mutex<Option<String>>,
+    error: Mutex<Option<String>>,
+}
+
+impl Stats {
+    /// Stored bytes hashed so far.
+    pub fn stored_bytes(&self) -> u64 {
+        self.0.stored.load(Ordering::Relaxed)
+    }
+
+    /// Decompressed bytes produced so far.
+    pub fn content_bytes(&self) -> u64 {
+        self.0.content.load(Ordering::Relaxed)
+    }
+
+    /// The SHA-256 of the stored bytes, as lowercase hex, once the stream was read to its end.
+    pub fn sha256(&self) -> Option<String> {
+        self.0.sha256.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// When the store's stream ended cleanly.
+    pub fn eof_at(&self) -> Option<Instant> {
+        *self.0.eof_at.lock().ok()?
+    }
+
+    /// The first error of any stage, described.
+    pub fn error(&self) -> Option<String> {
+        self.0.error.lock().ok().and_then(|e| e.clone())
+    }
+
+    fn fail(&self, err: &io::Error) {
+        if let Ok(mut e) = self.0.error.lock()
+            && e.is_none()
+        {
+            *e = Some(describe_io(err));
+        }
+    }
+
+    /// A tally as if `stored` bytes had been read: for tests of what shows progress.
+    #[cfg(test)]
+    pub fn with_stored(stored: u64) -> Self {
+        let s = Stats::default();
+        s.0.stored.store(stored, Ordering::Relaxed);
+        s
+    }
+}
+
+/// Starts reading `reader` through the pipeline; returns the decompressed content and the
+/// observer. Must be called on a tokio runtime (the reading stage is a task on it).
+pub fn open(reader: ObjectReader, options: Options) -> (Content, Stats) {
+    let stats = Stats::default();
+    let pool = Pool::default();
+    let stop = StopFlag::default();
+    let (read_tx, read_rx) = pipe::joint();
+    let task = tokio::spawn(read_stage(reader, read_tx, pool.clone(), stats.clone()));
+    let (out_tx, out_rx) = pipe::joint();
+    let Options {
+        compression,
+        transform,
+    } = options;
+    if compression == Compression::None && transform.is_none() {
+        let mut hashing = Hashing::new(read_rx, Some(out_tx), &pool, &stats, &stop);
+        // With nothing to decompress, the stored bytes are the content.
+        hashing.is_content = true;
+        tokio::task::spawn_blocking(move || hashing.run());
+    } else {
+        let (hashed_tx, hashed_rx) = pipe::joint();
+        let mut hashing = Hashing::new(read_rx, Some(hashed_tx), &pool, &stats, &stop);
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        hashing.done = Some(done_tx);
+        tokio::task::spawn_blocking(move || hashing.run());
+        let decoding = Decoding {
+            input: ChannelReader::new(hashed_rx, pool.clone()),
+            compression,
+            transform,
+            out: out_tx,
+            pool: pool.clone(),
+            stats: stats.clone(),
+            hashed: done_rx,
+        };
+        tokio::task::spawn_blocking(move || decoding.run());
+    }
+    let content = Content::new(out_rx, pool, pipe::Running::new(stop, task.abort_handle()));
+    (content, stats)
+}
+
+/// The first stage, on the runtime: the store's stream into buffers.
+async fn read_stage(mut reader: ObjectReader, tx: mpsc::Sender<Chunk>, pool: Pool, stats: Stats) {
+    loop {
+        let mut buf = pool.get();
+        let mut filled = 0;
+        let ended = loop {
+            match reader.read(&mut buf[filled..]).await {
+                Ok(0) => break Ok(true),
+                Ok(n) => {
+                    filled += n;
+                    if filled == buf.len() {
+                        break Ok(false);
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        if filled > 0 {
+            buf.truncate(filled);
+            if tx.send(Chunk::Data(buf)).await.is_err() {
+                return;
+            }
+        }
+        match ended {
+            Ok(false) => {}
+            Ok(true) => {
+                if let Ok(mut at) = stats.0.eof_at.lock() {
+                    *at = Some(Instant::now());
+                }
+                let _ = tx.send(Chunk::End).await;
+                return;
+            }
+            Err(e) => {
+                stats.fail(&e);
+                let _ = tx.send(Chunk::Failed(e.kind(), e.to_string())).await;
+                return;
+            }
+        }
+    }
+}
+
+/// The second stage, on a blocking thread: hashes and counts the stored bytes, handing them on.
+struct Hashing {
+    rx: mpsc::Receiver<Chunk>,
+    tx: Option<mpsc::Sender<Chunk>>,
+    pool: Pool,
+    stats: Stats,
+    stop: StopFlag,
+    /// Dropped when this stage ends, so the decompressor can wait for the hash.
+    done: Option<std::sync::mpsc::Sender<()>>,
+    /// Whether what this stage hands on is the content itself (nothing to decompress).
+    is_content: bool,
+}
+
+impl Hashing {
+    fn new(
+        rx: mpsc::Receiver<Chunk>,
+        tx: Option<mpsc::Sender<Chunk>>,
+        pool: &Pool,
+        stats: &Stats,
+        stop: &StopFlag,
+    ) -> Self {
+        Hashing {
+            rx,
+            tx,
+            pool: pool.clone(),
+            stats: stats.clone(),
+            stop: stop.clone(),
+            done: None,
+            is_content: false,
+        }
+    }
+
+    fn run(mut self) {
+        let mut hasher = Sha256::new();
+        loop {
+            let next = self.rx.blocking_recv();
+            if self.stop.is_raised() {
+                return;
+            }
+            match next {
+                Some(Chunk::Data(buf)) => {
+                    hasher.update(&buf);
+                    let n = buf.len() as u64;
+                    self.stats.0.stored.fetch_add(n, Ordering::Relaxed);
+                    if self.is_content {
+                        self.stats.0.content.fetch_add(n, Ordering::Relaxed);
+                    }
+                    let Some(tx) = &self.tx else {
+                        self.pool.put(buf);
+                        continue;
+                    };
+                    if let Err(back) = tx.blocking_send(Chunk::Data(buf)) {
+                        if let Chunk::Data(buf) = back.0 {
+                            self.pool.put(buf);
+                        }
+                        // The decompressor is done (its end, or an error): the rest is hashed
+                        // all the same. A consumer that went away raised the stop flag.
+                        self.tx = None;
+                    }
+                }
+                Some(Chunk::End) => {
+                    let hex = hex::encode(hasher.finalize());
+                    if let Ok(mut s) = self.stats.0.sha256.lock() {
+                        *s = Some(hex);
+                    }
+                    if let Some(tx) = &self.tx {
+                        let _ = tx.blocking_send(Chunk::End);
+                    }
+                    return;
+                }
+                Some(failed @ Chunk::Failed(..)) => {
+                    if let Some(tx) = &self.tx {
+                        let _ = tx.blocking_send(failed);
+                    }
+                    return;
+                }
+                // The reading stage was stopped: dropping `tx` tells the next stage.
+                None => return,
+            }
+        }
+    }
+}
+
+/// The third stage, on a blocking thread: the transform, if any, then the decompressor.
+struct Decoding {
+    input: ChannelReader,
+    compression: Compression,
+    transform: Option<Transform>,
+    out: mpsc::Sender<Chunk>,
+    pool: Pool,
+    stats: Stats,
+    hashed: std::sync::mpsc::Receiver<()>,
+}
+
+impl Decoding {
+    fn run(self) {
+        let Decoding {
+            input,
+            compression,
+            transform,
+            out,
+            pool,
+            stats,
+            hashed,
+        } = self;
+        let result = decoder(input, compression, transform)
+            .and_then(|mut decoder| pump(&mut decoder, &out, &pool, &stats));
+        // The decoder (and with it the reading end) is gone. What is left of the object is
+        // hashed before the end is told, even after an error, so the checksum verdict never
+        // depends on how far the hashing had got: a corrupt backup whose bytes match their
+        // checksum was corrupt when it was written.
+        let _ = hashed.recv();
+        let last = match result {
+            Ok(()) => Chunk::End,
+            Err(e) => {
+                stats.fail(&e);
+                Chunk::Failed(e.kind(), e.to_string())
+            }
+        };
+        let _ = out.blocking_send(last);
+    }
+}
+
+/// The decompressor for `compression`, behind the transform if there is one.
+fn decoder(
+    input: ChannelReader,
+    compression: Compression,
+    transform: Option<Transform>,
+) -> io::Result<Box<dyn Read + Send>> {
+    let input: Box<dyn BufRead + Send> = match transform {
+        None => Box::new(input),
+        Some(t) => Box::new(BufReader::with_capacity(CHUNK, t(Box::new(input))?)),
+    };
+    decompress(input, compression)
+}
+
+fn decompress<'a, R: BufRead + Send + 'a>(
+    input: R,
+    compression: Compression,
+) -> io::Result<Box<dyn Read + Send + 'a>> {
+    Ok(match compression {
+        // Every member: `gzip` concatenates members when files are appended.
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+        // Every frame, as `zstd -d` does.
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
+        Compression::None => Box::new(input),
+    })
+}
+
+/// Reads `decoder` to its end into full chunks for the consumer.
+fn pump(
+    decoder: &mut dyn Read,
+    out: &mpsc::Sender<Chunk>,
+    pool: &Pool,
+    stats: &Stats,
+) -> io::Result<()> {
+    loop {
+        let mut buf = pool.get();
+        let mut filled = 0;
+        let ended = loop {
+            match decoder.read(&mut buf[filled..]) {
+                Ok(0) => break true,
+                Ok(n) => {
+                    filled += n;
+                    if filled == buf.len() {
+                        break false;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        };
+        if filled > 0 {
+            buf.truncate(filled);
+            stats.0.content.fetch_add(filled as u64, Ordering::Relaxed);
+            out.blocking_send(Chunk::Data(buf))
+                .map_err(|_| pipe::stopped())?;
+        }
+        if ended {
+            return Ok(());
+        }
+    }
+}
+
+/// Reads and drops what is left of `reader` (what an engine left unread still has to be
+/// hashed), stopping at the first error, which the pipeline's [`Stats`] already hold.
+pub async fn discard(reader: &mut ObjectReader) {
+    let mut buf = vec![0u8; CHUNK];
+    while let Ok(n) = reader.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+/// The result of reading a whole object through [`open`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Drained {
+    pub stored_bytes: u64,
+    pub content_bytes: u64,
+    pub sha256: String,
+    /// Why decompression stopped early, if it did.
+    pub error: Option<String>,
+}
+
+/// Reads the whole object, decompressing it, and returns what was seen.
+pub async fn drain(reader: ObjectReader, compression: Compression) -> Drained {
+    let (mut content, stats) = open(reader, Options::new(compression));
+    content.discard().await;
+    drop(content);
+    Drained {
+        stored_bytes: stats.stored_bytes(),
+        content_bytes: stats.content_bytes(),
+        sha256: stats.sha256().unwrap_or_default(),
+        error: stats.error(),
+    }
+}
+
+/// Decompresses as much of `head` (the first bytes of an object) as it holds, up to `limit`.
+pub fn decompress_prefix(head: &[u8], compression: Compression, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let Ok(decoder) = decompress(head, compression) else {
+        return out;
+    };
+    // A prefix ends mid-stream, so an "unexpected end" error is normal here: keep what came out.
+    let mut limited = decoder.take(limit as u64);
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = limited.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+pub fn describe_io(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::UnexpectedEof => "the stream ends early (truncated)".to_string(),
+        _ => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn reader(bytes: Vec<u8>) -> ObjectReader {
+        Box::pin(std::io::Cursor::new(bytes))
+    }
+
+    #[tokio::test]
+    async fn drain_hashes_stored_bytes_and_counts_content() {
+        let content = b"hello backup ".repeat(10_000);
+        let stored = gzip(&content);
+        let expected = hex::encode(Sha256::digest(&stored));
+        let d = drain(reader(stored.clone()), Compression::Gzip).await;
+        assert_eq!(d.error, None);
+        assert_eq!(d.stored_bytes, stored.len() as u64);
+        assert_eq!(d.content_bytes, content.len() as u64);
+        assert_eq!(d.sha256, expected);
+    }
+
+    #[tokio::test]
+    async fn a_truncated_gzip_is_reported() {
+        let content: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let mut stored = gzip(&content);
+        stored.truncate(stored.len() / 2);
+        let d = drain(reader(stored), Compression::Gzip).await;
+        assert!(
+            d.error.as_deref().unwrap().contains("truncated"),
+            "{:?}",
+            d.error
+        );
+    }
+
+    #[tokio::test]
+    async fn zstd_and_plain_streams_decode() {
+        let content = b"zstd content".repeat(1000);
+        let stored = zstd::encode_all(&content[..], 3).unwrap();
+        let d = drain(reader(stored), Compression::Zstd).await;
+        assert_eq!((d.content_bytes, d.error), (content.len() as u64, None));
+        let d = drain(reader(content.clone()), Compression::None).await;
+        assert_eq!(d.content_bytes, content.len() as u64);
+    }
+
+    fn xor(data: &[u8]) -> Vec<u8> {
+        data.iter().map(|b| b ^ 0x5a).collect()
+    }
+
+    /// A reader that undoes [`xor`]: the shape of a decrypting transform.
+    struct Xor(Box<dyn Read + Send>);
+
+    impl Read for Xor {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.read(buf)?;
+            buf[..n].iter_mut().for_each(|b| *b ^= 0x5a);
+            Ok(n)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_transform_sits_between_the_hash_of_the_stored_bytes_and_the_decompressor() {
+        let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+        let stored = xor(&gzip(&content));
+        let options = Options {
+            compression: Compression::Gzip,
+            transform: Some(Box::new(|r| Ok(Box::new(Xor(r)) as Box<dyn Read + Send>))),
+        };
+        let (mut out, stats) = open(reader(stored.clone()), options);
+        let mut got = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut out, &mut got)
+            .await
+            .unwrap();
+        assert!(got == content, "the content differs");
+        assert_eq!(stats.sha256(), Some(hex::encode(Sha256::digest(&stored))));
+        assert_eq!(stats.stored_bytes(), stored.len() as u64);
+        assert_eq!(stats.content_bytes(), content.len() as u64);
+        assert_eq!(stats.error(), None);
+    }
+
+    #[tokio::test]
+    async fn a_failing_transform_fails_the_stream() {
+        let options = Options {
+            compression: Compression::None,
+            transform: Some(Box::new(|_| Err(io::Error::other("bad key")))),
+        };
+        let (mut out, stats) = open(reader(vec![1; 1000]), options);
+        let mut got = Vec::new();
+        let err = tokio::io::AsyncReadExt::read_to_end(&mut out, &mut got)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "bad key");
+        assert_eq!(stats.error().as_deref(), Some("bad key"));
+    }
+
+    #[tokio::test]
+    async fn content_reads_the_same_on_a_blocking_thread_and_hashes_trailing_bytes() {
+        // Two gzip members: both are decompressed, and every stored byte is hashed.
+        let a = b"first member ".repeat(50_000);
+        let b = b"second member ".repeat(50_000);
+        let mut stored = gzip(&a);
+        stored.extend(gzip(&b));
+        let (mut out, stats) = open(reader(stored.clone()), Options::new(Compression::Gzip));
+        let got = tokio::task::spawn_blocking(move || {
+            let mut got = Vec::new();
+            Read::read_to_end(&mut out, &mut got).map(|_| got)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(got.len(), a.len() + b.len());
+        assert!(got[..a.len()] == a[..] && got[a.len()..] == b[..]);
+        assert_eq!(stats.sha256(), Some(hex::encode(Sha256::digest(&stored))));
+    }
+
+    #[tokio::test]
+    async fn a_peek_does_not_consume() {
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let (mut out, _) = open(reader(data.clone()), Options::new(Compression::None));
+        let head = out.peek(4096).await.unwrap();
+        assert_eq!(head, &data[..4096]);
+        let mut got = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut out, &mut got)
+            .await
+            .unwrap();
+        assert!(got == data);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_content_stops_reading_an_endless_stream() {
+        let endless: ObjectReader = Box::pin(tokio::io::repeat(7));
+        let (mut out, stats) = open(endless, Options::new(Compression::None));
+        let mut buf = vec![0u8; 1 << 20];
+        tokio::io::AsyncReadExt::read_exact(&mut out, &mut buf)
+            .await
+            .unwrap();
+        drop(out);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let then = stats.stored_bytes();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(stats.stored_bytes(), then, "still reading after the drop");
+        // Bounded: a few chunks per joint, never the whole stream.
+        assert!(then < 64 * CHUNK as u64, "{then}");
+    }
+
+    #[tokio::test]
+    async fn corrupt_zstd_is_reported() {
+        let mut stored = zstd::encode_all(&b"zstd content".repeat(100_000)[..], 3).unwrap();
+        let mid = stored.len() / 2;
+        stored[mid..mid + 64].fill(0xff);
+        let d = drain(reader(stored.clone()), Compression::Zstd).await;
+        assert!(d.error.is_some(), "{d:?}");
+        let whole = hex::encode(Sha256::digest(&stored));
+        assert_eq!(d.sha256, whole, "hashed to its end all the same");
+    }
+
+    #[test]
+    fn a_prefix_decompresses_as_far_as_it_goes() {
+        let content = b"PGDMP"
+            .iter()
+            .copied()
+            .chain((0..100_000u32).map(|i| (i % 251) as u8))
+            .collect::<Vec<_>>();
+        let stored = gzip(&content);
+        let prefix = stored[..stored.len().min(4096)].to_vec();
+        let out = decompress_prefix(&prefix, Compression::Gzip, 1024);
+        assert!(out.starts_with(b"PGDMP"));
+        assert!(out.len() <= 1024);
+    }
+}

@@ -1,0 +1,159 @@
+//! Large objects read from S3 as ranged GETs in flight at once (`storage.parallel-reads`): the
+//! bytes come back whole and in order on moto and on s3s, and a range the server refuses once
+//! is asked again. moto re-reads the whole object for every range, so these tests judge
+//! correctness, never speed.
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use dr_action::config::ParallelReads;
+use dr_action::store::BackupStore;
+use dr_action::store::s3::S3Store;
+use dr_action::units::Size;
+use tokio::io::AsyncReadExt;
+
+use crate::moto::{Moto, Sse, put};
+use crate::util::Dir;
+
+/// Parts of 64 KiB, 3 in flight, objects above 256 KiB in parts.
+fn small_parts() -> ParallelReads {
+    ParallelReads {
+        part_size: Size::parse("64KiB").unwrap(),
+        in_flight: 3,
+        threshold: Size::parse("256KiB").unwrap(),
+    }
+}
+
+/// Bytes that differ at every offset, so a part out of order or read twice shows.
+fn object(len: usize) -> Vec<u8> {
+    (0..len as u64)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+async fn read_all(store: &S3Store, key: &str) -> Vec<u8> {
+    let mut reader = store.read(key).await.unwrap();
+    let mut out = Vec::new();
+    reader.read_to_end(&mut out).await.unwrap();
+    out
+}
+
+#[test]
+fn moto_a_multi_range_read_equals_the_object_byte_for_byte() {
+    let moto = Moto::start();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        moto.create_bucket("big").await;
+        let s3 = moto.s3();
+        // Empty, one part, up to the threshold (two GETs), and many parts with a short last one.
+        let sizes = [0usize, 1000, 64 * 1024, 200_000, 1_000_003];
+        for len in sizes {
+            put(
+                &s3,
+                "big",
+                &format!("o/{len}"),
+                object(len),
+                Sse::None,
+                false,
+            )
+            .await;
+        }
+        let store = S3Store::new(s3, "big", None).with_parallel_reads(small_parts());
+        for len in sizes {
+            let got = read_all(&store, &format!("o/{len}")).await;
+            assert_eq!(got.len(), len, "length of o/{len}");
+            assert!(got == object(len), "o/{len} differs from what was put");
+        }
+    });
+}
+
+/// An s3s-fs server that answers `SlowDown` (503) to the first GET of each range in `flaky`,
+/// and records every range asked.
+fn s3s_flaky_server(root: &std::path::Path, flaky: Vec<String>) -> (u16, Arc<Mutex<Vec<String>>>) {
+    struct Flaky {
+        flaky: Mutex<Vec<String>>,
+        seen: Arc<Mutex<Vec<String>>>,
+    }
+    #[async_trait::async_trait]
+    impl s3s::access::S3Access for Flaky {
+        async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
+            let Some(range) = cx.headers().get("range").and_then(|r| r.to_str().ok()) else {
+                return Ok(());
+            };
+            self.seen.lock().unwrap().push(range.to_string());
+            let mut flaky = self.flaky.lock().unwrap();
+            if let Some(i) = flaky.iter().position(|r| r == range) {
+                flaky.remove(i);
+                return Err(s3s::s3_error!(SlowDown, "Please reduce your request rate."));
+            }
+            Ok(())
+        }
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let fs = s3s_fs::FileSystem::new(root).unwrap();
+    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+    builder.set_auth(s3s::auth::SimpleAuth::from_single("dr-test", "dr-secret"));
+    builder.set_access(Flaky {
+        flaky: Mutex::new(flaky),
+        seen: seen.clone(),
+    });
+    let service = builder.build();
+    let port = crate::util::spawn_loopback(move |socket| {
+        let service = service.clone();
+        async move {
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let _ = builder
+                .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                .await;
+        }
+    })
+    .port();
+    (port, seen)
+}
+
+fn s3s_client(port: u16) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .credentials_provider(Credentials::new("dr-test", "dr-secret", None, None, "test"))
+        .force_path_style(true)
+        .retry_config(dr_action::aws::retry_config())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+#[test]
+fn s3s_a_range_answered_503_once_is_asked_again_and_the_bytes_stay_in_order() {
+    let root = Dir::new();
+    let len = 1_000_003usize;
+    root.write("backups/db/big.bin", object(len));
+    // The third part (bytes 131072..196607) is refused once.
+    let refused = "bytes=131072-196607".to_string();
+    let (port, seen) = s3s_flaky_server(root.path(), vec![refused.clone()]);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store =
+            S3Store::new(s3s_client(port), "backups", None).with_parallel_reads(small_parts());
+        let got = read_all(&store, "db/big.bin").await;
+        assert_eq!(got.len(), len);
+        assert!(got == object(len), "the bytes differ from the object's");
+        let hashed = dr_action::checks::stream::drain(
+            store.read("db/big.bin").await.unwrap(),
+            dr_action::checks::format::Compression::None,
+        )
+        .await;
+        assert_eq!(
+            hashed.sha256,
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(object(len)))
+        );
+        assert_eq!(hashed.stored_bytes, len as u64);
+    });
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.iter().filter(|r| **r == refused).count(),
+        3,
+        "asked twice in the first read (refused, then served), once in the second: {seen:?}"
+    );
+    // 1,000,003 bytes in 64 KiB parts: 16 ranges per read, one more for the retry.
+    assert_eq!(seen.len(), 2 * 16 + 1, "{seen:?}");
+}
