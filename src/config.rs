@@ -69,6 +69,32 @@ pub struct Storage {
     /// The exact KMS key backups must be encrypted with (key ARN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_arn: Option<String>,
+    /// An Azure Blob Storage container holding the backups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure: Option<AzureStorage>,
+}
+
+/// An Azure Blob Storage container. Credentials, in order: a connection string or an account key
+/// named by `*-env`; in GitHub Actions, OIDC federated credentials (`AZURE_CLIENT_ID`,
+/// `AZURE_TENANT_ID`); a service principal secret (`AZURE_CLIENT_SECRET`); the Azure CLI login.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AzureStorage {
+    /// The storage account name, e.g. `acmebackups`.
+    pub account: String,
+    /// The container holding the backups.
+    pub container: String,
+    /// The blob service URL, for Azurite or a sovereign cloud, e.g.
+    /// `http://127.0.0.1:10000/devstoreaccount1`; default `https://ACCOUNT.blob.core.windows.net`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The variable holding a connection string (`AccountName=…;AccountKey=…` or
+    /// `…;SharedAccessSignature=…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_string_env: Option<String>,
+    /// The variable holding the account's access key (base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_key_env: Option<String>,
 }
 
 /// Which store the config names, once validated.
@@ -76,6 +102,7 @@ pub struct Storage {
 pub enum StorageKind {
     Bucket(String),
     Local(PathBuf),
+    Azure(AzureStorage),
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -454,6 +481,9 @@ pub struct Loaded {
 impl Loaded {
     /// The validated store the config names, with a local folder resolved to an absolute path.
     pub fn storage(&self) -> StorageKind {
+        if let Some(azure) = &self.config.storage.azure {
+            return StorageKind::Azure(azure.clone());
+        }
         match (&self.config.storage.bucket, &self.config.storage.local) {
             (Some(bucket), _) => StorageKind::Bucket(bucket.clone()),
             (None, Some(local)) => StorageKind::Local(self.resolve(local)),
@@ -739,6 +769,68 @@ fn validate_notify(notify: &Notify, text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `storage.azure`: alone, with names Azure accepts, an endpoint that is a URL, and one
+/// credential variable at most.
+fn validate_azure(
+    config: &Config,
+    azure: &AzureStorage,
+    at: &dyn Fn(&str, &str) -> String,
+) -> Result<(), String> {
+    if config.storage.bucket.is_some() || config.storage.local.is_some() {
+        return Err(format!(
+            "{}: give one of `bucket`, `azure` or `local`",
+            at("storage", "storage:")
+        ));
+    }
+    if config.storage.kms_key_arn.is_some() {
+        return Err(format!(
+            "{}: is an AWS KMS key and does not apply to `storage.azure` (Azure encrypts every blob at rest; the encryption check reports the scope)",
+            at("storage.kms-key-arn", "kms-key-arn:")
+        ));
+    }
+    let account_ok = (3..=24).contains(&azure.account.len())
+        && azure
+            .account
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if !account_ok {
+        return Err(format!(
+            "{}: `{}` is not a storage account name (3-24 lowercase letters and digits)",
+            at("storage.azure.account", "account:"),
+            azure.account
+        ));
+    }
+    let c = azure.container.as_str();
+    let container_ok = (3..=63).contains(&c.len())
+        && c.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !c.starts_with('-')
+        && !c.ends_with('-')
+        && !c.contains("--");
+    if !container_ok {
+        return Err(format!(
+            "{}: `{c}` is not a container name (3-63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit)",
+            at("storage.azure.container", "container:")
+        ));
+    }
+    if let Some(endpoint) = &azure.endpoint {
+        let parsed = url::Url::parse(endpoint).ok();
+        if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()) {
+            return Err(format!(
+                "{}: `{endpoint}` is not an http(s) URL (e.g. http://127.0.0.1:10000/devstoreaccount1)",
+                at("storage.azure.endpoint", "endpoint:")
+            ));
+        }
+    }
+    if azure.connection_string_env.is_some() && azure.account_key_env.is_some() {
+        return Err(format!(
+            "{}: give `connection-string-env` or `account-key-env`, not both",
+            at("storage.azure", "azure:")
+        ));
+    }
+    Ok(())
+}
+
 /// Rules the types cannot express. Errors name the key and, where it can be found, its line.
 fn validate(config: &Config, text: &str) -> Result<(), String> {
     let at = |key: &str, needle: &str| -> String {
@@ -754,7 +846,11 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
             config.version
         ));
     }
+    if let Some(azure) = &config.storage.azure {
+        validate_azure(config, azure, &at)?;
+    }
     match (&config.storage.bucket, &config.storage.local) {
+        _ if config.storage.azure.is_some() => {}
         (Some(_), Some(_)) => {
             return Err(format!(
                 "{}: give either `bucket` or `local`, not both",
@@ -763,7 +859,7 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
         }
         (None, None) => {
             return Err(format!(
-                "{}: needs `bucket` (S3) or `local` (a folder)",
+                "{}: needs `bucket` (S3), `azure` (Azure Blob) or `local` (a folder)",
                 at("storage", "storage:")
             ));
         }

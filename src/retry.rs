@@ -9,7 +9,7 @@
 //! The S3 client is not retried here: the AWS SDK has its own bounded retry, set in
 //! [`crate::aws`].
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -117,9 +117,10 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     let started = Instant::now();
-    let attempts = Cell::new(0u32);
+    // Atomic, not a Cell, so the future stays `Send` (a credential provider's must be).
+    let attempts = AtomicU32::new(0);
     let result = (|| {
-        attempts.set(attempts.get() + 1);
+        attempts.fetch_add(1, Ordering::Relaxed);
         call()
     })
     .retry(policy.backoff())
@@ -140,7 +141,7 @@ where
     .notify(|err, wait| {
         tracing::warn!(
             what,
-            attempt = attempts.get(),
+            attempt = attempts.load(Ordering::Relaxed),
             error = %err,
             "failed; retrying in {wait:?}"
         );
@@ -148,7 +149,7 @@ where
     .await;
     result.map_err(|error| Failure {
         error,
-        attempts: attempts.get(),
+        attempts: attempts.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
     })
 }

@@ -18,7 +18,7 @@ use aws_sdk_s3::config::Credentials;
 use secrecy::{ExposeSecret, SecretString};
 
 pub mod arn;
-pub mod oidc;
+pub use crate::oidc;
 pub mod sts;
 
 /// Attempts per S3 request (the first and two retries).
