@@ -1010,7 +1010,7 @@ mod tests {
         };
         let local = |l: &Loaded| match l.storage() {
             StorageKind::Local(p) => p.display().to_string(),
-            StorageKind::Bucket(b) => panic!("{b}"),
+            other => panic!("{other:?}"),
         };
         assert_eq!(local(&loaded("dr.yml", ".")), "./backups");
         assert_eq!(local(&loaded("ops/dr.yml", "ops")), "./ops/backups");
@@ -1120,6 +1120,28 @@ targets:
             err.contains("`notify.email.to` at line 13: list at least one"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn storage_azure_parses_and_its_mistakes_name_key_and_line() {
+        let azure = "  azure:\n    account: acmebackups\n    container: prod\n    endpoint: http://127.0.0.1:10000/devstoreaccount1\n    connection-string-env: AZ_CONN\n";
+        let ok = parse(&GOOD.replace("  local: ./backups\n", azure)).unwrap();
+        let a = ok.storage.azure.as_ref().unwrap();
+        assert_eq!((a.account.as_str(), a.container.as_str()), ("acmebackups", "prod"));
+        assert_eq!(a.connection_string_env.as_deref(), Some("AZ_CONN"));
+        for (from, to, want) in [
+            ("acmebackups", "Acme_Backups", "`storage.azure.account` at line 4"),
+            ("prod", "Prod--x", "`storage.azure.container` at line 5"),
+            ("http://127.0.0.1:10000/devstoreaccount1", "127.0.0.1:10000", "`storage.azure.endpoint` at line 6"),
+            ("AZ_CONN\n", "AZ_CONN\n    account-key-env: K\n", "not both"),
+            ("  azure:", "  bucket: b\n  azure:", "give one of `bucket`, `azure` or `local`"),
+            ("AZ_CONN\n", "AZ_CONN\n  kms-key-arn: arn:aws:kms:eu-west-1:1:key/1\n", "does not apply to `storage.azure`"),
+            ("container:", "containr:", "containr"),
+        ] {
+            let text = GOOD.replace("  local: ./backups\n", &azure.replace(from, to));
+            let err = parse(&text).unwrap_err();
+            assert!(err.contains(want), "{to}: {err}");
+        }
     }
 
     #[test]

@@ -166,7 +166,7 @@ mod tests {
         policy: &RetryPolicy,
         errors: &[Verdict],
     ) -> (Result<u32, Failure<String>>, u32) {
-        let calls = Cell::new(0u32);
+        let calls = std::cell::Cell::new(0u32);
         let result = run(
             policy,
             "test",

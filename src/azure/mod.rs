@@ -184,7 +184,7 @@ fn key_access(
     key: &SecretString,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(Access, Vec<String>)> {
-    let token = sas::account_sas(account, key, now, now + SAS_LIFETIME)
+    let token = sas::account_sas(account, key, sas::READ_LIST, now, now + SAS_LIFETIME)
         .context("signing a SAS with the account key")?;
     let sig = sas::signature_of(&token);
     let masks = crate::aws::mask_lines(
@@ -229,7 +229,7 @@ pub async fn connect(azure: &AzureStorage, env: &Env) -> Result<Connected> {
     let (credential, how) = match access {
         Access::Sas(token) => {
             url.set_query(Some(token.expose_secret()));
-            (None, "shared access signature")
+            (None, crate::store::azure::SAS)
         }
         Access::Token(c, how) => {
             if url.scheme() != "https" {

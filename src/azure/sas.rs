@@ -17,7 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 pub const SAS_VERSION: &str = "2021-08-06";
 
 /// The well-known key of the storage emulator's `devstoreaccount1` (public, documented).
-const DEV_STORE_KEY: &str =
+pub const DEV_STORE_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const DEV_STORE_ACCOUNT: &str = "devstoreaccount1";
 const DEV_STORE_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
@@ -95,12 +95,16 @@ pub fn parse_connection_string(text: &SecretString) -> Result<ConnectionString, 
     })
 }
 
-/// A read (`r`) and list (`l`) account SAS for the blob service, on containers and objects,
-/// valid from five minutes before `now` (clock skew) until `expiry`, for https and http (the
-/// emulator). Returns the query string without `?`.
+/// The permissions dr-action asks for: read (`r`) and list (`l`), nothing that writes.
+pub const READ_LIST: &str = "rl";
+
+/// An account SAS for the blob service with `permissions` ([`READ_LIST`] for dr-action itself),
+/// on containers and objects, valid from five minutes before `now` (clock skew) until
+/// `expiry`, for https and http (the emulator). Returns the query string without `?`.
 pub fn account_sas(
     account: &str,
     key: &SecretString,
+    permissions: &str,
     now: DateTime<Utc>,
     expiry: DateTime<Utc>,
 ) -> Result<SecretString, SasError> {
@@ -108,7 +112,7 @@ pub fn account_sas(
         .decode(key.expose_secret().trim())
         .map_err(|_| SasError::KeyNotBase64)?;
     let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let (permissions, services, resource_types, protocol) = ("rl", "b", "co", "https,http");
+    let (services, resource_types, protocol) = ("b", "co", "https,http");
     let start = fmt(now - chrono::Duration::minutes(5));
     let expiry = fmt(expiry);
     // Account name, permissions, services, resource types, start, expiry, IP, protocol,
@@ -189,12 +193,12 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let expiry = now + chrono::Duration::days(1);
-        let sas = account_sas(DEV_STORE_ACCOUNT, &secret(DEV_STORE_KEY), now, expiry).unwrap();
+        let sas = account_sas(DEV_STORE_ACCOUNT, &secret(DEV_STORE_KEY), READ_LIST, now, expiry).unwrap();
         let q = sas.expose_secret();
         assert!(q.starts_with("sv=2021-08-06&ss=b&srt=co&sp=rl&st=2026-01-01T00%3A00%3A00Z&se=2026-01-02T00%3A05%3A00Z&spr=https%2Chttp&sig="), "{q}");
         assert_eq!(signature_of(&sas).as_deref(), Some(EXPECTED_SIG));
         assert_eq!(
-            account_sas("a", &secret("not base64!"), now, expiry).unwrap_err(),
+            account_sas("a", &secret("not base64!"), READ_LIST, now, expiry).unwrap_err(),
             SasError::KeyNotBase64
         );
     }

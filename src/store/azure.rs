@@ -24,6 +24,9 @@ use super::{
     BackupStore, ObjectHead, ObjectMeta, ObjectReader, StoreError, StoreErrorKind, StoreKind,
 };
 
+/// How [`crate::azure`] names SAS access, for messages.
+pub const SAS: &str = "shared access signature";
+
 pub struct AzureStore {
     client: BlobContainerClient,
     account: String,
@@ -60,10 +63,15 @@ impl AzureStore {
                 self.container, self.account, self.service
             ),
             StoreErrorKind::AccessDenied => format!(
-                "{} {blob} was refused: the identity in use ({}) needs {} on the container; check its role assignment or the SAS permissions",
+                "{} {blob} was refused: the identity in use ({}) needs {} on the container; check its role assignment or the SAS permissions{}",
                 op.name(),
                 self.auth,
-                op.permission()
+                op.permission(),
+                if self.auth == SAS {
+                    " (a SAS made from a wrong account key is refused the same way: check the account key / connection string)"
+                } else {
+                    ""
+                }
             ),
             StoreErrorKind::BadCredentials => format!(
                 "{} {blob} was refused ({}): the credentials ({}) are wrong or expired; check the account key / connection string, or the app registration's federated credential",
@@ -215,7 +223,32 @@ fn causes(err: &(dyn std::error::Error + 'static)) -> String {
         }
         next = e.source();
     }
-    parts.join(": ")
+    redact_queries(&parts.join(": "))
+}
+
+/// The text with every URL's query removed: a request URL carries the SAS (`sig=…`), which
+/// the SDK's errors quote.
+fn redact_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("http") {
+        let (before, url) = rest.split_at(at);
+        out.push_str(before);
+        let end = url
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>'))
+            .unwrap_or(url.len());
+        let (token, after) = url.split_at(end);
+        match token.find('?') {
+            Some(q) => {
+                out.push_str(&token[..q]);
+                out.push_str("?…");
+            }
+            None => out.push_str(token),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 fn to_chrono(t: azure_core::time::OffsetDateTime) -> DateTime<Utc> {
@@ -364,6 +397,16 @@ impl BackupStore for AzureStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sas_in_an_error_text_is_removed() {
+        let text = "error sending request for url (http://h:1/a/c?comp=list&sig=S3CR%2BT&sv=1): refused; see https://x.example/doc";
+        let shown = redact_queries(text);
+        assert_eq!(
+            shown,
+            "error sending request for url (http://h:1/a/c?…): refused; see https://x.example/doc"
+        );
+    }
 
     #[test]
     fn azure_codes_map_to_the_kinds_callers_branch_on() {

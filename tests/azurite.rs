@@ -1,0 +1,151 @@
+//! The Azure Blob test server: a real Azurite (`azurite-blob`, npm) on a free loopback port with
+//! in-memory storage, one per test, killed on drop. It comes from `$DR_AZURITE_BLOB` or the
+//! repo's `.tools/azurite` (installed by `scripts/setup-tools.sh`); when neither exists the test
+//! fails and says so — it never skips. Tests seed it with Microsoft's blob client through an
+//! account SAS allowed to write (dr-action's own is read-and-list only), which Azurite verifies
+//! against the emulator's well-known key.
+
+#![allow(dead_code)]
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use azure_core::http::{RequestContent, Url};
+use azure_storage_blob::models::AccessTier;
+use azure_storage_blob::{BlobContainerClient, BlobServiceClient};
+use dr_action::azure::sas;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::moto::free_port;
+
+pub const ACCOUNT: &str = "devstoreaccount1";
+
+pub struct Azurite {
+    child: Child,
+    pub port: u16,
+    log: tempfile::NamedTempFile,
+    _workspace: tempfile::TempDir,
+}
+
+/// The `azurite-blob` to run, or a failure that says how to install it.
+pub fn azurite_path() -> PathBuf {
+    if let Ok(p) = std::env::var("DR_AZURITE_BLOB")
+        && !p.is_empty()
+    {
+        return PathBuf::from(p);
+    }
+    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(".tools/azurite/node_modules/.bin/azurite-blob");
+    assert!(
+        local.exists(),
+        "azurite-blob not found at {} and DR_AZURITE_BLOB is not set: run scripts/setup-tools.sh",
+        local.display()
+    );
+    local
+}
+
+impl Azurite {
+    pub fn start() -> Azurite {
+        let bin = azurite_path();
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let workspace = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new(&bin)
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .args(["--inMemoryPersistence", "--skipApiVersionCheck"])
+            .args(["--disableTelemetry"])
+            .current_dir(workspace.path())
+            .stdin(Stdio::null())
+            .stdout(log.reopen().unwrap())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e} (run scripts/setup-tools.sh)", bin.display()));
+        let azurite = Azurite {
+            child,
+            port,
+            log,
+            _workspace: workspace,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "azurite-blob did not listen on {port} within 30s:\n{}",
+                azurite.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        azurite
+    }
+
+    /// The blob service URL, account in the path (`http://127.0.0.1:PORT/devstoreaccount1`).
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}/{ACCOUNT}", self.port)
+    }
+
+    /// A connection string with the emulator's well-known key.
+    pub fn connection_string(&self) -> String {
+        format!(
+            "DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={};BlobEndpoint={};",
+            sas::DEV_STORE_KEY,
+            self.endpoint()
+        )
+    }
+
+    /// What Azurite printed: one line per request it served.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// A service client allowed to create containers and write blobs.
+    pub fn service(&self) -> BlobServiceClient {
+        let now = chrono::Utc::now();
+        let token = sas::account_sas(
+            ACCOUNT,
+            &SecretString::from(sas::DEV_STORE_KEY),
+            "racwdl",
+            now,
+            now + chrono::Duration::hours(1),
+        )
+        .unwrap();
+        let mut url = Url::parse(&self.endpoint()).unwrap();
+        url.set_query(Some(token.expose_secret()));
+        BlobServiceClient::new(url, None, None).unwrap()
+    }
+
+    pub fn container(&self, name: &str) -> BlobContainerClient {
+        self.service().blob_container_client(name)
+    }
+
+    pub async fn create_container(&self, name: &str) {
+        self.container(name)
+            .create(None)
+            .await
+            .unwrap_or_else(|e| panic!("creating container {name}: {e:?}"));
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn upload(container: &BlobContainerClient, name: &str, body: Vec<u8>) {
+    container
+        .blob_client(name)
+        .upload(RequestContent::from(body), None)
+        .await
+        .unwrap_or_else(|e| panic!("uploading {name}: {e}"));
+}
+
+pub async fn set_tier(container: &BlobContainerClient, name: &str, tier: AccessTier) {
+    container
+        .blob_client(name)
+        .set_tier(tier, None)
+        .await
+        .unwrap_or_else(|e| panic!("setting the tier of {name}: {e}"));
+}
