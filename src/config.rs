@@ -1127,15 +1127,34 @@ targets:
         let azure = "  azure:\n    account: acmebackups\n    container: prod\n    endpoint: http://127.0.0.1:10000/devstoreaccount1\n    connection-string-env: AZ_CONN\n";
         let ok = parse(&GOOD.replace("  local: ./backups\n", azure)).unwrap();
         let a = ok.storage.azure.as_ref().unwrap();
-        assert_eq!((a.account.as_str(), a.container.as_str()), ("acmebackups", "prod"));
+        assert_eq!(
+            (a.account.as_str(), a.container.as_str()),
+            ("acmebackups", "prod")
+        );
         assert_eq!(a.connection_string_env.as_deref(), Some("AZ_CONN"));
         for (from, to, want) in [
-            ("acmebackups", "Acme_Backups", "`storage.azure.account` at line 4"),
+            (
+                "acmebackups",
+                "Acme_Backups",
+                "`storage.azure.account` at line 4",
+            ),
             ("prod", "Prod--x", "`storage.azure.container` at line 5"),
-            ("http://127.0.0.1:10000/devstoreaccount1", "127.0.0.1:10000", "`storage.azure.endpoint` at line 6"),
+            (
+                "http://127.0.0.1:10000/devstoreaccount1",
+                "127.0.0.1:10000",
+                "`storage.azure.endpoint` at line 6",
+            ),
             ("AZ_CONN\n", "AZ_CONN\n    account-key-env: K\n", "not both"),
-            ("  azure:", "  bucket: b\n  azure:", "give one of `bucket`, `azure` or `local`"),
-            ("AZ_CONN\n", "AZ_CONN\n  kms-key-arn: arn:aws:kms:eu-west-1:1:key/1\n", "does not apply to `storage.azure`"),
+            (
+                "  azure:",
+                "  bucket: b\n  azure:",
+                "give one of `bucket`, `azure` or `local`",
+            ),
+            (
+                "AZ_CONN\n",
+                "AZ_CONN\n  kms-key-arn: arn:aws:kms:eu-west-1:1:key/1\n",
+                "does not apply to `storage.azure`",
+            ),
             ("container:", "containr:", "containr"),
         ] {
             let text = GOOD.replace("  local: ./backups\n", &azure.replace(from, to));

@@ -9,8 +9,8 @@
 //! The S3 client is not retried here: the AWS SDK has its own bounded retry, set in
 //! [`crate::aws`].
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};

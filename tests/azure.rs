@@ -43,7 +43,12 @@ async fn backup(az: &Azurite, container: &str, key: &str, body: Vec<u8>, sidecar
     };
     upload(&c, key, body).await;
     let name = key.rsplit('/').next().unwrap();
-    upload(&c, &format!("{key}.sha256"), format!("{hash}  {name}\n").into_bytes()).await;
+    upload(
+        &c,
+        &format!("{key}.sha256"),
+        format!("{hash}  {name}\n").into_bytes(),
+    )
+    .await;
 }
 
 /// One pg-dump target `db` under `db/` with sidecars; credentials from `AZ_CONN`.
@@ -93,12 +98,18 @@ fn azure_weekly_and_monthly_pass_on_good_backups_and_mask_the_key() {
     assert!(out.contains("weekly dry-run: ok"), "{out}");
     // The account key and the signature of the SAS made from it are masked first.
     assert!(
-        out.contains(&format!("::add-mask::{}", dr_action::azure::sas::DEV_STORE_KEY)),
+        out.contains(&format!(
+            "::add-mask::{}",
+            dr_action::azure::sas::DEV_STORE_KEY
+        )),
         "{out}"
     );
     assert_eq!(out.matches("::add-mask::").count(), 2, "{out}");
     let report = dir.json(WEEKLY);
-    assert_eq!(report["targets"][0]["latest"]["key"], "db/2026-11-23.dump.gz");
+    assert_eq!(
+        report["targets"][0]["latest"]["key"],
+        "db/2026-11-23.dump.gz"
+    );
     let (ok, enc) = check(&report, "encryption");
     assert!(ok && enc.contains("AES256 at rest"), "{enc}");
     let (ok, fmt) = check(&report, "format");
@@ -119,7 +130,10 @@ fn azure_weekly_and_monthly_pass_on_good_backups_and_mask_the_key() {
         .expect_code(0);
     let report = dir.json(MONTHLY);
     let (ok, sum) = check(&report, "checksum");
-    assert!(ok && sum.contains("matches the sidecar (whole object read"), "{sum}");
+    assert!(
+        ok && sum.contains("matches the sidecar (whole object read"),
+        "{sum}"
+    );
     let (ok, fmt) = check(&report, "format");
     assert!(ok && fmt.contains("whole stream intact"), "{fmt}");
 }
@@ -133,7 +147,10 @@ fn azure_a_wrong_sidecar_a_stale_backup_and_a_missing_container_fail_as_checks()
         backup(&az, "backups", "db/1.dump.gz", dump(500, 1), &wrong).await;
     });
     let dir = Dir::new();
-    dir.write("dr.yml", config(&az.endpoint(), "backups", "").replace("rpo: 24h", "rpo: 1s"));
+    dir.write(
+        "dr.yml",
+        config(&az.endpoint(), "backups", "").replace("rpo: 24h", "rpo: 1s"),
+    );
     std::thread::sleep(Duration::from_millis(2100));
     command(&dir, &az.connection_string())
         .args(["check", "--schedule", "monthly"])
@@ -188,7 +205,10 @@ fn azure_a_wrong_account_key_fails_as_refused_credentials_without_printing_the_k
 #[test]
 fn azure_a_closed_port_and_a_persistent_503_fail_within_bounds() {
     let dir = Dir::new();
-    let closed = format!("http://127.0.0.1:{}/devstoreaccount1", crate::moto::free_port());
+    let closed = format!(
+        "http://127.0.0.1:{}/devstoreaccount1",
+        crate::moto::free_port()
+    );
     dir.write("dr.yml", config(&closed, "backups", ""));
     let conn = format!(
         "AccountName=devstoreaccount1;AccountKey={}",
@@ -199,7 +219,11 @@ fn azure_a_closed_port_and_a_persistent_503_fail_within_bounds() {
         .args(["check", "--schedule", "weekly"])
         .output()
         .expect_code(1);
-    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
     let (ok, d) = check(&dir.json(WEEKLY), "listing");
     assert!(!ok && d.contains("Unreachable: cannot connect to"), "{d}");
     assert!(!d.contains("sig="), "the SAS must not be shown: {d}");
@@ -212,20 +236,36 @@ fn azure_a_closed_port_and_a_persistent_503_fail_within_bounds() {
     });
     dir.write(
         "dr.yml",
-        config(&format!("http://127.0.0.1:{port}/devstoreaccount1"), "backups", ""),
+        config(
+            &format!("http://127.0.0.1:{port}/devstoreaccount1"),
+            "backups",
+            "",
+        ),
     );
     let started = Instant::now();
     command(&dir, &conn)
         .args(["check", "--schedule", "weekly"])
         .output()
         .expect_code(1);
-    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
-    let (ok, d) = check(&dir.json(WEEKLY), "listing");
-    assert!(!ok && d.contains("kept answering") && d.contains("after 4 attempts"), "{d}");
-    let requests = seen.lock().unwrap();
-    assert_eq!(requests.len(), 4, "one request and three retries: {requests:#?}");
     assert!(
-        requests[0].starts_with("GET /devstoreaccount1/backups?") && requests[0].contains("comp=list"),
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let (ok, d) = check(&dir.json(WEEKLY), "listing");
+    assert!(
+        !ok && d.contains("kept answering") && d.contains("after 4 attempts"),
+        "{d}"
+    );
+    let requests = seen.lock().unwrap();
+    assert_eq!(
+        requests.len(),
+        4,
+        "one request and three retries: {requests:#?}"
+    );
+    assert!(
+        requests[0].starts_with("GET /devstoreaccount1/backups?")
+            && requests[0].contains("comp=list"),
         "{}",
         requests[0]
     );
@@ -269,14 +309,29 @@ fn azure_store_pages_heads_ranges_and_reports_the_archive_tier() {
         assert!(head.last_modified.is_some());
         assert_eq!(head.sse.as_deref(), Some("AES256"));
         // Azure computes Content-MD5 for a single-request upload.
-        assert_eq!(head.md5.as_deref(), Some("781e5e245d69b566979b86e28d23f2c7"));
+        assert_eq!(
+            head.md5.as_deref(),
+            Some("781e5e245d69b566979b86e28d23f2c7")
+        );
         let cold = store.head("db/cold.dump.gz").await.unwrap().unwrap();
         assert_eq!(cold.storage_class.as_deref(), Some("Archive"), "{cold:?}");
         assert!(store.head("db/none").await.unwrap().is_none());
 
-        assert_eq!(store.read_range("db/a.dump.gz", 2, 3).await.unwrap(), b"234");
-        assert_eq!(store.read_range("db/a.dump.gz", 8, 100).await.unwrap(), b"89");
-        assert!(store.read_range("db/empty", 0, 16).await.unwrap().is_empty());
+        assert_eq!(
+            store.read_range("db/a.dump.gz", 2, 3).await.unwrap(),
+            b"234"
+        );
+        assert_eq!(
+            store.read_range("db/a.dump.gz", 8, 100).await.unwrap(),
+            b"89"
+        );
+        assert!(
+            store
+                .read_range("db/empty", 0, 16)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let mut whole = Vec::new();
         let mut reader = store.read("db/a.dump.gz").await.unwrap();
         tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut whole)
@@ -304,7 +359,11 @@ fn azure_full_restore_of_a_sqlite_backup_streams_it_into_the_engine() {
             az.endpoint()
         ),
     );
-    let (run, t) = quarterly(&dir, &[], &[("AZ_KEY", dr_action::azure::sas::DEV_STORE_KEY)]);
+    let (run, t) = quarterly(
+        &dir,
+        &[],
+        &[("AZ_KEY", dr_action::azure::sas::DEV_STORE_KEY)],
+    );
     run.expect_code(0);
     assert_eq!(t["ok"], true, "{t:#}");
     assert_eq!(t["latest"]["key"], "db/app.sqlite.gz");
@@ -349,16 +408,91 @@ fn azure_the_federated_assertion_is_the_github_token_for_the_entra_audience() {
     assert_eq!(jwt, "gh-jwt");
     let requests = seen.lock().unwrap();
     assert!(
-        requests[0].starts_with(
-            "GET /token?api-version=2.0&audience=api%3A%2F%2FAzureADTokenExchange "
-        ),
+        requests[0]
+            .starts_with("GET /token?api-version=2.0&audience=api%3A%2F%2FAzureADTokenExchange "),
         "{}",
         requests[0]
     );
     assert!(
-        requests[0].to_ascii_lowercase().contains("authorization: bearer runner-token"),
+        requests[0]
+            .to_ascii_lowercase()
+            .contains("authorization: bearer runner-token"),
         "{}",
         requests[0]
     );
     assert!(!format!("{assertion:?}").contains("runner-token"));
+}
+
+/// Listing 10,000 blobs: the requests made, the wall time and the peak RSS of a weekly check,
+/// measured with `/usr/bin/time -v`. Run by `scripts/bench-azure-list.sh`.
+#[test]
+#[ignore = "a measurement: scripts/bench-azure-list.sh"]
+fn azure_bench_listing_10000_blobs() {
+    use futures::StreamExt;
+    const BLOBS: usize = 10_000;
+    let az = Azurite::start();
+    let seeded = Instant::now();
+    runtime().block_on(async {
+        az.create_container("many").await;
+        let c = az.container("many");
+        futures::stream::iter(0..BLOBS)
+            .map(|i| {
+                let c = &c;
+                async move {
+                    upload(c, &format!("db/{i:05}.dump.gz"), dump(64, i as u8)).await;
+                }
+            })
+            .buffer_unordered(32)
+            .collect::<Vec<()>>()
+            .await;
+    });
+    eprintln!("seeded {BLOBS} blobs in {:.1?}", seeded.elapsed());
+    let dir = Dir::new();
+    dir.write(
+        "dr.yml",
+        config(&az.endpoint(), "many", "").replace("checksum: sidecar", "checksum: none"),
+    );
+    let lists = |log: &str| log.lines().filter(|l| l.contains("comp=list")).count();
+    let before = lists(&az.log());
+    let out = std::process::Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(env!("CARGO_BIN_EXE_dr-action"))
+        .args(["check", "--schedule", "weekly"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AZ_CONN", az.connection_string())
+        .output()
+        .expect("running /usr/bin/time (Debian package `time`)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let field = |name: &str| {
+        stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .unwrap_or("?")
+            .trim()
+            .to_string()
+    };
+    // Azurite logs each request when it is served; give it a moment to flush.
+    std::thread::sleep(Duration::from_millis(500));
+    let requests = lists(&az.log()) - before;
+    let report = dir.json(WEEKLY);
+    let (_, listing) = check(&report, "listing");
+    eprintln!(
+        "listing {BLOBS} blobs: {requests} List Blobs requests, wall {}, peak RSS {} KiB; {listing}",
+        field("Elapsed (wall clock) time (h:mm:ss or m:ss):"),
+        field("Maximum resident set size (kbytes):")
+    );
+    assert!(listing.contains("10000 backups match"), "{listing}");
+    // 5,000 names a page.
+    assert_eq!(
+        requests,
+        2,
+        "{}",
+        az.log()
+            .lines()
+            .filter(|l| l.contains("comp=list"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

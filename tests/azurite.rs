@@ -61,7 +61,12 @@ impl Azurite {
             .stdout(log.reopen().unwrap())
             .stderr(log.reopen().unwrap())
             .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e} (run scripts/setup-tools.sh)", bin.display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "starting {}: {e} (run scripts/setup-tools.sh)",
+                    bin.display()
+                )
+            });
         let azurite = Azurite {
             child,
             port,

@@ -36,7 +36,10 @@ impl azure_identity::ClientAssertion for GitHubAssertion {
             .await
             .map(|jwt| jwt.expose_secret().to_string())
             .map_err(|e| {
-                azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e.to_string())
+                azure_core::Error::with_message(
+                    azure_core::error::ErrorKind::Credential,
+                    e.to_string(),
+                )
             })
     }
 }

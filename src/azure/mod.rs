@@ -20,9 +20,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::TokenCredential;
-use azure_core::http::{
-    ClientOptions, ExponentialRetryOptions, RetryOptions, Transport, Url,
-};
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport, Url};
 use azure_storage_blob::{BlobContainerClient, BlobContainerClientOptions};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -107,8 +105,12 @@ pub fn resolve_access(
         let (access, masks) = key_access(&azure.account, &key, now)?;
         return Ok((access, None, masks));
     }
-    let client_id = env.setting("AZURE_CLIENT_ID").filter(|v| !v.trim().is_empty());
-    let tenant_id = env.setting("AZURE_TENANT_ID").filter(|v| !v.trim().is_empty());
+    let client_id = env
+        .setting("AZURE_CLIENT_ID")
+        .filter(|v| !v.trim().is_empty());
+    let tenant_id = env
+        .setting("AZURE_TENANT_ID")
+        .filter(|v| !v.trim().is_empty());
     let in_actions = env.setting("GITHUB_ACTIONS").is_some_and(|v| v == "true");
     let oidc = match (
         env.setting("ACTIONS_ID_TOKEN_REQUEST_URL"),
@@ -154,7 +156,9 @@ pub fn resolve_access(
             ))
         }
         (Some(client), Some(tenant)) if secret_var.is_some() => {
-            let value = secret_var.map(|s| s.expose_secret().to_string()).unwrap_or_default();
+            let value = secret_var
+                .map(|s| s.expose_secret().to_string())
+                .unwrap_or_default();
             let masks = crate::aws::mask_lines([value.as_str()]);
             let credential = azure_identity::ClientSecretCredential::new(
                 &tenant,
@@ -174,7 +178,11 @@ pub fn resolve_access(
         _ => {
             let credential = azure_identity::DeveloperToolsCredential::new(None)
                 .context("building the Azure CLI credential")?;
-            Ok((Access::Token(credential, "Azure CLI login"), None, Vec::new()))
+            Ok((
+                Access::Token(credential, "Azure CLI login"),
+                None,
+                Vec::new(),
+            ))
         }
     }
 }

@@ -65,7 +65,9 @@ pub fn parse_connection_string(text: &SecretString) -> Result<ConnectionString, 
             "accountname" => account = Some(v.trim().to_string()),
             "accountkey" => key = Some(SecretString::from(v.trim().to_string())),
             "sharedaccesssignature" => {
-                sas = Some(SecretString::from(v.trim().trim_start_matches('?').to_string()))
+                sas = Some(SecretString::from(
+                    v.trim().trim_start_matches('?').to_string(),
+                ))
             }
             "blobendpoint" => blob_endpoint = Some(v.trim().trim_end_matches('/').to_string()),
             "defaultendpointsprotocol" => protocol = v.trim().to_string(),
@@ -120,8 +122,7 @@ pub fn account_sas(
     let to_sign = format!(
         "{account}\n{permissions}\n{services}\n{resource_types}\n{start}\n{expiry}\n\n{protocol}\n{SAS_VERSION}\n\n"
     );
-    let mut mac =
-        Hmac::<sha2::Sha256>::new_from_slice(&key).map_err(|_| SasError::KeyNotBase64)?;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).map_err(|_| SasError::KeyNotBase64)?;
     mac.update(to_sign.as_bytes());
     let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
     let query = url::form_urlencoded::Serializer::new(String::new())
@@ -176,7 +177,8 @@ mod tests {
 
     #[test]
     fn a_connection_string_without_a_credential_is_refused_without_quoting_it() {
-        let err = parse_connection_string(&secret("AccountName=acme;Password=hunter2")).unwrap_err();
+        let err =
+            parse_connection_string(&secret("AccountName=acme;Password=hunter2")).unwrap_err();
         assert_eq!(err, SasError::NoKey);
         assert!(!err.to_string().contains("hunter2"));
         assert_eq!(
@@ -193,7 +195,14 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let expiry = now + chrono::Duration::days(1);
-        let sas = account_sas(DEV_STORE_ACCOUNT, &secret(DEV_STORE_KEY), READ_LIST, now, expiry).unwrap();
+        let sas = account_sas(
+            DEV_STORE_ACCOUNT,
+            &secret(DEV_STORE_KEY),
+            READ_LIST,
+            now,
+            expiry,
+        )
+        .unwrap();
         let q = sas.expose_secret();
         assert!(q.starts_with("sv=2021-08-06&ss=b&srt=co&sp=rl&st=2026-01-01T00%3A00%3A00Z&se=2026-01-02T00%3A05%3A00Z&spr=https%2Chttp&sig="), "{q}");
         assert_eq!(signature_of(&sas).as_deref(), Some(EXPECTED_SIG));

@@ -9,6 +9,7 @@
 //! Every SDK error becomes a [`StoreError`] in one place, [`classify`]: a kind callers branch on,
 //! Azure's own code kept for display (`ContainerNotFound`, `AuthenticationFailed`…).
 
+use async_trait::async_trait;
 use azure_core::error::ErrorKind;
 use azure_core::http::StatusCode;
 use azure_storage_blob::BlobContainerClient;
@@ -16,7 +17,6 @@ use azure_storage_blob::models::{
     BlobClientDownloadOptions, BlobClientGetPropertiesResultHeaders,
     BlobContainerClientListBlobsOptions, BlobItem,
 };
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
@@ -285,9 +285,7 @@ pub fn head_of(props: &impl BlobClientGetPropertiesResultHeaders) -> ObjectHead 
         size: props.content_length().ok().flatten().unwrap_or(0),
         last_modified: props.last_modified().ok().flatten().map(to_chrono),
         sse: encrypted.then(|| "AES256".to_string()),
-        kms_key_id: scope
-            .map(|s| format!("encryption scope {s}"))
-            .or(cpk),
+        kms_key_id: scope.map(|s| format!("encryption scope {s}")).or(cpk),
         storage_class: props.access_tier().ok().flatten(),
         md5,
         ..ObjectHead::default()
@@ -315,7 +313,9 @@ impl BackupStore for AzureStore {
         };
         let pages = match self.client.list_blobs(Some(options)) {
             Ok(pager) => pager.into_pages(),
-            Err(e) => return stream::once(async move { Err(self.error(&e, Op::List, prefix)) }).boxed(),
+            Err(e) => {
+                return stream::once(async move { Err(self.error(&e, Op::List, prefix)) }).boxed();
+            }
         };
         pages
             .map_err(move |e| self.error(&e, Op::List, prefix))
@@ -324,7 +324,9 @@ impl BackupStore for AzureStore {
                     .into_model()
                     .map_err(|e| self.error(&e, Op::List, prefix))?;
                 tracing::debug!(blobs = page.blob_items.len(), "List Blobs page");
-                Ok(stream::iter(page.blob_items.into_iter().filter_map(meta_of).map(Ok)))
+                Ok(stream::iter(
+                    page.blob_items.into_iter().filter_map(meta_of).map(Ok),
+                ))
             })
             // The first error ends the listing: a half listing must not look complete.
             .scan(false, |failed, item| {
@@ -372,7 +374,11 @@ impl BackupStore for AzureStore {
         let bytes = result.body.collect().await.map_err(|e| {
             StoreError::new(
                 StoreErrorKind::Other,
-                format!("Get Blob {}: the body broke off: {}", self.uri(key), causes(&e)),
+                format!(
+                    "Get Blob {}: the body broke off: {}",
+                    self.uri(key),
+                    causes(&e)
+                ),
             )
             .with_code("ReadError")
         })?;
@@ -387,9 +393,7 @@ impl BackupStore for AzureStore {
             .download(None)
             .await
             .map_err(|e| self.error(&e, Op::Get, key))?;
-        let body = result
-            .body
-            .map_err(|e| std::io::Error::other(causes(&e)));
+        let body = result.body.map_err(|e| std::io::Error::other(causes(&e)));
         Ok(Box::pin(tokio_util::io::StreamReader::new(body)))
     }
 }
