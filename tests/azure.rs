@@ -496,3 +496,72 @@ fn azure_bench_listing_10000_blobs() {
             .join("\n")
     );
 }
+
+/// GitHub OIDC federated credentials end to end: the job's token (a loopback Actions endpoint)
+/// is the client assertion the fake Entra ID endpoint trades for a storage token, which an
+/// HTTPS Azurite accepts; a client id without a federated credential is a failed check that
+/// names Entra's error.
+#[test]
+fn azure_oidc_federated_credentials_reach_azurite_and_a_refusal_is_a_failed_check() {
+    const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = azurite::loopback_certificate(certs.path());
+    let az = Azurite::start_tls(&ca, &cert, &key);
+    let entra = azurite::EntraFake::start(&cert, &key, TENANT, CLIENT, "gh-jwt");
+    let (github, seen) = crate::s3::serve(|_, _| (200, r#"{"value":"gh-jwt"}"#.into()));
+    runtime().block_on(async {
+        az.create_container("backups").await;
+        backup(&az, "backups", "db/1.dump.gz", dump(500, 1), "").await;
+    });
+    let dir = Dir::new();
+    dir.write(
+        "dr.yml",
+        config(&az.endpoint(), "backups", "").replace("    connection-string-env: AZ_CONN\n", ""),
+    );
+    let run_as = |client: &str| {
+        dir.command()
+            .env("GITHUB_ACTIONS", "true")
+            .env("AZURE_CLIENT_ID", client)
+            .env("AZURE_TENANT_ID", TENANT)
+            .env(
+                "AZURE_AUTHORITY_HOST",
+                format!("https://127.0.0.1:{}", entra.port),
+            )
+            .env(
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                format!("http://127.0.0.1:{github}/token"),
+            )
+            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-token")
+            .env("SSL_CERT_FILE", &ca)
+            .args(["check", "--schedule", "weekly"])
+            .output()
+    };
+    let run = run_as(CLIENT);
+    assert_eq!(
+        run.code(),
+        0,
+        "{}\n{}\n{}",
+        run.stdout(),
+        run.stderr(),
+        entra.log()
+    );
+    let (ok, listing) = check(&dir.json(WEEKLY), "listing");
+    assert!(ok, "{listing}");
+    let requests = entra.requests();
+    assert_eq!(requests.len(), 1, "one token for the run: {requests:#?}");
+    let form = &requests[0]["form"];
+    assert_eq!(form["client_assertion"], "gh-jwt");
+    assert_eq!(form["client_id"], CLIENT);
+    assert!(
+        seen.lock().unwrap()[0].contains("audience=api%3A%2F%2FAzureADTokenExchange"),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+    assert!(!run.stdout().contains("gh-jwt") && !run.stderr().contains("gh-jwt"));
+
+    let run = run_as("99999999-2222-3333-4444-555555555555");
+    assert_eq!(run.code(), 1, "{}\n{}", run.stdout(), run.stderr());
+    let (ok, listing) = check(&dir.json(WEEKLY), "listing");
+    assert!(!ok && listing.contains("AADSTS700213"), "{listing}");
+}
