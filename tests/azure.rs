@@ -322,6 +322,10 @@ fn azure_store_pages_heads_ranges_and_reports_the_archive_tier() {
         let cold = store.head("db/cold.dump.gz").await.unwrap().unwrap();
         assert_eq!(cold.storage_class.as_deref(), Some("Archive"), "{cold:?}");
         assert!(store.head("db/none").await.unwrap().is_none());
+        // A read of an archived blob is refused (409 BlobArchived) and says what to do.
+        let err = store.read_range("db/cold.dump.gz", 0, 4).await.unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("BlobArchived"), "{err}");
+        assert!(err.message.contains("rehydrate it"), "{err}");
 
         assert_eq!(
             store.read_range("db/a.dump.gz", 2, 3).await.unwrap(),

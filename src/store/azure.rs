@@ -100,6 +100,10 @@ impl AzureStore {
                 code.as_deref().unwrap_or("503"),
                 crate::azure::MAX_RETRIES + 1
             ),
+            StoreErrorKind::Other if code.as_deref() == Some("BlobArchived") => format!(
+                "{} {blob}: the blob is in the Archive tier and cannot be read; rehydrate it (Set Blob Tier to Hot or Cool, hours), or keep the newest backups in a readable tier with a lifecycle rule",
+                op.name()
+            ),
             StoreErrorKind::NotFound | StoreErrorKind::InvalidRange | StoreErrorKind::Other => {
                 format!("{} {blob} failed: {detail}", op.name())
             }
