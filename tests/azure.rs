@@ -575,3 +575,18 @@ fn azure_oidc_federated_credentials_reach_azurite_and_a_refusal_is_a_failed_chec
     let (ok, listing) = check(&dir.json(WEEKLY), "listing");
     assert!(!ok && listing.contains("AADSTS700213"), "{listing}");
 }
+
+#[test]
+fn azure_policy_audit_says_the_bucket_policies_are_aws_only() {
+    let dir = Dir::new();
+    dir.write(
+        "dr.yml",
+        config("https://acme.blob.core.windows.net", "backups", ""),
+    );
+    let run = dir
+        .command()
+        .args(["policy", "audit"])
+        .output()
+        .expect_code(2);
+    assert!(run.stderr().contains("AWS-only"), "{}", run.stderr());
+}
