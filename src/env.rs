@@ -1,7 +1,7 @@
 //! The process environment, read once at the edge: what GitHub Actions says about the run
-//! (`GITHUB_*`), the tool's own switches (`DR_*`), the AWS settings the tool resolves itself,
-//! and the secrets the config names by variable (token, Slack webhook, restore database URL),
-//! which are handed out only as [`SecretString`]s.
+//! (`GITHUB_*`), the tool's own switches (`DR_*`), the AWS and Azure settings the tool resolves
+//! itself, and the secrets the config names by variable (token, Slack webhook, restore database
+//! URL, Azure keys), which are handed out only as [`SecretString`]s.
 //!
 //! Nothing else in the library reads the environment; commands receive an [`Env`]. Tests build
 //! one from a map with [`Env::from_lookup`].
@@ -28,7 +28,7 @@ pub struct Env {
     pub no_color: Option<String>,
     /// `GITHUB_TOKEN`, when set and not blank.
     pub github_token: Option<SecretString>,
-    /// Plain settings (`AWS_*`, `DR_AWS_*`, `GITHUB_*`): not secrets.
+    /// Plain settings (`AWS_*`, `DR_AWS_*`, `GITHUB_*`, the `AZURE_*` identifiers): not secrets.
     plain: BTreeMap<String, String>,
     /// Every other variable, held as a secret until the config names one (`webhook-env`,
     /// `database-url-env`).
@@ -36,7 +36,17 @@ pub struct Env {
 }
 
 /// The prefixes of the plain settings kept readable; everything else is a potential secret.
-const PLAIN_PREFIXES: [&str; 4] = ["AWS_", "DR_AWS_", "GITHUB_", "ACTIONS_ID_TOKEN_REQUEST_URL"];
+/// Of the Azure variables only the identifiers are plain: `AZURE_CLIENT_SECRET`, keys and
+/// connection strings stay secret.
+const PLAIN_PREFIXES: [&str; 7] = [
+    "AWS_",
+    "DR_AWS_",
+    "GITHUB_",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_AUTHORITY_HOST",
+];
 /// AWS variables that are credentials: they stay secret (the SDK reads them itself anyway).
 const AWS_SECRETS: [&str; 2] = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];
 
@@ -84,6 +94,10 @@ impl Env {
             "AWS_ROLE_ARN",
             "ACTIONS_ID_TOKEN_REQUEST_URL",
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            "AZURE_CLIENT_ID",
+            "AZURE_TENANT_ID",
+            "AZURE_AUTHORITY_HOST",
+            "AZURE_CLIENT_SECRET",
         ];
         let vars = known
             .into_iter()

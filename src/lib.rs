@@ -13,6 +13,9 @@ pub mod atomic;
 pub mod attest;
 /// AWS access: region, endpoint, retries and timeouts, and credentials through GitHub OIDC.
 pub mod aws;
+/// Azure Blob access: endpoint, retries and timeouts, and credentials (account key as a SAS,
+/// GitHub OIDC federated credentials, the Azure CLI).
+pub mod azure;
 /// SVG, PNG and shields-endpoint badges from a KPI.
 pub mod badge;
 /// SIGINT/SIGTERM turned into a cancellation the checks carry, so a stopped run still cleans up.
@@ -50,6 +53,8 @@ pub mod markup;
 pub mod matrix;
 /// Alert delivery: the GitHub issue and the Slack message for a report.
 pub mod notify;
+/// The GitHub Actions OIDC token, for AWS STS and Azure federated credentials.
+pub mod oidc;
 /// The output sink: the lines a command writes as it goes, streamed by the binary.
 pub mod output;
 /// The steps of a scheduled run after its checks, which `run` composes.

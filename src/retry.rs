@@ -157,7 +157,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::Cell;
 
     const FAST: RetryPolicy = RetryPolicy::new(4, Duration::from_millis(1));
 
@@ -167,7 +166,7 @@ mod tests {
         policy: &RetryPolicy,
         errors: &[Verdict],
     ) -> (Result<u32, Failure<String>>, u32) {
-        let calls = Cell::new(0u32);
+        let calls = std::cell::Cell::new(0u32);
         let result = run(
             policy,
             "test",

@@ -4,6 +4,7 @@
 // Fixtures and fakes fail loudly: a panic in a helper is a test failure with its message.
 #![allow(clippy::unwrap_used, clippy::new_without_default)]
 
+mod azurite;
 mod fakes;
 mod fixtures;
 mod moto;
@@ -13,6 +14,7 @@ mod util;
 
 mod alerts;
 mod audit;
+mod azure;
 mod badge;
 mod cancel;
 mod check;

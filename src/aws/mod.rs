@@ -20,7 +20,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 pub mod arn;
-pub mod oidc;
+pub use crate::oidc;
 pub mod sts;
 
 /// The config's `aws:` section: where the bucket is and the role to assume.

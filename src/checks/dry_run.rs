@@ -200,6 +200,9 @@ pub fn encryption(kind: StoreKind, head: &ObjectHead, want_key: Option<&str>) ->
     if kind == StoreKind::Local {
         return Check::pass("encryption", "not applicable: local store");
     }
+    if kind == StoreKind::Azure {
+        return azure_encryption(head);
+    }
     let sse = head.sse.as_deref().unwrap_or("none");
     if sse != "aws:kms" {
         return Check::fail(
@@ -222,6 +225,22 @@ pub fn encryption(kind: StoreKind, head: &ObjectHead, want_key: Option<&str>) ->
         (Some(want), None) => Check::fail(
             "encryption",
             format!("aws:kms but the store does not say which key; expected {want}"),
+        ),
+    }
+}
+
+/// Azure encrypts every blob at rest; what a HEAD can prove is that the service says so
+/// (`x-ms-server-encrypted`), and with which encryption scope or customer-provided key.
+fn azure_encryption(head: &ObjectHead) -> Check {
+    match (head.sse.as_deref(), head.kms_key_id.as_deref()) {
+        (Some(sse), Some(scope)) => Check::pass("encryption", format!("{sse} at rest, {scope}")),
+        (Some(sse), None) => Check::pass(
+            "encryption",
+            format!("{sse} at rest with the account's key (no encryption scope)"),
+        ),
+        (None, _) => Check::fail(
+            "encryption",
+            "the service does not confirm the blob is encrypted at rest (x-ms-server-encrypted is not true)",
         ),
     }
 }
@@ -327,6 +346,10 @@ pub(super) fn why_no_stored_sha256(kind: StoreKind, head: Option<&ObjectHead>) -
             "S3 keeps only a multipart composite checksum ({c}), a hash of the parts' hashes, not a SHA-256 of the whole object"
         ),
         (StoreKind::S3, None) => "the object was stored without a SHA-256 checksum".into(),
+        (StoreKind::Azure, _) => match head.and_then(|h| h.md5.as_deref()) {
+            Some(md5) => format!("Azure keeps only a Content-MD5 ({md5}), not a SHA-256"),
+            None => "Azure keeps no SHA-256 (and this blob has no Content-MD5)".into(),
+        },
     }
 }
 

@@ -29,6 +29,9 @@ pub fn run(req: Request, out: &dyn Sink) -> Result<Outcome> {
             let store = match loaded.storage() {
                 StorageKind::Bucket(b) => format!("s3://{b}"),
                 StorageKind::Local(p) => format!("local folder {}", p.display()),
+                StorageKind::Azure(a) => {
+                    format!("Azure container {} of account {}", a.container, a.account)
+                }
             };
             let names: Vec<&str> = loaded
                 .config

@@ -1,6 +1,7 @@
 //! Where backups live. A [`BackupStore`] lists keys under a prefix as a stream (so memory does
 //! not grow with the number of objects), reads an object's metadata, a byte range, or the whole
-//! object as a stream. The local folder and S3 implement the same trait; the checks see only it.
+//! object as a stream. The local folder, S3 and Azure Blob implement the same trait; the checks
+//! see only it.
 
 use std::pin::Pin;
 
@@ -9,6 +10,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use tokio::io::AsyncRead;
 
+pub mod azure;
 pub mod counting;
 pub mod local;
 pub mod s3;
@@ -35,6 +37,11 @@ pub struct ObjectHead {
     pub sse: Option<String>,
     /// `SSEKMSKeyId`: the key id or ARN the object is encrypted with.
     pub kms_key_id: Option<String>,
+    /// The storage class or access tier (`GLACIER`, `DEEP_ARCHIVE`; Azure `Hot`, `Cool`,
+    /// `Archive`): an archived object cannot be read until it is restored or rehydrated.
+    pub storage_class: Option<String>,
+    /// The MD5 the store keeps for the whole object (Azure `Content-MD5`), as lowercase hex.
+    pub md5: Option<String>,
 }
 
 /// The kind of store, which decides what some checks can verify.
@@ -42,6 +49,7 @@ pub struct ObjectHead {
 pub enum StoreKind {
     Local,
     S3,
+    Azure,
 }
 
 /// What went wrong with a store operation, for callers to branch on. The provider's own code
@@ -186,6 +194,13 @@ pub async fn open(
                     ),
                 ),
                 masks: conn.masks,
+            })
+        }
+        crate::config::StorageKind::Azure(azure) => {
+            let opened = crate::azure::connect(&azure, env).await?;
+            Ok(OpenedStore {
+                store: Box::new(opened.store),
+                masks: opened.masks,
             })
         }
     }

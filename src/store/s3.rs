@@ -440,6 +440,7 @@ impl BackupStore for S3Store {
             sha256_composite,
             sse: out.server_side_encryption().map(|s| s.as_str().to_string()),
             kms_key_id: out.ssekms_key_id().map(str::to_string),
+            ..ObjectHead::default()
         }))
     }
 

@@ -47,6 +47,11 @@ pub async fn run(req: Request, env: &Env, sink: &dyn Sink) -> Result<Outcome> {
             loaded.path.display(),
             path.display()
         ),
+        (None, StorageKind::Azure(a)) => anyhow::bail!(
+            "{} uses the Azure container {}: the policy audit reads S3 bucket settings and is AWS-only; audit the container with Azure Policy / Defender for Storage, or pass --bucket NAME",
+            loaded.path.display(),
+            a.container
+        ),
     };
     let expected = Expected {
         bucket: bucket.clone(),

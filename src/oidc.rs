@@ -1,7 +1,8 @@
 //! The GitHub Actions OIDC token: a JWT the runner issues to a job that has
 //! `permissions: id-token: write`, fetched from `ACTIONS_ID_TOKEN_REQUEST_URL` with the bearer
-//! `ACTIONS_ID_TOKEN_REQUEST_TOKEN` and the audience STS expects. [`super::sts`] trades it for
-//! AWS credentials. Both the request token and the JWT are secrets and stay wrapped.
+//! `ACTIONS_ID_TOKEN_REQUEST_TOKEN` and the audience the cloud expects. [`crate::aws::sts`]
+//! trades it for AWS credentials, [`crate::azure::federated`] for an Entra ID token. Both the
+//! request token and the JWT are secrets and stay wrapped.
 
 use std::time::Duration;
 
