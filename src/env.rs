@@ -28,12 +28,20 @@ pub struct Env {
     pub no_color: Option<String>,
     /// `GITHUB_TOKEN`, when set and not blank.
     pub github_token: Option<SecretString>,
+    /// The variables of [`INHERITED`] that are set, for the programs a restore runs (the
+    /// restore command, validation commands, the PostgreSQL programs found on `PATH`).
+    pub inherited: Vec<(String, String)>,
     /// Plain settings (`AWS_*`, `DR_AWS_*`, `GITHUB_*`, the `AZURE_*` identifiers): not secrets.
     plain: BTreeMap<String, String>,
     /// Every other variable, held as a secret until the config names one (`webhook-env`,
     /// `database-url-env`).
     secrets: BTreeMap<String, SecretString>,
 }
+
+/// The variables of dr-action's own environment its child programs inherit: where programs
+/// are, the home folder, the locale, the time zone, the temporary folder. Nothing else (no token,
+/// no key) reaches a program a backup can influence.
+pub const INHERITED: &[&str] = &["PATH", "HOME", "LANG", "TZ", "TMPDIR"];
 
 /// The prefixes of the plain settings kept readable; everything else is a potential secret.
 /// Of the Azure variables only the identifiers are plain: `AZURE_CLIENT_SECRET`, keys and
@@ -101,6 +109,7 @@ impl Env {
         ];
         let vars = known
             .into_iter()
+            .chain(INHERITED.iter().copied())
             .chain(names)
             .filter_map(|k| Some((k.to_string(), get(k)?)))
             .collect();
@@ -113,6 +122,10 @@ impl Env {
         let chaos = vars.get("DR_CHAOS").is_some_and(|v| is_truthy(v));
         let log = vars.get("DR_LOG").cloned();
         let no_color = vars.get("NO_COLOR").cloned();
+        let inherited = INHERITED
+            .iter()
+            .filter_map(|k| Some((k.to_string(), vars.get(*k)?.clone())))
+            .collect();
         let github_token = vars
             .remove("GITHUB_TOKEN")
             .filter(|t| !t.trim().is_empty())
@@ -129,6 +142,7 @@ impl Env {
             log,
             no_color,
             github_token,
+            inherited,
             plain,
             secrets: secrets
                 .into_iter()
@@ -212,6 +226,33 @@ mod tests {
             assert!(!is_truthy(v), "{v}");
             assert!(!env(&[("DR_CHAOS", v)], &[]).chaos, "{v}");
         }
+    }
+
+    #[test]
+    fn child_programs_inherit_path_home_and_locale_from_the_snapshot_and_nothing_else() {
+        let e = env(
+            &[
+                ("PATH", "/opt/pg/bin:/usr/bin"),
+                ("HOME", "/home/runner"),
+                ("TZ", "UTC"),
+                ("GITHUB_TOKEN", "ghs_secret"),
+                ("AWS_SECRET_ACCESS_KEY", "aws_secret"),
+                ("DR_DB_URL", "postgres://u:p@h/db"),
+            ],
+            &["DR_DB_URL"],
+        );
+        assert_eq!(
+            e.inherited,
+            [
+                ("PATH".to_string(), "/opt/pg/bin:/usr/bin".to_string()),
+                ("HOME".to_string(), "/home/runner".to_string()),
+                ("TZ".to_string(), "UTC".to_string()),
+            ]
+        );
+        assert_eq!(
+            crate::process::var(&e.inherited, "PATH"),
+            Some("/opt/pg/bin:/usr/bin")
+        );
     }
 
     #[test]

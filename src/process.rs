@@ -97,11 +97,11 @@ impl Drop for KillGroupOnDrop {
     }
 }
 
-/// The variables of dr-action's own environment named in `keys`, for a child that needs them.
-pub fn inherit(keys: &[&str]) -> Vec<(String, String)> {
-    keys.iter()
-        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
-        .collect()
+/// The value of `name` among `vars` (a child's environment, or what it inherits).
+pub fn var<'a>(vars: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    vars.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Runs `program`, feeding it `input` (or nothing, with stdin closed).

@@ -89,7 +89,15 @@ pub async fn execute(
     match store::open(loaded, env).await {
         Ok(opened) => {
             out.lines(&opened.masks);
-            run(request, loaded, opened.store.as_ref(), Utc::now(), out).await
+            run(
+                request,
+                loaded,
+                opened.store.as_ref(),
+                Utc::now(),
+                out,
+                &env.inherited,
+            )
+            .await
         }
         Err(e) => {
             tracing::error!("cannot open the store: {e:#}");
@@ -165,6 +173,7 @@ pub async fn run(
     store: &dyn BackupStore,
     now: DateTime<Utc>,
     progress: &dyn Sink,
+    inherited: &[(String, String)],
 ) -> Result<Report> {
     let targets = select_targets(loaded, &request.targets)?;
     something_to_restore(loaded, request, &targets)?;
@@ -236,6 +245,7 @@ pub async fn run(
         database_urls: &request.database_urls,
         cancel: &request.cancel,
         run_id: &run_id,
+        inherited,
     };
     let chaos_prefix = chaos_prefix(&run_id);
     let mut reports = Vec::with_capacity(targets.len());

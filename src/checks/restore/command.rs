@@ -1,11 +1,11 @@
 //! The `command` engine: the decompressed backup is piped into the user's command (through
 //! [`process::run`], so in bounded memory); the exit code decides. The command gets a cleared
-//! environment plus [`USER_ENV`] from dr-action's own, so a restore script never sees the
+//! environment plus what it inherits from dr-action's own (`env::INHERITED`), so a restore script never sees the
 //! runner's tokens.
 
 use std::path::Path;
 
-use super::engine::{EngineOutcome, Restored, USER_ENV};
+use super::engine::{EngineOutcome, Restored};
 use crate::process::{self, Program};
 use crate::report::Check;
 use crate::store::ObjectReader;
@@ -24,6 +24,7 @@ impl Restored for Consumed {
 pub async fn restore(
     argv: Option<&[String]>,
     cwd: &Path,
+    inherited: &[(String, String)],
     content: &mut ObjectReader,
 ) -> EngineOutcome {
     let Some(argv) = argv.filter(|a| !a.is_empty()) else {
@@ -33,7 +34,7 @@ pub async fn restore(
     };
     let program = Program {
         cwd: Some(cwd),
-        ..Program::new(argv, process::inherit(USER_ENV))
+        ..Program::new(argv, inherited.to_vec())
     };
     let shown = argv.join(" ");
     let check = match process::run(&program, Some(content)).await {

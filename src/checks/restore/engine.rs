@@ -6,10 +6,6 @@ use async_trait::async_trait;
 
 use crate::report::Check;
 
-/// What a user's command (the `command` engine, a validation `command:`) inherits from
-/// dr-action's environment; the restore adds its own `DR_RESTORE_*` and `PG*` variables.
-pub const USER_ENV: &[&str] = &["PATH", "HOME", "LANG", "TZ", "TMPDIR"];
-
 /// The first column of the first row a query returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cell {
@@ -26,7 +22,7 @@ pub trait Restored: Send + Sync {
         Err("`sql` validations need engine postgres or sqlite; use `command` here".to_string())
     }
 
-    /// The variables a validation command gets on top of [`USER_ENV`] to find the restore.
+    /// The variables a validation command gets on top of what it inherits (`env::INHERITED`) to find the restore.
     fn command_env(&self) -> Vec<(String, String)>;
 
     /// What must be redacted from a validation command's output.

@@ -80,6 +80,9 @@ pub struct RestoreContext<'a> {
     pub cancel: &'a Cancel,
     /// This run's id, written into the marker of the scratch databases it makes.
     pub run_id: &'a str,
+    /// What the restore's programs inherit from dr-action's environment (`env::INHERITED`),
+    /// from the environment snapshot; `PATH` is also where the PostgreSQL programs are found.
+    pub inherited: &'a [(String, String)],
 }
 
 /// How often a running restore says how far it got.
@@ -168,6 +171,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
                 .and_then(|v| ctx.database_urls.get(v)),
             &marker,
             ctx.cancel,
+            crate::process::var(ctx.inherited, "PATH"),
         )
         .await
         {
@@ -276,8 +280,13 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
                         (_, Some((why, at))) => Check::fail(&name, not_run(*why, at, ctx)),
                         (None, None) => Check::fail(&name, "not run: the restore did not succeed"),
                         (Some(restored), None) => {
-                            let ran =
-                                validate::run(&name, validation, restored.as_ref(), ctx.base_dir);
+                            let ran = validate::run(
+                                &name,
+                                validation,
+                                restored.as_ref(),
+                                ctx.base_dir,
+                                ctx.inherited,
+                            );
                             match stop.run(ran).await {
                                 Ok(check) => check,
                                 Err(why) => {
@@ -774,8 +783,13 @@ async fn restore_once(
                         sqlite::restore(&mut content, kind, scratch_dir.path(), cap).await
                     }
                     RestoreEngine::Command => {
-                        command::restore(restore.command.as_deref(), ctx.base_dir, &mut content)
-                            .await
+                        command::restore(
+                            restore.command.as_deref(),
+                            ctx.base_dir,
+                            ctx.inherited,
+                            &mut content,
+                        )
+                        .await
                     }
                     RestoreEngine::Postgres | RestoreEngine::Files => match &scratch {
                         Some(scratch) => {

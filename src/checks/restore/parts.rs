@@ -134,7 +134,8 @@ pub async fn check_target(
             .database_url_env
             .as_deref()
             .and_then(|v| ctx.database_urls.get(v));
-        match postgres::create_scratch(restore, url, &marker, ctx.cancel).await {
+        let path = crate::process::var(ctx.inherited, "PATH");
+        match postgres::create_scratch(restore, url, &marker, ctx.cancel, path).await {
             Ok((s, stale)) => {
                 checks.extend(stale);
                 Some(s)
@@ -239,7 +240,13 @@ pub async fn check_target(
             (None, false) => Check::fail(&name, "not run: a part of the set was not restored"),
             (None, true) => {
                 match stop
-                    .run(validate::run(&name, validation, &restored, ctx.base_dir))
+                    .run(validate::run(
+                        &name,
+                        validation,
+                        &restored,
+                        ctx.base_dir,
+                        ctx.inherited,
+                    ))
                     .await
                 {
                     Ok(check) => check,

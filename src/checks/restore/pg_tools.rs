@@ -18,17 +18,18 @@ pub struct Tools {
 }
 
 impl Tools {
-    /// Finds a folder holding every program of `needed`; `home` is the clients' `HOME`.
-    pub async fn find(needed: &[&str], home: &Path) -> Result<Tools, String> {
+    /// Finds a folder holding every program of `needed` on `path` (dr-action's own `PATH`,
+    /// from the environment snapshot); `home` is the clients' `HOME`.
+    pub async fn find(needed: &[&str], home: &Path, path: Option<&str>) -> Result<Tools, String> {
         // Relative entries (`.`, empty) would pick programs from the working folder.
-        let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        let mut dirs: Vec<PathBuf> = path
             .map(|p| {
-                std::env::split_paths(&p)
+                std::env::split_paths(p)
                     .filter(|d| d.is_absolute())
                     .collect()
             })
             .unwrap_or_default();
-        if let Some(dir) = pg_config_bindir(&dirs).await {
+        if let Some(dir) = pg_config_bindir(&dirs, path.unwrap_or_default()).await {
             dirs.push(dir);
         }
         dirs.into_iter()
@@ -79,14 +80,13 @@ impl Tools {
 }
 
 /// `pg_config --bindir`, when a `pg_config` is on `dirs`.
-async fn pg_config_bindir(dirs: &[PathBuf]) -> Option<PathBuf> {
+async fn pg_config_bindir(dirs: &[PathBuf], path: &str) -> Option<PathBuf> {
     let pg_config = dirs
         .iter()
         .map(|d| d.join("pg_config"))
         .find(|p| p.is_file())?;
     let argv = vec![pg_config.display().to_string(), "--bindir".into()];
-    let path = std::env::var("PATH").unwrap_or_default();
-    let mut program = Program::new(&argv, vec![("PATH".into(), path)]);
+    let mut program = Program::new(&argv, vec![("PATH".into(), path.to_string())]);
     program.stdout_max = 4096;
     let ran = process::run(&program, None).await.ok()?;
     let dir = String::from_utf8_lossy(&ran.stdout).trim().to_string();

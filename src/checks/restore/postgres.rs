@@ -236,6 +236,7 @@ pub async fn create_scratch(
     database_url: Option<&secrecy::SecretString>,
     marker: &Marker,
     cancel: &Cancel,
+    path: Option<&str>,
 ) -> Result<(Scratch, Option<Check>), String> {
     let home = tempfile::Builder::new()
         .prefix("dr-pg-home-")
@@ -252,7 +253,7 @@ pub async fn create_scratch(
                 }
             };
             let admin = Server::from_url(url).map_err(|e| format!("{var}: {e}"))?;
-            let tools = Tools::find(CLIENT_PROGRAMS, home.path()).await?;
+            let tools = Tools::find(CLIENT_PROGRAMS, home.path(), path).await?;
             (admin, None, tools)
         }
         None => {
@@ -261,7 +262,7 @@ pub async fn create_scratch(
                 .chain(SERVER_PROGRAMS)
                 .copied()
                 .collect();
-            let tools = Tools::find(&needed, home.path()).await?;
+            let tools = Tools::find(&needed, home.path(), path).await?;
             // Starting takes seconds (initdb); a signal stops it at once, and the cluster's
             // drop stops whatever part of it runs and deletes its folder.
             let cluster = tokio::select! {

@@ -1,19 +1,25 @@
 //! The validations of `restore.validate`, run on what the engine restored: `sql` (the first
 //! column of the first row compared with `expect-min` / `expect-max` / `expect`) and `command`
 //! (exit 0 passes). A command runs in the restore's context, with a cleared environment: only
-//! [`USER_ENV`] from dr-action's own, plus `DR_RESTORE_DATABASE_URL`, `DR_RESTORE_DATABASE`
+//! what it inherits from dr-action's own (`env::INHERITED`), plus `DR_RESTORE_DATABASE_URL`, `DR_RESTORE_DATABASE`
 //! and the `PG*` variables of the scratch database (its throwaway role, never the admin's),
 //! `DR_RESTORE_SQLITE` (the restored SQLite file) or `DR_RESTORE_DIR` (the unpacked folder).
 //! Each validation is one check.
 
 use std::path::Path;
 
-use super::engine::{Cell, Restored, USER_ENV};
+use super::engine::{Cell, Restored};
 use crate::config::Validation;
 use crate::process::{self, Program};
 use crate::report::Check;
 
-pub async fn run(name: &str, v: &Validation, restored: &dyn Restored, base_dir: &Path) -> Check {
+pub async fn run(
+    name: &str,
+    v: &Validation,
+    restored: &dyn Restored,
+    base_dir: &Path,
+    inherited: &[(String, String)],
+) -> Check {
     match (&v.sql, &v.command) {
         (Some(sql), None) => match restored.query_first(sql).await {
             Ok(cell) => {
@@ -22,7 +28,7 @@ pub async fn run(name: &str, v: &Validation, restored: &dyn Restored, base_dir: 
             }
             Err(e) => Check::fail(name, format!("`{sql}` failed: {e}")),
         },
-        (None, Some(argv)) => run_command(name, argv, restored, base_dir).await,
+        (None, Some(argv)) => run_command(name, argv, restored, base_dir, inherited).await,
         (Some(_), Some(_)) => Check::fail(
             name,
             "give either `sql` or `command` in one validation, not both",
@@ -112,8 +118,9 @@ async fn run_command(
     argv: &[String],
     restored: &dyn Restored,
     base_dir: &Path,
+    inherited: &[(String, String)],
 ) -> Check {
-    let mut env = process::inherit(USER_ENV);
+    let mut env = inherited.to_vec();
     env.extend(restored.command_env());
     let secrets = restored.secrets();
     let program = Program {
