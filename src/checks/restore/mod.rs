@@ -323,20 +323,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     // The measured RTO: from the first listing request until the data is restored and
     // validated. Dropping the scratch database afterwards is housekeeping, not recovery.
     let total = started.elapsed();
-    if let Some(scratch) = &scratch {
-        checks.push(postgres::drop_scratch(scratch).await);
-    }
-    let cancelled = matches!(stopped, Some((Stopped::Cancelled, _)));
-    match &stopped {
-        // A cancelled run measured nothing: no rto verdict, but what stopped it and where.
-        Some((Stopped::Cancelled, at)) => checks.push(cancelled_check(ctx, at, total)),
-        _ => checks.push(verdicts::rto(total, target)),
-    }
-    let rto_met = target
-        .rto
-        .as_ref()
-        .filter(|_| !cancelled)
-        .map(|rto| total <= rto.duration);
+    let rto_met = conclude(scratch.as_ref(), &stopped, total, target, ctx, &mut checks).await;
 
     let mut report = TargetReport::new(&target.name, Some(latest), checks);
     report.evidence = Evidence {
@@ -344,7 +331,54 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         sha256: verified,
         ..Evidence::default()
     };
-    let metrics = &mut report.metrics;
+    timing_metrics(
+        &mut report.metrics,
+        &timings,
+        total,
+        age,
+        rpo_met,
+        rto_met,
+        target,
+    );
+    report
+}
+
+/// The end of a restore, whole or in parts: the scratch database dropped, then the `rto`
+/// verdict — or, for a cancelled run, which measured nothing, what stopped it and where.
+/// Returns whether the rto was met (`None` without an rto, or when cancelled).
+async fn conclude(
+    scratch: Option<&postgres::Scratch>,
+    stopped: &Option<(Stopped, String)>,
+    total: Duration,
+    target: &Target,
+    ctx: &RestoreContext<'_>,
+    checks: &mut Vec<Check>,
+) -> Option<bool> {
+    if let Some(scratch) = scratch {
+        checks.push(postgres::drop_scratch(scratch).await);
+    }
+    let cancelled = matches!(stopped, Some((Stopped::Cancelled, _)));
+    match stopped {
+        Some((Stopped::Cancelled, at)) => checks.push(cancelled_check(ctx, at, total)),
+        _ => checks.push(verdicts::rto(total, target)),
+    }
+    target
+        .rto
+        .as_ref()
+        .filter(|_| !cancelled)
+        .map(|rto| total <= rto.duration)
+}
+
+/// A restore's timings, sizes and objectives as the report's metrics.
+fn timing_metrics(
+    metrics: &mut serde_json::Map<String, serde_json::Value>,
+    timings: &Timings,
+    total: Duration,
+    age: u64,
+    rpo_met: bool,
+    rto_met: Option<bool>,
+    target: &Target,
+) {
     metrics.insert("download_seconds".into(), seconds(timings.download));
     metrics.insert("restore_seconds".into(), seconds(timings.restore));
     metrics.insert("validate_seconds".into(), seconds(timings.validate));
@@ -359,7 +393,6 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
     metrics.insert("rpo_seconds".into(), target.rpo.secs().into());
     metrics.insert("rto_met".into(), rto_met.into());
     metrics.insert("rpo_met".into(), rpo_met.into());
-    report
 }
 
 /// The most a restore may write to disk, and which limit set it (said in the detail when a

@@ -18,8 +18,8 @@ use chrono::Utc;
 
 use super::engine::{Cell, Restored};
 use super::{
-    RestoreContext, RestoreRun, Stop, Stopped, Timings, cancelled_check, checksum_check, deadline,
-    not_run, postgres, restore_once, seconds, validate,
+    RestoreContext, RestoreRun, Stop, Stopped, Timings, checksum_check, conclude, deadline,
+    not_run, postgres, restore_once, timing_metrics, validate,
 };
 use crate::checks::set::{self, Part};
 use crate::checks::verdicts;
@@ -267,40 +267,23 @@ pub async fn check_target(
     // The engines' temporary folders go now, with nothing left using them.
     drop(runs);
     let total = started.elapsed();
-    if let Some(scratch) = &scratch {
-        checks.push(postgres::drop_scratch(scratch).await);
-    }
-    let cancelled = matches!(stopped, Some((Stopped::Cancelled, _)));
-    match &stopped {
-        Some((Stopped::Cancelled, at)) => checks.push(cancelled_check(ctx, at, total)),
-        _ => checks.push(verdicts::rto(total, target)),
-    }
-    let rto_met = target
-        .rto
-        .as_ref()
-        .filter(|_| !cancelled)
-        .map(|rto| total <= rto.duration);
+    let rto_met = conclude(scratch.as_ref(), &stopped, total, target, ctx, &mut checks).await;
 
     let mut report = TargetReport::new(&target.name, Some(latest), checks);
     report.evidence = Evidence {
         uri: Some(ctx.store.uri(&chosen.folder.prefix)),
         ..Evidence::default()
     };
-    let metrics = &mut report.metrics;
-    metrics.insert("download_seconds".into(), seconds(timings.download));
-    metrics.insert("restore_seconds".into(), seconds(timings.restore));
-    metrics.insert("validate_seconds".into(), seconds(timings.validate));
-    metrics.insert("total_seconds".into(), seconds(Some(total)));
-    metrics.insert("bytes".into(), timings.stored_bytes.into());
-    metrics.insert("unpacked_bytes".into(), timings.content_bytes.into());
-    metrics.insert("backup_age_seconds".into(), age.into());
-    metrics.insert(
-        "rto_seconds".into(),
-        target.rto.as_ref().map(|r| r.secs()).into(),
+    timing_metrics(
+        &mut report.metrics,
+        &timings,
+        total,
+        age,
+        rpo_met,
+        rto_met,
+        target,
     );
-    metrics.insert("rpo_seconds".into(), target.rpo.secs().into());
-    metrics.insert("rto_met".into(), rto_met.into());
-    metrics.insert("rpo_met".into(), rpo_met.into());
+    let metrics = &mut report.metrics;
     metrics.insert("parts".into(), (chosen.parts.len() as u64).into());
     report
 }
