@@ -12,6 +12,8 @@
 #   strace          Debian's `strace`, when missing: a test counts the demo's fsync calls with it
 #   chromium        Debian's `chromium`, when missing: the status page is checked in it
 #   sqlite3         Debian's `sqlite3`, when missing: the backup-set tests build a SQLite part
+#   age, openssl    Debian's `age` and `openssl`, when missing: the encryption tests make their
+#                   fixtures with the real tools
 #   .tools/node/    also npm puppeteer-core and axe-core, which drive that browser and audit the
 #                   page's accessibility (tests/site/check.mjs)
 #   .tools/azurite/ npm azurite: the Azure Blob emulator the Azure store's tests start
@@ -180,4 +182,6 @@ setup_postgres
 setup_apt_tool strace
 setup_apt_tool chromium
 setup_apt_tool sqlite3
+setup_apt_tool age
+setup_apt_tool openssl
 log "done"

@@ -266,12 +266,74 @@ pub struct Target {
     /// How the quarterly full restore is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<Restore>,
+    /// The backups are encrypted client-side: how to decrypt them (in the stream, never to
+    /// disk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
     /// A backup is a folder of parts (`full_<timestamp>/`) rather than one object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set: Option<BackupSet>,
     /// This target's rolling deep reads (instead of the global `verify:`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<Verify>,
+}
+
+/// Client-side encryption of a target's backups. Only names of environment variables are kept
+/// here; their values are read at the edge and never written anywhere.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Encryption {
+    /// age (age-encryption.org/v1), binary or ASCII-armored.
+    #[serde(rename_all = "kebab-case")]
+    Age {
+        /// The variable holding one or more X25519 identities (`AGE-SECRET-KEY-1…`, an
+        /// identity file's text).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identity_env: Option<String>,
+        /// The variable holding the passphrase of backups encrypted with `age -p`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passphrase_env: Option<String>,
+    },
+    /// `openssl enc -aes-256-cbc -pbkdf2` files (`Salted__` header, key from a passphrase),
+    /// or a 32-byte key given as 64 hex digits with the 16-byte IV in front of the ciphertext.
+    #[serde(rename_all = "kebab-case")]
+    Openssl {
+        /// The cipher; only `aes-256-cbc`.
+        #[serde(default = "default_cipher")]
+        cipher: String,
+        /// The variable holding the passphrase (for `Salted__` files) or the key as 64 hex
+        /// digits (for files with the IV in front).
+        key_env: String,
+        /// PBKDF2-HMAC-SHA256 iterations of `Salted__` files (`openssl enc -iter N`).
+        #[serde(default = "default_pbkdf2_iterations")]
+        iterations: u32,
+    },
+}
+
+fn default_cipher() -> String {
+    "aes-256-cbc".to_string()
+}
+
+/// `openssl enc -pbkdf2` without `-iter`.
+fn default_pbkdf2_iterations() -> u32 {
+    10_000
+}
+
+impl Encryption {
+    /// The environment variables the decryption reads.
+    pub fn variables(&self) -> Vec<&str> {
+        match self {
+            Encryption::Age {
+                identity_env,
+                passphrase_env,
+            } => identity_env
+                .iter()
+                .chain(passphrase_env.iter())
+                .map(String::as_str)
+                .collect(),
+            Encryption::Openssl { key_env, .. } => vec![key_env.as_str()],
+        }
+    }
 }
 
 /// A backup kept as a set of parts in one folder under the prefix (`full_<timestamp>/`): the
@@ -930,6 +992,53 @@ fn validate_notify(notify: &Notify, text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `encryption`: one secret variable for age, a cipher dr-action can decrypt for openssl.
+fn validate_encryption(
+    encryption: &Encryption,
+    key: &str,
+    at: &dyn Fn(&str, &str) -> String,
+) -> Result<(), String> {
+    match encryption {
+        Encryption::Age {
+            identity_env,
+            passphrase_env,
+        } => match (identity_env, passphrase_env) {
+            (None, None) | (Some(_), Some(_)) => {
+                return Err(format!(
+                    "{}: give one of `identity-env` (X25519 identities) or `passphrase-env`",
+                    at(key, "encryption:")
+                ));
+            }
+            _ => {}
+        },
+        Encryption::Openssl {
+            cipher, iterations, ..
+        } => {
+            if cipher != "aes-256-cbc" {
+                return Err(format!(
+                    "{}: `{cipher}` is not supported (only aes-256-cbc)",
+                    at(&format!("{key}.cipher"), "cipher:")
+                ));
+            }
+            if *iterations == 0 {
+                return Err(format!(
+                    "{}: must be at least 1",
+                    at(&format!("{key}.iterations"), "iterations:")
+                ));
+            }
+        }
+    }
+    for var in encryption.variables() {
+        if var.trim().is_empty() {
+            return Err(format!(
+                "{}: name the environment variable",
+                at(key, "encryption:")
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `storage.azure`: alone, with names Azure accepts, an endpoint that is a URL, and one
 /// credential variable at most.
 fn validate_azure(
@@ -1102,6 +1211,9 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
         }
         if let Some(restore) = &target.restore {
             validate_restore(restore, &key("restore"), &|k, n| at(k, n))?;
+        }
+        if let Some(encryption) = &target.encryption {
+            validate_encryption(encryption, &key("encryption"), &|k, n| at(k, n))?;
         }
         if let Some(set) = &target.set {
             validate_set(set, target.restore.as_ref(), &key("set"), &|k, n| at(k, n))?;
@@ -1416,6 +1528,58 @@ targets:
             let text = GOOD.replace("  local: ./backups\n", &azure.replace(from, to));
             let err = parse(&text).unwrap_err();
             assert!(err.contains(want), "{to}: {err}");
+        }
+    }
+
+    #[test]
+    fn encryption_parses_and_its_mistakes_name_key_and_line() {
+        let with = |enc: &str| {
+            GOOD.replace(
+                "    min-size: 1KiB\n",
+                &format!("    min-size: 1KiB\n{enc}"),
+            )
+        };
+        let age = "    encryption:\n      kind: age\n      identity-env: DR_AGE_IDENTITY\n";
+        let ok = parse(&with(age)).unwrap();
+        assert_eq!(
+            ok.targets[0].encryption,
+            Some(Encryption::Age {
+                identity_env: Some("DR_AGE_IDENTITY".into()),
+                passphrase_env: None
+            })
+        );
+        let openssl = "    encryption: { kind: openssl, key-env: BACKUP_ENCRYPTION_KEY }\n";
+        let ok = parse(&with(openssl)).unwrap();
+        assert_eq!(
+            ok.targets[0].encryption,
+            Some(Encryption::Openssl {
+                cipher: "aes-256-cbc".into(),
+                key_env: "BACKUP_ENCRYPTION_KEY".into(),
+                iterations: 10_000
+            })
+        );
+        for (enc, want) in [
+            (
+                "    encryption:\n      kind: age\n",
+                "`targets[0].encryption` at line 11: give one of `identity-env`",
+            ),
+            (
+                "    encryption:\n      kind: age\n      identity-env: A\n      passphrase-env: B\n",
+                "give one of `identity-env` (X25519 identities) or `passphrase-env`",
+            ),
+            (
+                "    encryption:\n      kind: openssl\n      cipher: aes-128-cbc\n      key-env: K\n",
+                "`targets[0].encryption.cipher` at line 13: `aes-128-cbc` is not supported",
+            ),
+            (
+                "    encryption:\n      kind: openssl\n      key-env: K\n      iterations: 0\n",
+                "`targets[0].encryption.iterations` at line 14: must be at least 1",
+            ),
+            ("    encryption:\n      kind: gpg\n", "gpg"),
+            ("    encryption:\n      kind: openssl\n", "key-env"),
+        ] {
+            let err = parse(&with(enc)).unwrap_err();
+            assert!(err.contains(want), "{enc}: {err}");
         }
     }
 

@@ -31,6 +31,8 @@ pub mod cli;
 pub mod commands;
 /// The `dr.yml` model: strict loading, validation, JSON Schema.
 pub mod config;
+/// Client-side encryption of backups: recognising it and decrypting in the stream.
+pub mod crypt;
 /// The embedded default: a local store of sample backups, checked end to end.
 pub mod demo;
 /// The process environment, read once: run info, switches, settings, named secrets.

@@ -170,7 +170,14 @@ fn a_truncated_gzip_passes_weekly_but_fails_monthly() {
     let dir = healthy_store();
     let mut bytes = gzip(&sqlite_like(300_000, 7));
     bytes.truncate(bytes.len() / 2);
-    put_backup(&dir, "db/db-000.sqlite.gz", &bytes, Duration::from_secs(60));
+    // As old as the backup it replaces, so it keeps that day's retention slot at any hour
+    // (60 s old, it moved to today in the first hour after midnight UTC and left a slot empty).
+    put_backup(
+        &dir,
+        "db/db-000.sqlite.gz",
+        &bytes,
+        Duration::from_secs(3600),
+    );
     // Weekly reads only the first bytes: they are fine.
     check(&dir, "weekly").expect_code(0);
     check(&dir, "monthly").expect_code(1);
@@ -192,7 +199,14 @@ fn the_decompression_failure_mixed_unpacked_and_stored_sizes() {
     content.extend((0..40_000u32).flat_map(|i| format!("row {} ", i % 97).into_bytes()));
     let mut bytes = gzip(&content);
     bytes.truncate(bytes.len() / 2);
-    put_backup(&dir, "db/db-000.sqlite.gz", &bytes, Duration::from_secs(60));
+    // As old as the backup it replaces, so it keeps that day's retention slot at any hour
+    // (60 s old, it moved to today in the first hour after midnight UTC and left a slot empty).
+    put_backup(
+        &dir,
+        "db/db-000.sqlite.gz",
+        &bytes,
+        Duration::from_secs(3600),
+    );
     check(&dir, "monthly").expect_code(1);
     let f = failed(&dir.json("out/dr_dryrun_result.json"));
     let stored = dr_action::units::short_size(bytes.len() as u64);

@@ -139,7 +139,7 @@ fn s3s_a_range_answered_503_once_is_asked_again_and_the_bytes_stay_in_order() {
         assert!(got == object(len), "the bytes differ from the object's");
         let hashed = dr_action::checks::stream::drain(
             store.read("db/big.bin").await.unwrap(),
-            dr_action::checks::format::Compression::None,
+            dr_action::checks::stream::Options::new(dr_action::checks::format::Compression::None),
         )
         .await;
         assert_eq!(

@@ -622,7 +622,7 @@ fn restore_a_key_whose_bytes_are_not_what_its_name_says_fails() {
     let detail = failed(&t, "restore");
     assert_eq!(
         detail,
-        "db/data.sql.gz says gzip but its bytes are uncompressed"
+        "db/data.sql.gz: the key says gzip but the bytes are uncompressed"
     );
 }
 

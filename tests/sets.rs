@@ -301,6 +301,9 @@ fn sets_an_altered_part_fails_weekly_by_size_and_monthly_by_sha256() {
     let mut longer = good.clone();
     longer.extend_from_slice(b"junk");
     std::fs::write(&path, &longer).unwrap();
+    // Still as old as the rest of its set: written now, it moved the set to today in the first
+    // hour after midnight UTC and emptied yesterday's retention slot.
+    dir.age("backups/app/full_2000/config.json.gz", HOUR);
     let (r, t) = dry_run(&dir, "weekly", &[]);
     r.expect_code(1);
     let d = failed(&t, "part config.json.gz");
@@ -319,6 +322,7 @@ fn sets_an_altered_part_fails_weekly_by_size_and_monthly_by_sha256() {
     let at = good.len() / 2;
     flipped[at] ^= 0x55;
     std::fs::write(&path, &flipped).unwrap();
+    dir.age("backups/app/full_2000/config.json.gz", HOUR);
     let (r, t) = dry_run(&dir, "weekly", &[]);
     r.expect_code(0);
     let (r, t2) = dry_run(&dir, "monthly", &[]);

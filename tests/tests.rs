@@ -20,6 +20,7 @@ mod cancel;
 mod check;
 mod cmd;
 mod config;
+mod crypt;
 mod demo;
 mod evidence;
 mod formats;

@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::format::{self, Compression};
+use super::format;
+use super::layers::{self, Keys};
 use super::listing::{KeyFilter, summarize_listing_keeping};
 use super::retention;
 use super::sidecar::read_sidecar;
@@ -19,7 +20,7 @@ use crate::aws::arn::KmsKeyArn;
 use crate::config::{ChecksumMode, Retention, Target};
 use crate::report::Check;
 use crate::report::{Evidence, Latest, TargetReport};
-use crate::store::{BackupStore, ObjectHead, StoreError, StoreKind};
+use crate::store::{BackupStore, ObjectHead, ObjectMeta, StoreError, StoreKind};
 use crate::units::short_size;
 
 /// How many bytes the format check reads from the start of the object.
@@ -31,6 +32,8 @@ pub struct CheckContext<'a> {
     /// Monthly: read the whole newest object (hash + decompress).
     pub deep: bool,
     pub kms_key_arn: Option<&'a str>,
+    /// The secrets the targets name (the keys of `encryption`), by variable.
+    pub secrets: &'a std::collections::BTreeMap<String, secrecy::SecretString>,
     /// Monthly: the ledger and what the command line asked to deep-verify.
     pub verify: Option<VerifyContext<'a>>,
 }
@@ -121,17 +124,18 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
     });
     let proven_newest = rolling.as_ref().and_then(|r| r.proven(&newest));
     let read_newest = rolling.as_ref().is_none_or(|r| r.reads(&newest));
-    let (format_check, compression) = format_check(ctx.store, &newest.key, target).await;
-    let drained = match (ctx.deep && read_newest, compression) {
-        (true, Some(c)) => Some(read_whole(ctx.store, &newest.key, c).await),
-        _ => None,
+    let keys = layers::keys(target, ctx.secrets);
+    let (format_check, readable) = format_check(ctx.store, &newest, target, &keys).await;
+    let drained = match ctx.deep && read_newest && readable {
+        true => Some(read_whole(ctx.store, &newest, &keys).await),
+        false => None,
     };
     checks.push(deepen_format(format_check, drained.as_ref()));
     // A local file is cheap to read: the weekly check hashes it against its sidecar too (raw
     // bytes only; whether the stream decompresses stays the monthly check's question).
     let hashed = match (&drained, ctx.store.kind(), target.checksum) {
         (None, StoreKind::Local, ChecksumMode::Sidecar) if read_newest => {
-            Some(read_whole(ctx.store, &newest.key, Compression::None).await)
+            Some(read_raw(ctx.store, &newest.key).await)
         }
         _ => None,
     };
@@ -164,7 +168,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
         Some(r) => {
             let newest_read = (drained.as_ref(), checks.as_slice());
             let (found, v) = r
-                .finish(ctx.store, target, &newest, newest_read, ctx.now)
+                .finish(ctx.store, target, &keys, &newest, newest_read, ctx.now)
                 .await;
             checks.extend(found);
             Some(v)
@@ -251,13 +255,19 @@ fn names_the_key(want: &str, reported: &str) -> bool {
     KmsKeyArn::parse(want).is_ok_and(|want| want.is_named_by(reported))
 }
 
-/// Reads the first bytes: compression, then content. Returns the compression when recognised.
+/// Reads the first bytes: encryption, compression, then content. Returns whether the object
+/// can be read through its layers (a deep read makes sense).
 async fn format_check(
     store: &dyn BackupStore,
-    key: &str,
+    object: &ObjectMeta,
     target: &Target,
-) -> (Check, Option<Compression>) {
-    let head = match store.read_range(key, 0, HEAD_BYTES).await {
+    keys: &Keys,
+) -> (Check, bool) {
+    let key = &object.key;
+    let head = match store
+        .read_range(key, 0, layers::head_bytes(keys, HEAD_BYTES))
+        .await
+    {
         Ok(h) => h,
         Err(e) => {
             return (
@@ -265,42 +275,58 @@ async fn format_check(
                     "format",
                     format!("reading the first bytes of {key} failed: {e}"),
                 ),
-                None,
+                false,
             );
         }
     };
-    let compression = Compression::detect(&head);
-    if let Some(promised) = Compression::from_key(key)
-        && promised != compression
-    {
-        let detail = format!(
-            "the key says {} but the bytes are {}",
-            promised.name(),
-            compression.name()
-        );
-        return (Check::fail("format", detail), None);
-    }
-    let content = match compression {
-        Compression::None => head,
-        c => stream::decompress_prefix(&head, c, 4096),
+    let peeled = match layers::peel(key, &head, object.size, keys) {
+        Ok(p) => p,
+        Err(why) => return (Check::fail("format", why), false),
     };
-    let check = match format::verify(target.format, &content) {
-        Ok(found) => Check::pass(
-            "format",
-            format!("{}, {}", compression.name(), found.name()),
-        ),
-        Err(e) => Check::fail("format", format!("{}: {e}", compression.name())),
+    let check = match format::verify(target.format, &peeled.content) {
+        Ok(found) => Check::pass("format", format!("{}, {}", peeled.layers(), found.name())),
+        Err(e) => Check::fail("format", format!("{}: {e}", peeled.layers())),
     };
-    (check, Some(compression))
+    (check, true)
 }
 
+/// Reads the whole object through its layers (decrypting, decompressing) and hashes its
+/// stored bytes. An object whose layers are not what the target expects is still hashed whole,
+/// with the reason as its error.
 pub(super) async fn read_whole(
     store: &dyn BackupStore,
+    object: &ObjectMeta,
+    keys: &Keys,
+) -> Result<stream::Drained, StoreError> {
+    let reader = store.read(&object.key).await?;
+    let (reader, head) = match stream::sniff(reader, stream::SNIFF).await {
+        Ok(x) => x,
+        Err(e) => return Ok(stream::Drained::failed(&e)),
+    };
+    Ok(
+        match layers::options(&object.key, &head, object.size, keys) {
+            Ok((options, _)) => stream::drain(reader, options).await,
+            Err(why) => {
+                let raw =
+                    stream::drain(reader, stream::Options::new(format::Compression::None)).await;
+                stream::Drained {
+                    error: Some(why),
+                    content_bytes: 0,
+                    ..raw
+                }
+            }
+        },
+    )
+}
+
+/// Reads the whole object's stored bytes, hashing them, without looking inside.
+pub(super) async fn read_raw(
+    store: &dyn BackupStore,
     key: &str,
-    compression: Compression,
 ) -> Result<stream::Drained, StoreError> {
     let reader = store.read(key).await?;
-    Ok(stream::drain(reader, compression).await)
+    let raw = stream::Options::new(format::Compression::None);
+    Ok(stream::drain(reader, raw).await)
 }
 
 /// Monthly: the format check also says whether the whole stream decompresses.

@@ -4,6 +4,7 @@
 
 pub mod dry_run;
 pub mod format;
+pub mod layers;
 pub mod listing;
 pub mod orchestrate;
 pub mod restore;
@@ -14,4 +15,4 @@ pub mod stream;
 pub mod verdicts;
 pub mod verify;
 
-pub use orchestrate::{CheckRequest, database_urls, execute, run, select_targets};
+pub use orchestrate::{CheckRequest, execute, run, secrets, select_targets};

@@ -38,9 +38,10 @@ pub struct CheckRequest {
     pub backup: Option<String>,
     /// The Actions run this is, recorded in the report.
     pub run: Option<RunInfo>,
-    /// The servers PostgreSQL restores use: the variables the targets' `restore.database-url-env`
-    /// name, with their values (see [`database_urls`]).
-    pub database_urls: BTreeMap<String, SecretString>,
+    /// The secrets the targets name: the variables of `restore.database-url-env` (the servers
+    /// PostgreSQL restores use) and of `encryption` (the keys that decrypt the backups), with
+    /// their values (see [`secrets`]).
+    pub secrets: BTreeMap<String, SecretString>,
     /// Cancelled by a signal: the running target stops and cleans up, the targets after it are
     /// reported as not checked, and the report is still returned.
     pub cancel: Cancel,
@@ -63,7 +64,7 @@ impl CheckRequest {
             out,
             backup: None,
             run: None,
-            database_urls: BTreeMap::new(),
+            secrets: BTreeMap::new(),
             cancel: Cancel::new(),
             ledger: Ledger::new(),
             keys: Vec::new(),
@@ -229,6 +230,7 @@ pub async fn run(
         now: started_at,
         deep: request.schedule == Schedule::Monthly,
         kms_key_arn: loaded.config.storage.kms_key_arn.as_deref(),
+        secrets: &request.secrets,
         verify: (request.schedule == Schedule::Monthly).then_some(VerifyContext {
             ledger: &request.ledger,
             global: loaded.config.verify.as_ref(),
@@ -242,7 +244,7 @@ pub async fn run(
         base_dir: &loaded.base_dir,
         backup: request.backup.as_deref(),
         progress,
-        database_urls: &request.database_urls,
+        secrets: &request.secrets,
         cancel: &request.cancel,
         run_id: &run_id,
         inherited,
@@ -325,14 +327,20 @@ fn not_checked(name: &str, cancel: &Cancel) -> TargetReport {
     )
 }
 
-/// The values of the variables the targets' `restore.database-url-env` name, those that are set.
-pub fn database_urls(loaded: &Loaded, env: &crate::env::Env) -> BTreeMap<String, SecretString> {
-    loaded
-        .config
-        .targets
+/// The values of the variables the targets name (`restore.database-url-env`, `encryption`),
+/// those that are set.
+pub fn secrets(loaded: &Loaded, env: &crate::env::Env) -> BTreeMap<String, SecretString> {
+    let targets = &loaded.config.targets;
+    let database_urls = targets
         .iter()
-        .filter_map(|t| t.restore.as_ref()?.database_url_env.clone())
-        .filter_map(|var| Some((var.clone(), env.secret(&var)?)))
+        .filter_map(|t| t.restore.as_ref()?.database_url_env.as_deref());
+    let keys = targets
+        .iter()
+        .filter_map(|t| t.encryption.as_ref())
+        .flat_map(|e| e.variables());
+    database_urls
+        .chain(keys)
+        .filter_map(|var| Some((var.to_string(), env.secret(var)?)))
         .collect()
 }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 
 use super::dry_run;
-use super::format::Compression;
+use super::layers::Keys;
 use super::stream::Drained;
 use crate::config::{ChecksumMode, Target, Verify};
 use crate::ledger::{
@@ -164,28 +164,13 @@ pub fn verified(
 pub async fn prove(
     store: &dyn BackupStore,
     target: &Target,
+    keys: &Keys,
     pick: &Pick,
     prior: Option<&Proof>,
     now: DateTime<Utc>,
 ) -> Verified {
     let key = &pick.object.key;
-    let compression = match Compression::from_key(key) {
-        Some(c) => c,
-        None => match store.read_range(key, 0, 16).await {
-            Ok(first) => Compression::detect(&first),
-            Err(e) => {
-                return Verified {
-                    key: key.clone(),
-                    reason: pick.reason,
-                    ok: false,
-                    tampered: false,
-                    proof: None,
-                    error: Some(format!("reading its first bytes failed: {e}")),
-                };
-            }
-        },
-    };
-    let drained = dry_run::read_whole(store, key, compression).await;
+    let drained = dry_run::read_whole(store, &pick.object, keys).await;
     let stored = match (target.checksum, &drained) {
         (ChecksumMode::S3, Ok(_)) => store.head(key).await.ok().flatten(),
         _ => None,
@@ -402,6 +387,7 @@ impl Rolling {
         self,
         store: &dyn BackupStore,
         target: &Target,
+        keys: &Keys,
         newest: &ObjectMeta,
         (drained, checks): (Option<&Result<Drained, StoreError>>, &[Check]),
         now: DateTime<Utc>,
@@ -412,7 +398,7 @@ impl Rolling {
             let read = match (pick.object.key == newest.key, drained, checks.last()) {
                 (true, Some(d), Some(c)) => verified(pick, prior, d, c, now),
                 (true, _, _) => unread(pick, checks),
-                (false, _, _) => prove(store, target, pick, prior, now).await,
+                (false, _, _) => prove(store, target, keys, pick, prior, now).await,
             };
             reads.push(read);
         }

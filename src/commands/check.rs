@@ -39,7 +39,7 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let loaded = config::load_required(req.config.as_deref())?;
     let mut request = req.check;
     request.run = env.run.clone();
-    request.database_urls = checks::database_urls(&loaded, env);
+    request.secrets = checks::secrets(&loaded, env);
     // Monthly: the deep reads start from what the ledger in the working tree proves, and what
     // they prove is written back to it; a full restore records the backup it restored.
     let asked = !request.keys.is_empty() || request.since.is_some();

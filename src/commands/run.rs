@@ -46,7 +46,7 @@ pub async fn run(req: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
     let wf = &env.workflow;
     let mut request = req.check;
     request.run = env.run.clone();
-    request.database_urls = checks::database_urls(&loaded, env);
+    request.secrets = checks::secrets(&loaded, env);
     // The dead-man switch hears that the run started; a drill is not a run of the schedule.
     let started = match request.chaos {
         true => None,

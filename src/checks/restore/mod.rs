@@ -29,15 +29,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::io::AsyncReadExt;
 
 use super::format::{Compression, Content};
+use super::layers;
 use super::listing::{KeyFilter, summarize_listing};
 use super::sidecar::read_sidecar;
 use super::stream;
 use super::verdicts;
 use crate::cancel::Cancel;
 use crate::config::{ChecksumMode, Restore, RestoreEngine, Target};
+use crate::crypt::Sealed;
 use crate::output::Sink;
 use crate::report::Check;
 use crate::report::{Evidence, Latest, TargetReport};
@@ -75,7 +76,7 @@ pub struct RestoreContext<'a> {
     pub progress: &'a dyn Sink,
     /// The server URLs the targets' `restore.database-url-env` name, by variable, read at the
     /// edge.
-    pub database_urls: &'a std::collections::BTreeMap<String, secrecy::SecretString>,
+    pub secrets: &'a std::collections::BTreeMap<String, secrecy::SecretString>,
     /// Cancelled by SIGINT/SIGTERM: every stage stops at its next await, and the cleanup runs.
     pub cancel: &'a Cancel,
     /// This run's id, written into the marker of the scratch databases it makes.
@@ -168,7 +169,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
             restore
                 .database_url_env
                 .as_deref()
-                .and_then(|v| ctx.database_urls.get(v)),
+                .and_then(|v| ctx.secrets.get(v)),
             &marker,
             ctx.cancel,
             crate::process::var(ctx.inherited, "PATH"),
@@ -731,7 +732,7 @@ async fn restore_once(
             return failed(detail, read);
         }
     };
-    let (reader, head) = match sniff(reader, 8).await {
+    let (reader, head) = match stream::sniff(reader, stream::SNIFF).await {
         Ok(x) => x,
         Err(e) => {
             let detail = format!("reading {} failed: {e}", backup.key);
@@ -742,28 +743,30 @@ async fn restore_once(
             return failed(detail, read);
         }
     };
-    let compression = Compression::detect(&head);
-    if let Some(promised) = Compression::from_key(&backup.key)
-        && promised != compression
-    {
-        let detail = format!(
-            "{} says {} but its bytes are {}",
-            backup.key,
-            promised.name(),
-            compression.name()
-        );
-        return failed(detail, ReadSummary::default());
-    }
-    let (mut content, stats) = stream::open(reader, stream::Options::new(compression));
-    let head = match content.peek(SNIFF_BYTES).await {
+    let keys = layers::keys(target, ctx.secrets);
+    let (options, sealed) = match layers::options(&backup.key, &head, backup.size, &keys) {
+        Ok(x) => x,
+        Err(why) => return failed(format!("{}: {why}", backup.key), ReadSummary::default()),
+    };
+    let (mut content, stats) = stream::open(reader, options);
+    let peeked = content.peek(SNIFF_BYTES).await;
+    // Known once the decompressor started (inside the encryption, for a sealed backup).
+    let compression = stats.compression().unwrap_or(Compression::None);
+    let head = match peeked {
         Ok(head) => head,
         Err(_) => {
             // The stats have the error; the summary carries it into the details.
             let read = summarize(&stats);
-            let detail = stream_broke(&read, compression);
+            let detail = stream_broke(&read, sealed, compression);
             return failed(detail, read);
         }
     };
+    if sealed.is_some()
+        && let Err(why) = layers::plausible(sealed, compression, &head)
+            .and_then(|()| layers::promise(&backup.key, compression))
+    {
+        return failed(format!("{}: {why}", backup.key), summarize(&stats));
+    }
     let kind = Content::detect(&head);
     tracing::info!(
         key = %backup.key,
@@ -777,7 +780,7 @@ async fn restore_once(
         "{name}: restoring {} ({}, {} {})",
         backup.key.escape_debug(),
         short_size(backup.size),
-        compression.name(),
+        layers::names(sealed, compression),
         kind.name()
     ));
     let scratch_dir = match tempfile::Builder::new().prefix("dr-restore-").tempdir() {
@@ -863,7 +866,7 @@ async fn restore_once(
     }
     if read.error.is_some() {
         // Whatever the engine made of it, a stream that broke is not a restore.
-        let detail = stream_broke(&read, compression);
+        let detail = stream_broke(&read, sealed, compression);
         match engine.checks.iter_mut().find(|c| c.name == "restore") {
             Some(c) => {
                 c.ok = false;
@@ -886,11 +889,11 @@ async fn restore_once(
     }
 }
 
-fn stream_broke(read: &ReadSummary, compression: Compression) -> String {
+fn stream_broke(read: &ReadSummary, sealed: Option<Sealed>, compression: Compression) -> String {
     format!(
         "the backup stream broke after {} of {} content: {}",
         short_size(read.content_bytes),
-        compression.name(),
+        layers::names(sealed, compression),
         read.error.as_deref().unwrap_or("unknown error")
     )
 }
@@ -995,23 +998,6 @@ async fn with_progress<T>(
     }
 }
 
-/// Reads up to `n` bytes from the start of `reader` and returns a reader that yields them
-/// again, followed by the rest: a peek that costs no second request.
-pub async fn sniff(mut reader: ObjectReader, n: usize) -> std::io::Result<(ObjectReader, Vec<u8>)> {
-    let mut head = vec![0u8; n];
-    let mut filled = 0;
-    while filled < n {
-        let got = reader.read(&mut head[filled..]).await?;
-        if got == 0 {
-            break;
-        }
-        filled += got;
-    }
-    head.truncate(filled);
-    let again: ObjectReader = Box::pin(std::io::Cursor::new(head.clone()).chain(reader));
-    Ok((again, head))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1040,17 +1026,6 @@ mod tests {
         let c = checksum_check(&want, &cut);
         assert!(!c.ok && c.detail.contains("connection reset"), "{c:?}");
         assert!(checksum_check(&Ok(None), &cut).ok);
-    }
-
-    #[tokio::test]
-    async fn a_sniffed_stream_still_yields_every_byte() {
-        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        let reader: ObjectReader = Box::pin(std::io::Cursor::new(data.clone()));
-        let (mut again, head) = sniff(reader, 100).await.unwrap();
-        assert_eq!(head, &data[..100]);
-        let mut all = Vec::new();
-        again.read_to_end(&mut all).await.unwrap();
-        assert_eq!(all, data);
     }
 
     #[tokio::test(start_paused = true)]

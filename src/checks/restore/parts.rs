@@ -133,7 +133,7 @@ pub async fn check_target(
         let url = restore
             .database_url_env
             .as_deref()
-            .and_then(|v| ctx.database_urls.get(v));
+            .and_then(|v| ctx.secrets.get(v));
         let path = crate::process::var(ctx.inherited, "PATH");
         match postgres::create_scratch(restore, url, &marker, ctx.cancel, path).await {
             Ok((s, stale)) => {

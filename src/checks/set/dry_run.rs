@@ -3,9 +3,10 @@
 //! `retention`.
 
 use super::{Part, Picked, latest, part_check_name, part_format, pick};
-use crate::checks::dry_run::{CheckContext, encryption, retention_check};
-use crate::checks::format::{self, Compression, Content};
-use crate::checks::{retention, stream, verdicts};
+use crate::checks::dry_run::{CheckContext, encryption, read_whole, retention_check};
+use crate::checks::format::{self, Content};
+use crate::checks::layers::{self, Keys};
+use crate::checks::{retention, verdicts};
 use crate::config::{BackupFormat, BackupSet, Target};
 use crate::report::{Check, Evidence, TargetReport};
 use crate::store::{ObjectMeta, StoreKind};
@@ -62,10 +63,11 @@ pub async fn check_target(
         checks.push(verdicts::size(&sizes, target));
     }
     if let Some(newest) = &newest {
+        let keys = layers::keys(target, ctx.secrets);
         checks.push(encryption_of_parts(ctx, &newest.parts).await);
         for part in &newest.parts {
             let expected = part_format(target, set, &part.name);
-            checks.push(check_part(ctx, part, expected).await);
+            checks.push(check_part(ctx, part, expected, &keys).await);
         }
     }
     let today = ctx.now.date_naive();
@@ -123,43 +125,43 @@ async fn encryption_of_parts(ctx: &CheckContext<'_>, parts: &[Part]) -> Check {
 /// A part's check. Weekly: stored with the listed size, its first bytes are what its name
 /// promises, and its content is `expected` (what its engine restores, see `part_format`).
 /// Monthly: its SHA-256 over the stored bytes matches, and it decompresses whole.
-async fn check_part(ctx: &CheckContext<'_>, part: &Part, expected: Option<BackupFormat>) -> Check {
+async fn check_part(
+    ctx: &CheckContext<'_>,
+    part: &Part,
+    expected: Option<BackupFormat>,
+    keys: &Keys,
+) -> Check {
     let name = part_check_name(&part.name);
     if let Some(fault) = part.fault() {
         return Check::fail(&name, fault);
     }
-    let size = part.stored.as_ref().map_or(0, |o| o.size);
-    let head = match ctx.store.read_range(&part.key, 0, HEAD_BYTES).await {
+    let Some(object) = part.stored.as_ref() else {
+        return Check::fail(&name, "missing".to_string());
+    };
+    let size = object.size;
+    let head = match ctx
+        .store
+        .read_range(&part.key, 0, layers::head_bytes(keys, HEAD_BYTES))
+        .await
+    {
         Ok(h) => h,
         Err(e) => return Check::fail(&name, format!("reading its first bytes failed: {e}")),
     };
-    let compression = Compression::detect(&head);
-    if let Some(promised) = Compression::from_key(&part.key)
-        && promised != compression
-    {
-        return Check::fail(
-            &name,
-            format!(
-                "the name says {} but the bytes are {}",
-                promised.name(),
-                compression.name()
-            ),
-        );
-    }
-    let content = match compression {
-        Compression::None => head,
-        c => stream::decompress_prefix(&head, c, 4096),
+    let peeled = match layers::peel(&part.key, &head, size, keys) {
+        Ok(p) => p,
+        Err(why) => return Check::fail(&name, why),
     };
+    let content = peeled.content.clone();
     let seen = format!(
         "{}, {}, {}",
         short_size(size),
-        compression.name(),
+        peeled.layers(),
         Content::detect(&content).name()
     );
     if let Some(format) = expected
         && let Err(e) = format::verify(format, &content)
     {
-        return Check::fail(&name, format!("{}: {e}", compression.name()));
+        return Check::fail(&name, format!("{}: {e}", peeled.layers()));
     }
     if !ctx.deep {
         let listed = if part.listed_size.is_some() {
@@ -176,8 +178,8 @@ async fn check_part(ctx: &CheckContext<'_>, part: &Part, expected: Option<Backup
         Ok(h) => h,
         Err(e) => return Check::fail(&name, e),
     };
-    let drained = match ctx.store.read(&part.key).await {
-        Ok(r) => stream::drain(r, compression).await,
+    let drained = match read_whole(ctx.store, object, keys).await {
+        Ok(d) => d,
         Err(e) => return Check::fail(&name, format!("reading it failed: {e}")),
     };
     if drained.sha256 != expected {

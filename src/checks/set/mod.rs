@@ -476,12 +476,9 @@ pub fn set_verdict(
 }
 
 /// What a part must hold for the engine that restores it, so the weekly check catches what
-/// the restore would refuse: none without a `restore:` engine for it, and none for an
-/// encrypted part (`*.enc`), whose content cannot be seen without its key.
+/// the restore would refuse: none without a `restore:` engine for it. An encrypted part
+/// (`*.enc`, with the target's `encryption`) is judged by its decrypted content.
 pub fn part_format(target: &Target, set: &BackupSet, part: &str) -> Option<BackupFormat> {
-    if part.ends_with(".enc") {
-        return None;
-    }
     let engine = set
         .engines
         .get(part)

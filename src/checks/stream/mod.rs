@@ -37,15 +37,25 @@ pub type Transform =
 
 /// How [`open`] reads an object.
 pub struct Options {
-    pub compression: Compression,
+    /// `None`: found from the first bytes the decompressor sees (after the transform: the
+    /// compression of an encrypted object is known only once it is decrypted).
+    pub compression: Option<Compression>,
     pub transform: Option<Transform>,
 }
 
 impl Options {
     pub fn new(compression: Compression) -> Self {
         Options {
-            compression,
+            compression: Some(compression),
             transform: None,
+        }
+    }
+
+    /// Through `transform` (a decryption), with the compression found inside.
+    pub fn decrypting(transform: Transform) -> Self {
+        Options {
+            compression: None,
+            transform: Some(transform),
         }
     }
 }
@@ -62,6 +72,8 @@ struct Seen {
     eof_at: Mutex<Option<Instant>>,
     /// Set once every stored byte was hashed.
     sha256: Mutex<Option<String>>,
+    /// The compression, given or found.
+    compression: Mutex<Option<Compression>>,
     error: Mutex<Option<String>>,
 }
 
@@ -79,6 +91,17 @@ impl Stats {
     /// The SHA-256 of the stored bytes, as lowercase hex, once the stream was read to its end.
     pub fn sha256(&self) -> Option<String> {
         self.0.sha256.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// The compression of the content: as given, or as found once the decompressor started.
+    pub fn compression(&self) -> Option<Compression> {
+        *self.0.compression.lock().ok()?
+    }
+
+    fn found(&self, compression: Compression) {
+        if let Ok(mut c) = self.0.compression.lock() {
+            *c = Some(compression);
+        }
     }
 
     /// When the store's stream ended cleanly.
@@ -121,7 +144,10 @@ pub fn open(reader: ObjectReader, options: Options) -> (Content, Stats) {
         compression,
         transform,
     } = options;
-    if compression == Compression::None && transform.is_none() {
+    if let Some(c) = compression {
+        stats.found(c);
+    }
+    if compression == Some(Compression::None) && transform.is_none() {
         let mut hashing = Hashing::new(read_rx, Some(out_tx), &pool, &stats, &stop);
         // With nothing to decompress, the stored bytes are the content.
         hashing.is_content = true;
@@ -274,7 +300,7 @@ impl Hashing {
 /// The third stage, on a blocking thread: the transform, if any, then the decompressor.
 struct Decoding {
     input: ChannelReader,
-    compression: Compression,
+    compression: Option<Compression>,
     transform: Option<Transform>,
     out: mpsc::Sender<Chunk>,
     pool: Pool,
@@ -293,7 +319,7 @@ impl Decoding {
             stats,
             hashed,
         } = self;
-        let result = decoder(input, compression, transform)
+        let result = decoder(input, compression, transform, &stats)
             .and_then(|mut decoder| pump(&mut decoder, &out, &pool, &stats));
         // The decoder (and with it the reading end) is gone. What is left of the object is
         // hashed before the end is told, even after an error, so the checksum verdict never
@@ -314,12 +340,21 @@ impl Decoding {
 /// The decompressor for `compression`, behind the transform if there is one.
 fn decoder(
     input: ChannelReader,
-    compression: Compression,
+    compression: Option<Compression>,
     transform: Option<Transform>,
+    stats: &Stats,
 ) -> io::Result<Box<dyn Read + Send>> {
-    let input: Box<dyn BufRead + Send> = match transform {
+    let mut input: Box<dyn BufRead + Send> = match transform {
         None => Box::new(input),
         Some(t) => Box::new(BufReader::with_capacity(CHUNK, t(Box::new(input))?)),
+    };
+    let compression = match compression {
+        Some(c) => c,
+        None => {
+            let found = Compression::detect(input.fill_buf()?);
+            stats.found(found);
+            found
+        }
     };
     decompress(input, compression)
 }
@@ -391,11 +426,26 @@ pub struct Drained {
     pub sha256: String,
     /// Why decompression stopped early, if it did.
     pub error: Option<String>,
+    /// The compression, given or found inside the encryption.
+    pub compression: Option<Compression>,
 }
 
-/// Reads the whole object, decompressing it, and returns what was seen.
-pub async fn drain(reader: ObjectReader, compression: Compression) -> Drained {
-    let (mut content, stats) = open(reader, Options::new(compression));
+impl Drained {
+    /// A read that failed before the pipeline started.
+    pub fn failed(err: &io::Error) -> Self {
+        Drained {
+            stored_bytes: 0,
+            content_bytes: 0,
+            sha256: String::new(),
+            error: Some(describe_io(err)),
+            compression: None,
+        }
+    }
+}
+
+/// Reads the whole object through its layers, and returns what was seen.
+pub async fn drain(reader: ObjectReader, options: Options) -> Drained {
+    let (mut content, stats) = open(reader, options);
     content.discard().await;
     drop(content);
     Drained {
@@ -403,7 +453,31 @@ pub async fn drain(reader: ObjectReader, compression: Compression) -> Drained {
         content_bytes: stats.content_bytes(),
         sha256: stats.sha256().unwrap_or_default(),
         error: stats.error(),
+        compression: stats.compression(),
     }
+}
+
+/// How many first bytes [`sniff`] takes to recognise an object's layers.
+pub const SNIFF: usize = 512;
+
+/// Reads the first `n` bytes of `reader` (fewer if it is shorter) and hands back a reader that
+/// still yields them.
+pub async fn sniff(mut reader: ObjectReader, n: usize) -> io::Result<(ObjectReader, Vec<u8>)> {
+    let mut head = vec![0u8; n];
+    let mut filled = 0;
+    while filled < n {
+        let got = reader.read(&mut head[filled..]).await?;
+        if got == 0 {
+            break;
+        }
+        filled += got;
+    }
+    head.truncate(filled);
+    let again: ObjectReader = Box::pin(AsyncReadExt::chain(
+        std::io::Cursor::new(head.clone()),
+        reader,
+    ));
+    Ok((again, head))
 }
 
 /// Decompresses as much of `head` (the first bytes of an object) as it holds, up to `limit`.
@@ -451,7 +525,7 @@ mod tests {
         let content = b"hello backup ".repeat(10_000);
         let stored = gzip(&content);
         let expected = hex::encode(Sha256::digest(&stored));
-        let d = drain(reader(stored.clone()), Compression::Gzip).await;
+        let d = drain(reader(stored.clone()), Options::new(Compression::Gzip)).await;
         assert_eq!(d.error, None);
         assert_eq!(d.stored_bytes, stored.len() as u64);
         assert_eq!(d.content_bytes, content.len() as u64);
@@ -463,7 +537,7 @@ mod tests {
         let content: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
         let mut stored = gzip(&content);
         stored.truncate(stored.len() / 2);
-        let d = drain(reader(stored), Compression::Gzip).await;
+        let d = drain(reader(stored), Options::new(Compression::Gzip)).await;
         assert!(
             d.error.as_deref().unwrap().contains("truncated"),
             "{:?}",
@@ -475,9 +549,9 @@ mod tests {
     async fn zstd_and_plain_streams_decode() {
         let content = b"zstd content".repeat(1000);
         let stored = zstd::encode_all(&content[..], 3).unwrap();
-        let d = drain(reader(stored), Compression::Zstd).await;
+        let d = drain(reader(stored), Options::new(Compression::Zstd)).await;
         assert_eq!((d.content_bytes, d.error), (content.len() as u64, None));
-        let d = drain(reader(content.clone()), Compression::None).await;
+        let d = drain(reader(content.clone()), Options::new(Compression::None)).await;
         assert_eq!(d.content_bytes, content.len() as u64);
     }
 
@@ -500,10 +574,9 @@ mod tests {
     async fn a_transform_sits_between_the_hash_of_the_stored_bytes_and_the_decompressor() {
         let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
         let stored = xor(&gzip(&content));
-        let options = Options {
-            compression: Compression::Gzip,
-            transform: Some(Box::new(|r| Ok(Box::new(Xor(r)) as Box<dyn Read + Send>))),
-        };
+        // The compression is found behind the transform.
+        let options =
+            Options::decrypting(Box::new(|r| Ok(Box::new(Xor(r)) as Box<dyn Read + Send>)));
         let (mut out, stats) = open(reader(stored.clone()), options);
         let mut got = Vec::new();
         tokio::io::AsyncReadExt::read_to_end(&mut out, &mut got)
@@ -514,14 +587,12 @@ mod tests {
         assert_eq!(stats.stored_bytes(), stored.len() as u64);
         assert_eq!(stats.content_bytes(), content.len() as u64);
         assert_eq!(stats.error(), None);
+        assert_eq!(stats.compression(), Some(Compression::Gzip));
     }
 
     #[tokio::test]
     async fn a_failing_transform_fails_the_stream() {
-        let options = Options {
-            compression: Compression::None,
-            transform: Some(Box::new(|_| Err(io::Error::other("bad key")))),
-        };
+        let options = Options::decrypting(Box::new(|_| Err(io::Error::other("bad key"))));
         let (mut out, stats) = open(reader(vec![1; 1000]), options);
         let mut got = Vec::new();
         let err = tokio::io::AsyncReadExt::read_to_end(&mut out, &mut got)
@@ -549,6 +620,19 @@ mod tests {
         assert_eq!(got.len(), a.len() + b.len());
         assert!(got[..a.len()] == a[..] && got[a.len()..] == b[..]);
         assert_eq!(stats.sha256(), Some(hex::encode(Sha256::digest(&stored))));
+    }
+
+    #[tokio::test]
+    async fn a_sniffed_stream_still_yields_every_byte() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let reader: ObjectReader = Box::pin(std::io::Cursor::new(data.clone()));
+        let (mut again, head) = sniff(reader, 100).await.unwrap();
+        assert_eq!(head, &data[..100]);
+        let mut all = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut again, &mut all)
+            .await
+            .unwrap();
+        assert_eq!(all, data);
     }
 
     #[tokio::test]
@@ -586,7 +670,7 @@ mod tests {
         let mut stored = zstd::encode_all(&b"zstd content".repeat(100_000)[..], 3).unwrap();
         let mid = stored.len() / 2;
         stored[mid..mid + 64].fill(0xff);
-        let d = drain(reader(stored.clone()), Compression::Zstd).await;
+        let d = drain(reader(stored.clone()), Options::new(Compression::Zstd)).await;
         assert!(d.error.is_some(), "{d:?}");
         let whole = hex::encode(Sha256::digest(&stored));
         assert_eq!(d.sha256, whole, "hashed to its end all the same");
