@@ -236,7 +236,7 @@ impl Decryption {
             Key::Openssl { .. } => unreachable!("age() is called for age keys only"),
         }
         .map_err(age_error)?;
-        Ok(Box::new(reader))
+        Ok(Box::new(AgeBody(reader)))
     }
 
     /// Decrypts as much of `head` (the first bytes of an object) as it holds, up to `limit`:
@@ -265,6 +265,20 @@ impl Decryption {
             }
         }
         Ok(out)
+    }
+}
+
+/// An age payload: its errors say what they mean for a backup.
+struct AgeBody<R>(R);
+
+impl<R: Read> Read for AgeBody<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| match e.kind() {
+            io::ErrorKind::InvalidData => invalid(
+                "age: a chunk did not authenticate: the ciphertext was changed, or cut short",
+            ),
+            _ => e,
+        })
     }
 }
 

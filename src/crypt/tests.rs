@@ -220,6 +220,12 @@ fn an_age_file_for_another_identity_or_with_a_changed_byte_fails() {
     let d = Decryption::from_config(&age_identity("I"), &secrets(&[("I", &identity)])).unwrap();
     let err = decrypt(&d, &sealed).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{err}");
+    assert!(err.to_string().contains("did not authenticate"), "{err}");
+    // Cut short by a byte: the last chunk does not authenticate either.
+    let mut cut = age_encrypt(dir.path(), &plain, &recipient, false);
+    cut.pop();
+    let err = decrypt(&d, &cut).unwrap_err();
+    assert!(err.to_string().contains("did not authenticate"), "{err}");
 }
 
 #[test]
