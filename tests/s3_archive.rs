@@ -244,3 +244,76 @@ fn s3_a_glacier_instant_retrieval_backup_passes_restorable_and_restores() {
     passed(&t, "restorable");
     assert_eq!(head(&moto), (Some("GLACIER_IR".into()), None));
 }
+
+/// An s3s-fs server that answers every RestoreObject with `code` (real S3 answers
+/// `RestoreAlreadyInProgress`, 409, while an earlier restore runs; moto never does).
+fn s3s_refusing_restores(root: &std::path::Path, code: s3s::S3ErrorCode) -> u16 {
+    struct Refuse(s3s::S3ErrorCode);
+    #[async_trait::async_trait]
+    impl s3s::access::S3Access for Refuse {
+        async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
+            match cx.s3_op().name() {
+                "RestoreObject" => Err(s3s::S3Error::new(self.0.clone())),
+                _ => Ok(()),
+            }
+        }
+    }
+    let fs = s3s_fs::FileSystem::new(root).unwrap();
+    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+    builder.set_auth(s3s::auth::SimpleAuth::from_single("dr-test", "dr-secret"));
+    builder.set_access(Refuse(code));
+    let service = builder.build();
+    crate::util::spawn_loopback(move |socket| {
+        let service = service.clone();
+        async move {
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let _ = builder
+                .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                .await;
+        }
+    })
+    .port()
+}
+
+#[test]
+fn s3s_a_restore_already_in_progress_is_not_an_error_and_a_refusal_names_the_permission() {
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    use dr_action::config::{RestoreRequest, RestoreTier};
+    use dr_action::store::s3::S3Store;
+    use dr_action::store::{BackupStore, RestoreRequested};
+
+    let request = RestoreRequest {
+        days: 1,
+        tier: RestoreTier::Expedited,
+    };
+    for (code, want) in [
+        (s3s::S3ErrorCode::RestoreAlreadyInProgress, Ok(())),
+        (s3s::S3ErrorCode::AccessDenied, Err("s3:RestoreObject")),
+    ] {
+        let root = Dir::new();
+        root.write("backups/db/app.sqlite.gz", b"x");
+        let port = s3s_refusing_restores(root.path(), code);
+        let client = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .endpoint_url(format!("http://127.0.0.1:{port}"))
+                .credentials_provider(Credentials::new("dr-test", "dr-secret", None, None, "t"))
+                .force_path_style(true)
+                .build(),
+        );
+        let store = S3Store::new(client, "backups", None);
+        let got = tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(store.request_restore("db/app.sqlite.gz", &request));
+        match want {
+            Ok(()) => assert_eq!(got, Ok(RestoreRequested::AlreadyInProgress)),
+            Err(permission) => {
+                let err = got.unwrap_err();
+                assert_eq!(err.code.as_deref(), Some("AccessDenied"), "{err}");
+                assert!(err.message.contains(permission), "{err}");
+            }
+        }
+    }
+}
