@@ -270,6 +270,10 @@ pub struct Target {
     /// disk).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<Encryption>,
+    /// When the newest backup is in an S3 archive class (GLACIER, DEEP_ARCHIVE), the
+    /// quarterly restore asks S3 for a readable copy first and waits for it, up to the `rto`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_request: Option<RestoreRequest>,
     /// A backup is a folder of parts (`full_<timestamp>/`) rather than one object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set: Option<BackupSet>,
@@ -449,6 +453,43 @@ pub struct Restore {
     /// Checks run on the restored data.
     #[serde(default)]
     pub validate: Vec<Validation>,
+}
+
+/// The readable copy of an archived object the quarterly restore asks S3 for (RestoreObject).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RestoreRequest {
+    /// How many days S3 keeps the restored copy (1 is enough for one restore).
+    #[serde(default = "default_restore_days")]
+    #[schemars(range(min = 1))]
+    pub days: u32,
+    /// How fast (and how dear) the copy is made: `Expedited` (minutes, GLACIER only),
+    /// `Standard` (hours) or `Bulk` (the slowest, the cheapest).
+    #[serde(default)]
+    pub tier: RestoreTier,
+}
+
+fn default_restore_days() -> u32 {
+    1
+}
+
+/// S3's retrieval tiers, spelled as S3 spells them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum RestoreTier {
+    #[default]
+    Standard,
+    Bulk,
+    Expedited,
+}
+
+impl RestoreTier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestoreTier::Standard => "Standard",
+            RestoreTier::Bulk => "Bulk",
+            RestoreTier::Expedited => "Expedited",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -1215,6 +1256,25 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
         if let Some(encryption) = &target.encryption {
             validate_encryption(encryption, &key("encryption"), &|k, n| at(k, n))?;
         }
+        if let Some(request) = &target.restore_request {
+            let at_key = at(&key("restore-request"), "restore-request:");
+            if config.storage.bucket.is_none() {
+                return Err(format!(
+                    "{at_key}: only an S3 bucket has archive restores; remove it (an Azure Archive blob is rehydrated by setting its tier)"
+                ));
+            }
+            if target.rto.is_none() {
+                return Err(format!(
+                    "{at_key}: needs the target's `rto`, which bounds the wait for the restored copy"
+                ));
+            }
+            if request.days == 0 {
+                return Err(format!(
+                    "{}: 0 is not a number of days to keep the restored copy (1 or more)",
+                    at(&key("restore-request.days"), "days:")
+                ));
+            }
+        }
         if let Some(set) = &target.set {
             validate_set(set, target.restore.as_ref(), &key("set"), &|k, n| at(k, n))?;
         }
@@ -1380,6 +1440,40 @@ targets:
             (8 * 86_400, 32 * 86_400, 93 * 86_400)
         );
         assert_eq!(c.badge.label, "Backup & DR");
+    }
+
+    #[test]
+    fn restore_request_parses_and_its_mistakes_name_key_and_line() {
+        let bucket = GOOD.replace("local: ./backups", "bucket: b");
+        let with = |rest: &str| format!("{bucket}    rto: 4h\n{rest}");
+        let c = parse(&with("    restore-request: { days: 2, tier: Bulk }\n")).unwrap();
+        let r = c.targets[0].restore_request.unwrap();
+        assert_eq!((r.days, r.tier), (2, RestoreTier::Bulk));
+        let c = parse(&with("    restore-request: {}\n")).unwrap();
+        let r = c.targets[0].restore_request.unwrap();
+        assert_eq!((r.days, r.tier), (1, RestoreTier::Standard));
+        for (text, want) in [
+            (
+                with("    restore-request: { days: 0 }\n"),
+                "`targets[0].restore-request.days` at line 13: 0 is not a number of days",
+            ),
+            (with("    restore-request: { tier: Slow }\n"), "Standard"),
+            (
+                with("    restore-request: { days: 1, teir: Bulk }\n"),
+                "teir",
+            ),
+            (
+                format!("{bucket}    restore-request: {{ days: 1 }}\n"),
+                "`targets[0].restore-request` at line 12: needs the target's `rto`",
+            ),
+            (
+                format!("{GOOD}    rto: 4h\n    restore-request: {{ days: 1 }}\n"),
+                "`targets[0].restore-request` at line 13: only an S3 bucket",
+            ),
+        ] {
+            let err = parse(&text).unwrap_err();
+            assert!(err.contains(want), "{text}\n{err}");
+        }
     }
 
     #[test]

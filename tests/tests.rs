@@ -34,6 +34,7 @@ mod props;
 mod restore;
 mod restore_pg;
 mod s3;
+mod s3_archive;
 mod s3_restore;
 mod sets;
 mod site;

@@ -1,4 +1,5 @@
-//! The dry-run checks: listing, freshness, size, encryption, format, checksum and retention.
+//! The dry-run checks: listing, freshness, size, encryption, restorable (when the store reports
+//! a storage class), format, checksum and retention.
 //! One pass over the listing keeps only what the checks need (the six newest objects and the
 //! days inside the retention window), so memory grows with the retention slots, not with the
 //! number of objects. Weekly reads only metadata and the first bytes; monthly (`deep`)
@@ -8,6 +9,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::archive;
 use super::format;
 use super::layers::{self, Keys};
 use super::listing::{KeyFilter, summarize_listing_keeping};
@@ -116,6 +118,10 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
         ),
         Err(e) => Check::fail("encryption", format!("HEAD {} failed: {e}", newest.key)),
     });
+    // An archived newest backup cannot be restored as it is; say so before the reads fail.
+    if let Ok(Some(h)) = &head {
+        checks.extend(archive::restorable(&newest.key, &archive::access(h)));
+    }
 
     // Monthly with `verify:`: the ledger's selection decides whether the newest is read again.
     let rolling = settings.map(|(v, s)| {

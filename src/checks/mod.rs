@@ -2,6 +2,7 @@
 //! cannot run (store unreachable, access denied) is a failed check with the error in its
 //! detail — never a crash — so the report is always written.
 
+pub mod archive;
 pub mod dry_run;
 pub mod format;
 pub mod layers;

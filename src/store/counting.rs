@@ -132,6 +132,14 @@ impl BackupStore for Counting<'_> {
         Ok(bytes)
     }
 
+    async fn request_restore(
+        &self,
+        key: &str,
+        request: &crate::config::RestoreRequest,
+    ) -> Result<super::RestoreRequested, StoreError> {
+        self.inner.request_restore(key, request).await
+    }
+
     async fn read(&self, key: &str) -> Result<ObjectReader, StoreError> {
         self.shared.get.fetch_add(1, Ordering::Relaxed);
         let inner = self.inner.read(key).await?;

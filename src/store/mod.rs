@@ -42,6 +42,51 @@ pub struct ObjectHead {
     pub storage_class: Option<String>,
     /// The MD5 the store keeps for the whole object (Azure `Content-MD5`), as lowercase hex.
     pub md5: Option<String>,
+    /// Where a restore of an archived object stands (S3's `x-amz-restore`); `None` when none
+    /// was asked for, or the store has no such thing.
+    pub restore: Option<RestoreStatus>,
+}
+
+/// A restore of an archived object, as HEAD reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestoreStatus {
+    /// Asked for and still running (`ongoing-request="true"`): not readable yet.
+    InProgress,
+    /// Done (`ongoing-request="false"`): a readable copy is kept until `expires` (as the store
+    /// wrote it, when it did).
+    Readable { expires: Option<String> },
+}
+
+impl RestoreStatus {
+    /// Reads S3's `x-amz-restore` header: `ongoing-request="false", expiry-date="Fri, 21 Dec
+    /// 2012 00:00:00 GMT"`. A value without `ongoing-request` says nothing.
+    pub fn from_header(value: &str) -> Option<RestoreStatus> {
+        let field = |name: &str| {
+            value.split(',').map(str::trim).find_map(|part| {
+                let (k, v) = part.split_once('=')?;
+                (k.trim() == name).then(|| v.trim().trim_matches('"').to_string())
+            })
+        };
+        // The date holds a comma of its own (`Fri, 21 Dec…`): take everything after its `=`.
+        let expires = value
+            .split_once("expiry-date=")
+            .map(|(_, v)| v.trim().trim_matches('"').to_string())
+            .filter(|v| !v.is_empty());
+        match field("ongoing-request")?.as_str() {
+            "true" => Some(RestoreStatus::InProgress),
+            "false" => Some(RestoreStatus::Readable { expires }),
+            _ => None,
+        }
+    }
+}
+
+/// What a restore request of an archived object got for an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestoreRequested {
+    /// A new restore was started.
+    Started,
+    /// A restore asked for earlier is still running (`RestoreAlreadyInProgress`).
+    AlreadyInProgress,
 }
 
 /// The kind of store, which decides what some checks can verify.
@@ -159,6 +204,23 @@ pub trait BackupStore: Send + Sync {
 
     /// The whole object as a stream.
     async fn read(&self, key: &str) -> Result<ObjectReader, StoreError>;
+
+    /// Asks for a readable copy of an archived object, kept `request.days` days. Only S3 has
+    /// such a request; the other stores refuse it.
+    async fn request_restore(
+        &self,
+        key: &str,
+        request: &crate::config::RestoreRequest,
+    ) -> Result<RestoreRequested, StoreError> {
+        let _ = request;
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            format!(
+                "{} has no restore request for archived objects ({key})",
+                self.describe()
+            ),
+        ))
+    }
 }
 
 /// A store ready to check, and the `::add-mask::` lines for the credentials obtained to open it
@@ -203,5 +265,31 @@ pub async fn open(
                 masks: opened.masks,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_restore_header_says_whether_the_copy_is_ready_and_until_when() {
+        assert_eq!(
+            RestoreStatus::from_header(r#"ongoing-request="true""#),
+            Some(RestoreStatus::InProgress)
+        );
+        assert_eq!(
+            RestoreStatus::from_header(
+                r#"ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT""#
+            ),
+            Some(RestoreStatus::Readable {
+                expires: Some("Fri, 21 Dec 2012 00:00:00 GMT".into())
+            })
+        );
+        assert_eq!(
+            RestoreStatus::from_header(r#"ongoing-request="false""#),
+            Some(RestoreStatus::Readable { expires: None })
+        );
+        assert_eq!(RestoreStatus::from_header("garbage"), None);
     }
 }

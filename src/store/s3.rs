@@ -14,15 +14,17 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::types::{ChecksumMode, ChecksumType, GlacierJobParameters, Tier};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 
-use crate::config::ParallelReads;
+use crate::config::{ParallelReads, RestoreRequest};
 
 use super::{
-    BackupStore, ObjectHead, ObjectMeta, ObjectReader, StoreError, StoreErrorKind, StoreKind,
+    BackupStore, ObjectHead, ObjectMeta, ObjectReader, RestoreRequested, RestoreStatus, StoreError,
+    StoreErrorKind, StoreKind,
 };
 
 pub struct S3Store {
@@ -55,14 +57,38 @@ impl S3Store {
         key: &str,
         range: Option<String>,
     ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, StoreError> {
-        self.client
+        let sent = self
+            .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
             .set_range(range)
             .send()
-            .await
-            .map_err(|e| self.error(e, Op::Get, key))
+            .await;
+        let err = match sent {
+            Ok(out) => return Ok(out),
+            Err(e) => e,
+        };
+        // An archived object answers `InvalidObjectState`; its class is in the answer, or else
+        // in a HEAD, so the message can say which class and what to do.
+        let class = match err.as_service_error() {
+            Some(GetObjectError::InvalidObjectState(s)) => {
+                Some(s.storage_class().map(|c| c.as_str().to_string()))
+            }
+            _ => None,
+        };
+        let error = self.error(err, Op::Get, key);
+        match class {
+            None => Err(error),
+            Some(Some(class)) => Err(archived(error, &class)),
+            Some(None) => {
+                let head = self.head(key).await.ok().flatten();
+                let class = head
+                    .and_then(|h| h.storage_class)
+                    .unwrap_or_else(|| "an archive storage class".to_string());
+                Err(archived(error, &class))
+            }
+        }
     }
 
     /// The parts of `key` from `from` to `total`, `in-flight` GETs at a time, in order.
@@ -184,6 +210,7 @@ enum Op {
     List,
     Head,
     Get,
+    Restore,
 }
 
 impl Op {
@@ -192,6 +219,7 @@ impl Op {
             Op::List => "ListObjectsV2",
             Op::Head => "HeadObject",
             Op::Get => "GetObject",
+            Op::Restore => "RestoreObject",
         }
     }
 
@@ -199,14 +227,26 @@ impl Op {
         match self {
             Op::List => "s3:ListBucket",
             Op::Head | Op::Get => "s3:GetObject (and kms:Decrypt on the object's key)",
+            Op::Restore => "s3:RestoreObject",
         }
     }
 
     fn resource(self, bucket: &str, key: &str) -> String {
         match self {
             Op::List => format!("arn:aws:s3:::{bucket} (prefix `{key}`)"),
-            Op::Head | Op::Get => format!("arn:aws:s3:::{bucket}/{key}"),
+            Op::Head | Op::Get | Op::Restore => format!("arn:aws:s3:::{bucket}/{key}"),
         }
+    }
+}
+
+/// A GET refused because the object is archived, said as such.
+fn archived(error: StoreError, class: &str) -> StoreError {
+    StoreError {
+        message: format!(
+            "{}: the object is in {class} and cannot be read until it is restored (hours); keep the newest backups in a readable class with a lifecycle rule, or set the target's `restore-request` so the quarterly restore asks for a copy first",
+            error.message
+        ),
+        ..error
     }
 }
 
@@ -440,8 +480,48 @@ impl BackupStore for S3Store {
             sha256_composite,
             sse: out.server_side_encryption().map(|s| s.as_str().to_string()),
             kms_key_id: out.ssekms_key_id().map(str::to_string),
+            // S3 leaves the header out for STANDARD: no class means a readable one.
+            storage_class: out.storage_class().map(|c| c.as_str().to_string()),
+            restore: out.restore().and_then(RestoreStatus::from_header),
             ..ObjectHead::default()
         }))
+    }
+
+    async fn request_restore(
+        &self,
+        key: &str,
+        request: &RestoreRequest,
+    ) -> Result<RestoreRequested, StoreError> {
+        let job = GlacierJobParameters::builder()
+            .tier(Tier::from(request.tier.as_str()))
+            .build()
+            .map_err(|e| {
+                StoreError::new(
+                    StoreErrorKind::Other,
+                    format!("RestoreObject s3://{}/{key}: {e}", self.bucket),
+                )
+            })?;
+        let sent = self
+            .client
+            .restore_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .restore_request(
+                aws_sdk_s3::types::RestoreRequest::builder()
+                    .days(i32::try_from(request.days).unwrap_or(i32::MAX))
+                    .glacier_job_parameters(job)
+                    .build(),
+            )
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(RestoreRequested::Started),
+            // Asked for before (by an earlier run, or by hand): the copy is on its way.
+            Err(e) if e.code() == Some("RestoreAlreadyInProgress") => {
+                Ok(RestoreRequested::AlreadyInProgress)
+            }
+            Err(e) => Err(self.error(e, Op::Restore, key)),
+        }
     }
 
     async fn read_range(&self, key: &str, start: u64, len: u64) -> Result<Vec<u8>, StoreError> {
@@ -449,24 +529,11 @@ impl BackupStore for S3Store {
             return Ok(Vec::new());
         }
         let range = format!("bytes={start}-{}", start + len - 1);
-        let sent = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .range(range)
-            .send()
-            .await;
-        let out = match sent {
+        let out = match self.get(key, Some(range)).await {
             Ok(out) => out,
-            Err(e) => {
-                let err = self.error(e, Op::Get, key);
-                // A range starting at or past the end (an empty object) is no bytes, not an error.
-                return match err.kind {
-                    StoreErrorKind::InvalidRange => Ok(Vec::new()),
-                    _ => Err(err),
-                };
-            }
+            // A range starting at or past the end (an empty object) is no bytes, not an error.
+            Err(err) if err.kind == StoreErrorKind::InvalidRange => return Ok(Vec::new()),
+            Err(err) => return Err(err),
         };
         let bytes = out.body.collect().await.map_err(|e| {
             StoreError::new(

@@ -10,7 +10,10 @@
 //! `validate[N]` per validation, `cleanup` (the PostgreSQL scratch database) and `rto`; and the
 //! metrics `download_seconds`, `restore_seconds`, `validate_seconds`, `total_seconds` (the
 //! measured RTO), `bytes`, `backup_age_seconds`, `rto_met`, `rpo_met` (plus `unpacked_bytes`,
-//! `rto_seconds`, `rpo_seconds`). The download runs alongside the restore, so
+//! `rto_seconds`, `rpo_seconds`). An archived backup (GLACIER, DEEP_ARCHIVE, Azure Archive)
+//! adds `restorable` after `rpo` and is not read unless the target's `restore-request` got a
+//! readable copy in time ([`archive::prepare`]); the wait counts in the measured RTO and is
+//! `restore_request_seconds`. The download runs alongside the restore, so
 //! `download_seconds` is when the last stored byte arrived and `restore_seconds` when the engine
 //! finished, both counted from the start of the restore (the scratch database's creation, or
 //! the GET); `total_seconds` runs from the listing to the end of the validations. A stage
@@ -30,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
+use super::archive;
 use super::format::{Compression, Content};
 use super::layers;
 use super::listing::{KeyFilter, summarize_listing};
@@ -139,6 +143,51 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         None => verdicts::rpo("rpo", "the restored backup", age, target),
     };
     let mut checks = vec![listing, rpo];
+
+    // An archived backup is not read as it is (the GET would be refused): with
+    // `restore-request`, a readable copy is asked for and awaited within the rto.
+    let wait_limit = target
+        .rto
+        .as_ref()
+        .map(|rto| rto.duration.saturating_sub(started.elapsed()))
+        .unwrap_or_default();
+    let prepared = stop.run(archive::prepare(
+        ctx.store,
+        &newest.key,
+        target.restore_request.as_ref(),
+        wait_limit,
+        archive::POLL,
+    ));
+    let thawed = match prepared.await {
+        Ok(p) => p,
+        Err(why) => {
+            let at = "the wait for a restored copy";
+            return interrupted(target, Some(latest), checks, why, at, ctx);
+        }
+    };
+    let mut thaw_seconds = None;
+    if let Some(p) = thawed {
+        thaw_seconds = p.waited;
+        let readable = p.readable;
+        checks.push(p.check);
+        if !readable {
+            checks.push(Check::fail(
+                "restore",
+                format!(
+                    "not attempted: {} cannot be read until a restored copy of it is ready (see restorable)",
+                    newest.key
+                ),
+            ));
+            let mut report = TargetReport::new(&target.name, Some(latest), checks);
+            report.evidence.uri = Some(ctx.store.uri(&newest.key));
+            if let Some(waited) = thaw_seconds {
+                report
+                    .metrics
+                    .insert("restore_request_seconds".into(), seconds(Some(waited)));
+            }
+            return report;
+        }
+    }
 
     let expected = match stop
         .run(expected_checksum(ctx.store, &newest.key, target))
@@ -341,6 +390,11 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         rto_met,
         target,
     );
+    if let Some(waited) = thaw_seconds {
+        report
+            .metrics
+            .insert("restore_request_seconds".into(), seconds(Some(waited)));
+    }
     report
 }
 
