@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use dr_action::env::Env;
 use dr_action::error::{conclude, exit_code_for};
-use dr_action::output::{self, Streamed};
+use dr_action::output::{self, Console};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -15,7 +15,9 @@ fn main() -> ExitCode {
     let cli = dr_action::cli::parse();
     let env = Env::from_process();
     init_tracing(&env, cli.global.verbose, cli.global.quiet);
-    let sink = Streamed::new(std::io::stdout().lock());
+    // Progress lines (a long restore's rate, a deep read's count) go to stderr, none with -q.
+    let progress = (!cli.global.quiet).then(std::io::stderr);
+    let sink = Console::new(std::io::stdout().lock(), progress, env.workflow.in_actions);
     let result = dr_action::cli::dispatch(cli, &env, &sink);
     match conclude(result, sink.finish()) {
         Ok(outcome) => ExitCode::from(outcome.code),

@@ -23,6 +23,98 @@ pub trait Sink {
             self.line(l);
         }
     }
+
+    /// A progress line of a long task (a restore's bytes and rate, a deep read's objects done):
+    /// the binary writes these to stderr, or drops them with `-q`. Other sinks keep them as
+    /// lines.
+    fn progress(&self, line: &str) {
+        self.line(line);
+    }
+
+    /// The long task that wrote progress lines is over (in Actions, its fold is closed).
+    fn progress_done(&self) {}
+}
+
+/// The binary's sink: lines to stdout as they come; progress lines to stderr (none with
+/// `-q`), each long task's folded in a `::group::` when running in GitHub Actions, so a
+/// multi-hour restore shows one line in the log until it is opened.
+pub struct Console<O: Write, E: Write> {
+    out: Streamed<O>,
+    progress: Option<Mutex<Progress<E>>>,
+}
+
+struct Progress<E> {
+    err: E,
+    /// Fold the lines in groups (GitHub Actions).
+    fold: bool,
+    open: bool,
+    /// Once stderr fails, progress stops; it never fails a command.
+    broken: bool,
+}
+
+impl<O: Write, E: Write> Console<O, E> {
+    /// `progress`: where progress lines go (`None` with `-q`); `fold`: in GitHub Actions.
+    pub fn new(out: O, progress: Option<E>, fold: bool) -> Self {
+        Console {
+            out: Streamed::new(out),
+            progress: progress.map(|err| {
+                Mutex::new(Progress {
+                    err,
+                    fold,
+                    open: false,
+                    broken: false,
+                })
+            }),
+        }
+    }
+
+    /// The first error writing stdout, if any (see [`Streamed::finish`]).
+    pub fn finish(self) -> Option<io::Error> {
+        self.progress_done();
+        self.out.finish()
+    }
+
+    fn with_progress(&self, f: impl FnOnce(&mut Progress<E>) -> io::Result<()>) {
+        let Some(p) = &self.progress else { return };
+        let mut p = match p.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if p.broken {
+            return;
+        }
+        if f(&mut p).and_then(|()| p.err.flush()).is_err() {
+            p.broken = true;
+        }
+    }
+}
+
+impl<O: Write, E: Write> Sink for Console<O, E> {
+    fn line(&self, line: &str) {
+        self.out.line(line);
+    }
+
+    fn progress(&self, line: &str) {
+        self.with_progress(|p| {
+            if p.fold && !p.open {
+                // Titled by the task's name (`orders-db: restoring… 1.0 GiB …` → `orders-db`).
+                let task = line.split_once(": ").map_or(line, |(name, _)| name);
+                writeln!(p.err, "::group::{task}: progress")?;
+                p.open = true;
+            }
+            writeln!(p.err, "{line}")
+        });
+    }
+
+    fn progress_done(&self) {
+        self.with_progress(|p| {
+            if p.open {
+                p.open = false;
+                writeln!(p.err, "::endgroup::")?;
+            }
+            Ok(())
+        });
+    }
 }
 
 /// A sink over a writer: every line is written and flushed at once, so a line reaches the job
@@ -154,6 +246,63 @@ mod tests {
         assert!(colour(true, Some(OsStr::new(""))));
         assert!(!colour(true, Some(OsStr::new("1"))));
         assert!(!colour(false, None));
+    }
+
+    /// A writer whose bytes the test can read after the sink is done with it.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Shared {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    #[test]
+    fn progress_goes_to_stderr_folded_in_actions_and_nowhere_with_quiet() {
+        let (out, err) = (Shared::default(), Shared::default());
+        let console = Console::new(out.clone(), Some(err.clone()), true);
+        console.line("db: restoring db/1.gz (1.0 GiB, gzip tar archive)");
+        console.progress("db: restoring… 10.0 MiB of 1.0 GiB read (0%)");
+        console.progress("db: restoring… 20.0 MiB of 1.0 GiB read (1%)");
+        console.progress_done();
+        console.line("db: restore finished after 3s (1.0 GiB read)");
+        assert!(console.finish().is_none());
+        assert_eq!(
+            out.text(),
+            "db: restoring db/1.gz (1.0 GiB, gzip tar archive)\ndb: restore finished after 3s (1.0 GiB read)\n"
+        );
+        assert_eq!(
+            err.text(),
+            "::group::db: progress\ndb: restoring… 10.0 MiB of 1.0 GiB read (0%)\ndb: restoring… 20.0 MiB of 1.0 GiB read (1%)\n::endgroup::\n"
+        );
+
+        // Outside Actions: the lines alone; an unclosed fold is closed at the end.
+        let err = Shared::default();
+        let console = Console::new(Shared::default(), Some(err.clone()), false);
+        console.progress("t: deep read 1 of 2");
+        assert!(console.finish().is_none());
+        assert_eq!(err.text(), "t: deep read 1 of 2\n");
+
+        // -q: nothing.
+        let out = Shared::default();
+        let console: Console<Shared, Shared> = Console::new(out.clone(), None, true);
+        console.progress("t: deep read 1 of 2");
+        console.progress_done();
+        console.line("kept");
+        assert!(console.finish().is_none());
+        assert_eq!(out.text(), "kept\n");
     }
 
     #[test]

@@ -664,3 +664,45 @@ fn s3_a_backup_replaced_under_its_key_fails_tampered_even_with_a_matching_stored
     );
     assert_eq!(check_of(&r, "tampered")["ok"], false);
 }
+
+#[test]
+fn a_monthly_deep_read_says_objects_done_of_total_on_stderr_folded_in_actions_and_not_with_quiet() {
+    let dir = Dir::new();
+    dir.write("dr.yml", config("    verify: { requests: 12 }\n"));
+    dailies(&dir, 6, Duration::from_secs(3600));
+    // The newest is read by the format check; the three after it are the ledger's deep reads.
+    let out = monthly(&dir, &[]).expect_code(0);
+    let stderr = out.stderr();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("db: deep read "))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", out.stderr());
+    assert!(
+        lines[0].starts_with("db: deep read 2 of 4: db/db-"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].starts_with("db: deep read 4 of 4: db/db-"),
+        "{lines:?}"
+    );
+    assert!(
+        !out.stdout().contains("deep read"),
+        "progress is not on stdout"
+    );
+
+    let out = dir
+        .command()
+        .args(["check", "--schedule", "monthly"])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .expect_code(0);
+    let err = out.stderr();
+    let fold = err.find("::group::db: progress").expect("a fold");
+    let first = err.find("db: deep read").unwrap();
+    let end = err.find("::endgroup::").expect("the fold closed");
+    assert!(fold < first && first < end, "{err}");
+
+    let out = monthly(&dir, &["-q"]).expect_code(0);
+    assert!(!out.stderr().contains("deep read"), "{}", out.stderr());
+}

@@ -34,6 +34,8 @@ pub struct CheckContext<'a> {
     /// Monthly: read the whole newest object (hash + decompress).
     pub deep: bool,
     pub kms_key_arn: Option<&'a str>,
+    /// Where a long deep read says how far it got (objects done of the run's selection).
+    pub progress: &'a dyn crate::output::Sink,
     /// The secrets the targets name (the keys of `encryption`), by variable.
     pub secrets: &'a std::collections::BTreeMap<String, secrecy::SecretString>,
     /// Monthly: the ledger and what the command line asked to deep-verify.
@@ -173,9 +175,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &CheckContext<'_>)
     let verification = match rolling {
         Some(r) => {
             let newest_read = (drained.as_ref(), checks.as_slice());
-            let (found, v) = r
-                .finish(ctx.store, target, &keys, &newest, newest_read, ctx.now)
-                .await;
+            let (found, v) = r.finish(ctx, target, &keys, &newest, newest_read).await;
             checks.extend(found);
             Some(v)
         }

@@ -231,6 +231,7 @@ pub async fn run(
         deep: request.schedule == Schedule::Monthly,
         kms_key_arn: loaded.config.storage.kms_key_arn.as_deref(),
         secrets: &request.secrets,
+        progress,
         verify: (request.schedule == Schedule::Monthly).then_some(VerifyContext {
             ledger: &request.ledger,
             global: loaded.config.verify.as_ref(),

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 
 use super::dry_run;
+use super::dry_run::CheckContext;
 use super::layers::Keys;
 use super::stream::Drained;
 use crate::config::{ChecksumMode, Target, Verify};
@@ -385,23 +386,35 @@ impl Rolling {
     /// its checksum check, are the dry run's own), and returns the checks and the verification.
     pub async fn finish(
         self,
-        store: &dyn BackupStore,
+        ctx: &CheckContext<'_>,
         target: &Target,
         keys: &Keys,
         newest: &ObjectMeta,
         (drained, checks): (Option<&Result<Drained, StoreError>>, &[Check]),
-        now: DateTime<Utc>,
     ) -> (Vec<Check>, Verification) {
-        let mut reads = Vec::with_capacity(self.plan.picks.len() + self.missing.len());
-        for pick in &self.plan.picks {
+        let now = ctx.now;
+        let total = self.plan.picks.len();
+        let mut reads = Vec::with_capacity(total + self.missing.len());
+        for (i, pick) in self.plan.picks.iter().enumerate() {
             let prior = self.proofs.get(&pick.object.key);
             let read = match (pick.object.key == newest.key, drained, checks.last()) {
                 (true, Some(d), Some(c)) => verified(pick, prior, d, c, now),
                 (true, _, _) => unread(pick, checks),
-                (false, _, _) => prove(store, target, keys, pick, prior, now).await,
+                (false, _, _) => {
+                    // The key comes from the store: escaped onto one line.
+                    ctx.progress.progress(&format!(
+                        "{}: deep read {} of {total}: {} ({})",
+                        target.name,
+                        i + 1,
+                        pick.object.key.escape_debug(),
+                        crate::units::short_size(pick.object.size)
+                    ));
+                    prove(ctx.store, target, keys, pick, prior, now).await
+                }
             };
             reads.push(read);
         }
+        ctx.progress.progress_done();
         reads.extend(self.missing);
         conclude(
             &self.settings,

@@ -1046,8 +1046,11 @@ async fn with_progress<T>(
     let mut work = std::pin::pin!(work);
     loop {
         tokio::select! {
-            done = &mut work => return done,
-            _ = ticks.tick() => out.line(&watch.line()),
+            done = &mut work => {
+                out.progress_done();
+                return done;
+            }
+            _ = ticks.tick() => out.progress(&watch.line()),
         }
     }
 }
