@@ -42,7 +42,7 @@ stats() {
 pass="bench passphrase"
 age-keygen -o "$work/key.txt" 2> /dev/null
 recipient=$(sed -n 's/^# public key: //p' "$work/key.txt")
-plain="$work/plain.txt.gz"
+plain="$work/source.gz"
 head -c "$((size * 1048576 * 5 / 6))" /dev/urandom | xxd -p | gzip -1 > "$plain"
 
 # store NAME FILE ENCRYPTION_YAML: a store of its own holding FILE as db/NAME, and its config.

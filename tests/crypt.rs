@@ -11,19 +11,10 @@ use std::time::Duration;
 
 use crate::moto::{Moto, Sse, put};
 use crate::restore::{failed, passed, quarterly};
+use crate::sets::{self, run};
 use crate::util::{Dir, Run};
 
 const HOUR: Duration = Duration::from_secs(3600);
-
-fn run(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
 
 /// A SQLite database made by `sqlite3` with `rows` orders, gzip'd by `gzip -c`.
 fn sqlite_gz(work: &Path, rows: u32) -> Vec<u8> {
@@ -145,17 +136,10 @@ fn config(dir: &Dir, pattern: &str, encryption: &str) {
     );
 }
 
+/// [`sets::dry_run`] with borrowed values.
 fn dry_run(dir: &Dir, schedule: &str, env: &[(&str, &str)]) -> (Run, serde_json::Value) {
-    let mut cmd = dir.command().args(["check", "--schedule", schedule]);
-    for (k, v) in env {
-        cmd = cmd.env(k, v);
-    }
-    let run = cmd.output();
-    let file = match schedule {
-        "weekly" => "out/dr_dryrun_weekly.json",
-        _ => "out/dr_dryrun_result.json",
-    };
-    (run, dir.json(file)["targets"][0].clone())
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    sets::dry_run(dir, schedule, &env)
 }
 
 /// Nothing the run wrote (stdout, stderr, the reports) holds `secret`.

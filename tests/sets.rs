@@ -18,7 +18,7 @@ const HOUR: Duration = Duration::from_secs(3600);
 const BUCKET: &str = "sets";
 
 /// Runs a program and returns its stdout, failing the test when it fails.
-fn run(cmd: &mut Command) -> Vec<u8> {
+pub fn run(cmd: &mut Command) -> Vec<u8> {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
@@ -172,7 +172,8 @@ const LOCAL_RESTORE: &str = r#"    set:
         - command: ["sh", "-c", "test -f \"$DR_RESTORE_DIR/site/uploads/a.txt\""]
 "#;
 
-fn dry_run(dir: &Dir, schedule: &str, env: &[(&str, String)]) -> (Run, serde_json::Value) {
+/// Runs a dry-run schedule with `env` and returns the run and the first target's report.
+pub fn dry_run(dir: &Dir, schedule: &str, env: &[(&str, String)]) -> (Run, serde_json::Value) {
     let mut cmd = dir.command().args(["check", "--schedule", schedule]);
     for (k, v) in env {
         cmd = cmd.env(k, v);
