@@ -692,17 +692,6 @@ pub struct MaxAge {
     pub quarterly: Dur,
 }
 
-impl MaxAge {
-    /// The max ages in seconds, one per schedule, as the KPI rule takes them.
-    pub fn secs(&self) -> crate::report::PerSchedule<u64> {
-        crate::report::PerSchedule {
-            weekly: self.weekly.secs(),
-            monthly: self.monthly.secs(),
-            quarterly: self.quarterly.secs(),
-        }
-    }
-}
-
 impl Default for MaxAge {
     fn default() -> Self {
         MaxAge {
@@ -1291,7 +1280,7 @@ fn validate(config: &Config, text: &str) -> Result<(), String> {
         }
     }
     validate_notify(&config.notify, text)?;
-    if let Err(e) = crate::badge::check_text(&config.badge.label) {
+    if let Err(e) = crate::limits::check_text(&config.badge.label) {
         return Err(format!("{}: {e}", at("badge.label", "label:")));
     }
     if config.kpi.min_health > 100 {
@@ -1320,7 +1309,7 @@ fn validate_set(
     }
     let has_command = restore.is_some_and(|r| r.command.as_ref().is_some_and(|c| !c.is_empty()));
     for (part, engine) in &set.engines {
-        if let Err(e) = crate::checks::set::check_part_name(part) {
+        if let Err(e) = crate::limits::check_part_name(part) {
             return Err(format!(
                 "{}: {e}",
                 at(&format!("{key}.engines"), "engines:")
@@ -1434,9 +1423,13 @@ targets:
         assert_eq!(c.targets[0].checksum, ChecksumMode::Sidecar);
         assert_eq!(c.targets[0].min_size.as_ref().unwrap().bytes, 1024);
         // The only defaults of the KPI's max ages (the KPI rule's tests use the same values).
-        let ages = c.kpi.max_age.secs();
+        let ages = &c.kpi.max_age;
         assert_eq!(
-            (ages.weekly, ages.monthly, ages.quarterly),
+            (
+                ages.weekly.secs(),
+                ages.monthly.secs(),
+                ages.quarterly.secs()
+            ),
             (8 * 86_400, 32 * 86_400, 93 * 86_400)
         );
         assert_eq!(c.badge.label, "Backup & DR");

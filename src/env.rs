@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use secrecy::SecretString;
 
-use crate::report::RunInfo;
+use crate::workflow::RunInfo;
 use crate::workflow::Workflow;
 
 /// A snapshot of the environment the tool reads.
@@ -157,8 +157,8 @@ impl Env {
     }
 
     /// Who and what started this run, for the history.
-    pub fn operator(&self) -> crate::report::Operator {
-        crate::report::Operator {
+    pub fn operator(&self) -> crate::workflow::Operator {
+        crate::workflow::Operator {
             actor: self.setting("GITHUB_ACTOR"),
             triggering_actor: self.setting("GITHUB_TRIGGERING_ACTOR"),
             workflow: self.setting("GITHUB_WORKFLOW"),

@@ -14,7 +14,17 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::report::{PerSchedule, ReportView, Schedule, rfc3339};
+use crate::report::{PerSchedule, ReportView, Schedule};
+use crate::units::rfc3339;
+
+/// The config's max ages in seconds, one per schedule, as the KPI rule takes them.
+pub fn max_ages(m: &crate::config::MaxAge) -> PerSchedule<u64> {
+    PerSchedule {
+        weekly: m.weekly.secs(),
+        monthly: m.monthly.secs(),
+        quarterly: m.quarterly.secs(),
+    }
+}
 use crate::units::short_duration;
 
 pub const SCHEMA_VERSION: u32 = 1;

@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::report::rfc3339;
 use crate::store::ObjectMeta;
+use crate::units::rfc3339;
 
 /// The format version of the ledger file.
 pub const SCHEMA_VERSION: u32 = 1;

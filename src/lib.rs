@@ -31,6 +31,8 @@ pub mod cli;
 pub mod commands;
 /// The `dr.yml` model: strict loading, validation, JSON Schema.
 pub mod config;
+/// Opening the store the config names, with the access each cloud needs.
+pub mod connect;
 /// Client-side encryption of backups: recognising it and decrypting in the stream.
 pub mod crypt;
 /// The embedded default: a local store of sample backups, checked end to end.
@@ -49,6 +51,8 @@ pub mod history;
 pub mod kpi;
 /// What the monthly runs have proven, backup by backup, and what to read next.
 pub mod ledger;
+/// What dr-action accepts of the short texts it is given: badge texts, part names.
+pub mod limits;
 /// Escaping text for XML and HTML, the one escaper for markup.
 pub mod markup;
 /// The per-target matrix of objectives, results and storage, with a health score.

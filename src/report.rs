@@ -4,29 +4,13 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// Who started the run and where it ran: facts of the workflow, carried in the report.
+pub use crate::workflow::{Operator, RunInfo};
 
-/// Who and what started the run (the `GITHUB_*` variables of the workflow).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Operator {
-    /// `GITHUB_ACTOR`: whose action started the workflow.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actor: Option<String>,
-    /// `GITHUB_TRIGGERING_ACTOR`: who started this run (differs on a re-run).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub triggering_actor: Option<String>,
-    /// `GITHUB_WORKFLOW`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflow: Option<String>,
-    /// `GITHUB_EVENT_NAME`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_url: Option<String>,
-}
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// Which schedule a report belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -144,14 +128,6 @@ impl Mode {
             Mode::FullRestore => "full-restore",
         }
     }
-}
-
-/// Where the run happened, when it ran in GitHub Actions.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunInfo {
-    pub repository: String,
-    pub run_id: String,
-    pub url: String,
 }
 
 /// The newest backup of a target.
@@ -529,51 +505,7 @@ impl Check {
     }
 }
 
-pub mod rfc3339 {
-    use super::*;
-    use serde::{Deserializer, Serializer};
-
-    pub fn format(t: &DateTime<Utc>) -> String {
-        t.to_rfc3339_opts(SecondsFormat::Secs, true)
-    }
-
-    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format(t))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        let text = String::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(serde::de::Error::custom)
-    }
-
-    pub mod option {
-        use super::*;
-
-        pub fn serialize<S: Serializer>(
-            t: &Option<DateTime<Utc>>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
-            match t {
-                Some(t) => s.serialize_some(&format(t)),
-                None => s.serialize_none(),
-            }
-        }
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(
-            d: D,
-        ) -> Result<Option<DateTime<Utc>>, D::Error> {
-            let text = Option::<String>::deserialize(d)?;
-            text.map(|t| {
-                DateTime::parse_from_rfc3339(&t)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(serde::de::Error::custom)
-            })
-            .transpose()
-        }
-    }
-}
+pub use crate::units::rfc3339;
 
 /// A report as a run in `acme/app` (run 123) writes it on 2026-11-22 at 03:00:04 UTC, for the
 /// unit tests of the modules that render reports (summary, issue body, Slack payload).

@@ -219,7 +219,7 @@ pub fn merged_kpi(
         chaos: report.chaos,
     };
     inputs.slots[report.schedule] = Slot::from_view(&view);
-    let max_ages = loaded.config.kpi.max_age.secs();
+    let max_ages = crate::kpi::max_ages(&loaded.config.kpi.max_age);
     let mut kpi = kpi::compute(inputs, max_ages, now);
     // The alert state is carried over; the caller records this run's deliveries in it.
     kpi.alerts = kept.map(|k| k.alerts.clone()).unwrap_or_default();

@@ -392,7 +392,7 @@ mod tests {
                 },
                 chaos: false,
             },
-            crate::config::MaxAge::default().secs(),
+            crate::kpi::max_ages(&crate::config::MaxAge::default()),
             at,
         );
         let md = summary_markdown(

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
+use serde::{Deserialize, Serialize};
+
 use crate::markup::visible;
 
 /// What the `GITHUB_*` variables say about the run, read once.
@@ -189,6 +191,33 @@ pub fn output_entry(name: &str, value: &str) -> String {
         salt += 1;
     };
     format!("{name}<<{delimiter}\n{value}\n{delimiter}\n")
+}
+
+/// Who and what started the run (the `GITHUB_*` variables of the workflow).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operator {
+    /// `GITHUB_ACTOR`: whose action started the workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// `GITHUB_TRIGGERING_ACTOR`: who started this run (differs on a re-run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggering_actor: Option<String>,
+    /// `GITHUB_WORKFLOW`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+    /// `GITHUB_EVENT_NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
+}
+
+/// Where the run happened, when it ran in GitHub Actions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub repository: String,
+    pub run_id: String,
+    pub url: String,
 }
 
 #[cfg(test)]

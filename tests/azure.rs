@@ -299,7 +299,7 @@ fn azure_store_pages_heads_ranges_and_reports_the_archive_tier() {
             |k| (k == "AZ_CONN").then(|| az.connection_string()),
             ["AZ_CONN"],
         );
-        let opened = dr_action::store::open(&loaded, &env).await.unwrap();
+        let opened = dr_action::connect::open(&loaded, &env).await.unwrap();
         let store = opened.store;
         let mut keys: Vec<String> = store
             .list("db/")

@@ -32,8 +32,7 @@ use crate::store::azure::AzureStore;
 pub mod federated;
 pub mod sas;
 
-/// A request is made 4 times in all when it gets no answer, a 5xx or a 429 (the SDK's policy).
-pub const MAX_RETRIES: u32 = 3;
+pub use crate::store::azure::MAX_RETRIES;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Between two reads of a response body; a stalled download fails instead of hanging.
 const READ_TIMEOUT: Duration = Duration::from_secs(60);

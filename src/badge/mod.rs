@@ -15,19 +15,7 @@ use crate::kpi::KpiStatus;
 pub static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 pub const FONT_FAMILY: &str = "DejaVu Sans";
 
-/// The longest label or message a badge takes, in characters. A badge is a few words; text
-/// far longer makes an unreadable picture and costs seconds to render.
-pub const MAX_TEXT_CHARS: usize = 200;
-
-/// Refuses a label or message longer than [`MAX_TEXT_CHARS`]; the error reads after the name
-/// of what was given (`--label is 10000 characters; at most 200`).
-pub fn check_text(text: &str) -> Result<(), String> {
-    let n = text.chars().count();
-    if n > MAX_TEXT_CHARS {
-        return Err(format!("is {n} characters; at most {MAX_TEXT_CHARS}"));
-    }
-    Ok(())
-}
+pub use crate::limits::{MAX_TEXT_CHARS, check_text};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Style {

@@ -15,5 +15,6 @@ pub mod sidecar;
 pub mod stream;
 pub mod verdicts;
 pub mod verify;
+pub mod whole;
 
 pub use orchestrate::{CheckRequest, execute, run, secrets, select_targets};

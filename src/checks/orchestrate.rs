@@ -20,8 +20,8 @@ use crate::ledger::Ledger;
 use crate::output::Sink;
 use crate::report::Check;
 use crate::report::{Mode, Report, RunInfo, SCHEMA_VERSION, Schedule, TargetReport};
+use crate::store::BackupStore;
 use crate::store::counting::Counting;
-use crate::store::{self, BackupStore};
 use crate::summary::target_lines;
 
 /// What a caller asks the checks to do, independent of the command line.
@@ -87,7 +87,7 @@ pub async fn execute(
 ) -> Result<Report> {
     let targets = select_targets(loaded, &request.targets)?;
     something_to_restore(loaded, request, &targets)?;
-    match store::open(loaded, env).await {
+    match crate::connect::open(loaded, env).await {
         Ok(opened) => {
             out.lines(&opened.masks);
             run(

@@ -10,14 +10,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 
-use super::dry_run;
-use super::dry_run::CheckContext;
 use super::layers::Keys;
 use super::stream::Drained;
+use super::whole;
 use crate::config::{ChecksumMode, Target, Verify};
 use crate::ledger::{
     self, Budget, Coverage, Ledger, Pick, Plan, Proof, Reason, Verification, Verified,
 };
+use crate::output::Sink;
 use crate::report::Check;
 use crate::store::{BackupStore, ObjectMeta, StoreError};
 use crate::units::short_size;
@@ -171,15 +171,14 @@ pub async fn prove(
     now: DateTime<Utc>,
 ) -> Verified {
     let key = &pick.object.key;
-    let drained = dry_run::read_whole(store, &pick.object, keys).await;
+    let drained = whole::read_whole(store, &pick.object, keys).await;
     let stored = match (target.checksum, &drained) {
         (ChecksumMode::S3, Ok(_)) => store.head(key).await.ok().flatten(),
         _ => None,
     };
-    let why = dry_run::why_no_stored_sha256(store.kind(), stored.as_ref());
+    let why = whole::why_no_stored_sha256(store.kind(), stored.as_ref());
     let sha = stored.as_ref().and_then(|h| h.sha256.clone());
-    let checksum =
-        dry_run::checksum(store, key, target.checksum, (sha, &why), Some(&drained)).await;
+    let checksum = whole::checksum(store, key, target.checksum, (sha, &why), Some(&drained)).await;
     verified(pick, prior, &drained, &checksum, now)
 }
 
@@ -386,13 +385,12 @@ impl Rolling {
     /// its checksum check, are the dry run's own), and returns the checks and the verification.
     pub async fn finish(
         self,
-        ctx: &CheckContext<'_>,
-        target: &Target,
-        keys: &Keys,
+        (store, progress): (&dyn BackupStore, &dyn Sink),
+        (target, keys): (&Target, &Keys),
         newest: &ObjectMeta,
         (drained, checks): (Option<&Result<Drained, StoreError>>, &[Check]),
+        now: DateTime<Utc>,
     ) -> (Vec<Check>, Verification) {
-        let now = ctx.now;
         let total = self.plan.picks.len();
         let mut reads = Vec::with_capacity(total + self.missing.len());
         for (i, pick) in self.plan.picks.iter().enumerate() {
@@ -402,19 +400,19 @@ impl Rolling {
                 (true, _, _) => unread(pick, checks),
                 (false, _, _) => {
                     // The key comes from the store: escaped onto one line.
-                    ctx.progress.progress(&format!(
+                    progress.progress(&format!(
                         "{}: deep read {} of {total}: {} ({})",
                         target.name,
                         i + 1,
                         pick.object.key.escape_debug(),
                         crate::units::short_size(pick.object.size)
                     ));
-                    prove(ctx.store, target, keys, pick, prior, now).await
+                    prove(store, target, keys, pick, prior, now).await
                 }
             };
             reads.push(read);
         }
-        ctx.progress.progress_done();
+        progress.progress_done();
         reads.extend(self.missing);
         conclude(
             &self.settings,

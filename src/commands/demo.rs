@@ -45,7 +45,7 @@ pub async fn run(args: Request, env: &Env, out: &dyn Sink) -> Result<Outcome> {
         slots: PerSchedule::all(Slot::missing()),
         chaos: false,
     };
-    let max_ages = loaded.config.kpi.max_age.secs();
+    let max_ages = crate::kpi::max_ages(&loaded.config.kpi.max_age);
     let mut all_ok = true;
     // The history a scheduled workflow would keep: one chained line per run, with the KPI as
     // it stood after that run (the trend picture colours each run by it).

@@ -78,7 +78,7 @@ fn max_ages(config: &MaxAge, req: &Request) -> MaxAges {
         monthly: req.max_age_monthly.as_ref(),
         quarterly: req.max_age_quarterly.as_ref(),
     };
-    let mut ages = config.secs();
+    let mut ages = crate::kpi::max_ages(config);
     for (s, flag) in flags.iter() {
         if let Some(d) = flag {
             ages[s] = d.secs();

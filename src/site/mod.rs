@@ -971,7 +971,7 @@ mod tests {
                 },
                 chaos: false,
             },
-            crate::config::MaxAge::default().secs(),
+            crate::kpi::max_ages(&crate::config::MaxAge::default()),
             now(),
         );
         let issue = "https://github.com/acme/app/issues/42";

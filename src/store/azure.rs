@@ -24,6 +24,10 @@ use super::{
     BackupStore, ObjectHead, ObjectMeta, ObjectReader, StoreError, StoreErrorKind, StoreKind,
 };
 
+/// A request is made 4 times in all when it gets no answer, a 5xx or a 429 (the SDK's policy,
+/// set where the client is built, in `azure`).
+pub const MAX_RETRIES: u32 = 3;
+
 /// How [`crate::azure`] names SAS access, for messages.
 pub const SAS: &str = "shared access signature";
 
@@ -98,7 +102,7 @@ impl AzureStore {
                 op.name(),
                 self.service,
                 code.as_deref().unwrap_or("503"),
-                crate::azure::MAX_RETRIES + 1
+                MAX_RETRIES + 1
             ),
             StoreErrorKind::Other if code.as_deref() == Some("BlobArchived") => format!(
                 "{} {blob}: the blob is in the Archive tier and cannot be read; rehydrate it (Set Blob Tier to Hot or Cool, hours), or keep the newest backups in a readable tier with a lifecycle rule",

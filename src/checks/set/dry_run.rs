@@ -3,9 +3,10 @@
 //! `retention`.
 
 use super::{Part, Picked, latest, part_check_name, part_format, pick};
-use crate::checks::dry_run::{CheckContext, encryption, read_whole, retention_check};
+use crate::checks::dry_run::{CheckContext, encryption, retention_check};
 use crate::checks::format::{self, Content};
 use crate::checks::layers::{self, Keys};
+use crate::checks::whole::read_whole;
 use crate::checks::{retention, verdicts};
 use crate::config::{BackupFormat, BackupSet, Target};
 use crate::report::{Check, Evidence, TargetReport};

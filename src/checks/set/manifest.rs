@@ -10,8 +10,6 @@ use crate::checks::sidecar::parse_sidecar;
 pub const MANIFEST_MAX: u64 = 1 << 20;
 /// The most parts a manifest may list.
 pub const MAX_PARTS: usize = 1000;
-/// The longest part name accepted.
-const MAX_NAME: usize = 1024;
 
 /// The manifest as written by the backup tool: `{"parts": [{"name", "size", "sha256"}]}`.
 /// `files` is accepted for `parts`, `key`/`file` for `name`, `checksum` for `sha256`; other
@@ -31,31 +29,7 @@ struct ManifestPart {
     sha256: String,
 }
 
-/// A part name must stay inside its folder: relative, `/`-separated, no `.`/`..`/empty
-/// segment, no backslash or control character.
-pub fn check_part_name(name: &str) -> Result<(), String> {
-    let shown = name.escape_debug();
-    if name.is_empty() || name.len() > MAX_NAME {
-        return Err(format!(
-            "part name `{shown}` is empty or longer than {MAX_NAME} bytes"
-        ));
-    }
-    if name.chars().any(|c| c.is_control() || c == '\\') {
-        return Err(format!(
-            "part name `{shown}` holds a backslash or a control character"
-        ));
-    }
-    if name.starts_with('/')
-        || name
-            .split('/')
-            .any(|s| s.is_empty() || s == "." || s == "..")
-    {
-        return Err(format!(
-            "part name `{shown}` points outside the set's folder (absolute, or a `.`, `..` or empty segment)"
-        ));
-    }
-    Ok(())
-}
+pub use crate::limits::check_part_name;
 
 /// Parses a manifest and checks its entries: names inside the folder, each once, a 64-hex
 /// SHA-256, at most [`MAX_PARTS`].
