@@ -7,13 +7,13 @@
 //!
 //! One observer, [`Stats`], says what the stages have seen: stored bytes, content bytes, when
 //! the store's stream ended, its SHA-256 once read to the end, and the first error of any stage.
-//! A [`Transform`] (client-side decryption, say) can sit between the hashing, which covers the
-//! stored bytes, and the decompression.
+//! A [`Transform`] (client-side decryption) is a stage of its own between the hashing, which
+//! covers the stored bytes, and the decompression.
 //!
 //! Dropping the [`Content`] (or a [`StopGuard`] taken from it) stops every stage at its next
 //! chunk: a restore stopped at its deadline or by a signal leaves nothing running.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -158,10 +158,26 @@ pub fn open(reader: ObjectReader, options: Options) -> (Content, Stats) {
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         hashing.done = Some(done_tx);
         tokio::task::spawn_blocking(move || hashing.run());
+        // A transform (a decryption) is a stage of its own, on its own thread: deciphering and
+        // decompressing run at the same time instead of taking turns.
+        let plain_rx = match transform {
+            None => hashed_rx,
+            Some(transform) => {
+                let (plain_tx, plain_rx) = pipe::joint();
+                let transforming = Transforming {
+                    input: ChannelReader::new(hashed_rx, pool.clone()),
+                    transform,
+                    out: plain_tx,
+                    pool: pool.clone(),
+                    stats: stats.clone(),
+                };
+                tokio::task::spawn_blocking(move || transforming.run());
+                plain_rx
+            }
+        };
         let decoding = Decoding {
-            input: ChannelReader::new(hashed_rx, pool.clone()),
+            input: ChannelReader::new(plain_rx, pool.clone()),
             compression,
-            transform,
             out: out_tx,
             pool: pool.clone(),
             stats: stats.clone(),
@@ -297,11 +313,42 @@ impl Hashing {
     }
 }
 
-/// The third stage, on a blocking thread: the transform, if any, then the decompressor.
+/// Between the hashing and the decompressor when there is a transform, on a blocking thread:
+/// the stored bytes in, the transformed (decrypted) bytes out.
+struct Transforming {
+    input: ChannelReader,
+    transform: Transform,
+    out: mpsc::Sender<Chunk>,
+    pool: Pool,
+    stats: Stats,
+}
+
+impl Transforming {
+    fn run(self) {
+        let Transforming {
+            input,
+            transform,
+            out,
+            pool,
+            stats,
+        } = self;
+        let result =
+            transform(Box::new(input)).and_then(|mut plain| pump(&mut plain, &out, &pool, None));
+        let last = match result {
+            Ok(()) => Chunk::End,
+            Err(e) => {
+                stats.fail(&e);
+                Chunk::Failed(e.kind(), e.to_string())
+            }
+        };
+        let _ = out.blocking_send(last);
+    }
+}
+
+/// The last stage, on a blocking thread: the decompressor.
 struct Decoding {
     input: ChannelReader,
     compression: Option<Compression>,
-    transform: Option<Transform>,
     out: mpsc::Sender<Chunk>,
     pool: Pool,
     stats: Stats,
@@ -313,14 +360,13 @@ impl Decoding {
         let Decoding {
             input,
             compression,
-            transform,
             out,
             pool,
             stats,
             hashed,
         } = self;
-        let result = decoder(input, compression, transform, &stats)
-            .and_then(|mut decoder| pump(&mut decoder, &out, &pool, &stats));
+        let result = decoder(input, compression, &stats)
+            .and_then(|mut decoder| pump(&mut decoder, &out, &pool, Some(&stats)));
         // The decoder (and with it the reading end) is gone. What is left of the object is
         // hashed before the end is told, even after an error, so the checksum verdict never
         // depends on how far the hashing had got: a corrupt backup whose bytes match their
@@ -337,17 +383,12 @@ impl Decoding {
     }
 }
 
-/// The decompressor for `compression`, behind the transform if there is one.
+/// The decompressor for `compression`, or for the one the first bytes show.
 fn decoder(
-    input: ChannelReader,
+    mut input: ChannelReader,
     compression: Option<Compression>,
-    transform: Option<Transform>,
     stats: &Stats,
 ) -> io::Result<Box<dyn Read + Send>> {
-    let mut input: Box<dyn BufRead + Send> = match transform {
-        None => Box::new(input),
-        Some(t) => Box::new(BufReader::with_capacity(CHUNK, t(Box::new(input))?)),
-    };
     let compression = match compression {
         Some(c) => c,
         None => {
@@ -372,12 +413,13 @@ fn decompress<'a, R: BufRead + Send + 'a>(
     })
 }
 
-/// Reads `decoder` to its end into full chunks for the consumer.
+/// Reads `decoder` to its end into full chunks for the next stage; with `content`, counts
+/// them as content (the last stage's output).
 fn pump(
     decoder: &mut dyn Read,
     out: &mpsc::Sender<Chunk>,
     pool: &Pool,
-    stats: &Stats,
+    content: Option<&Stats>,
 ) -> io::Result<()> {
     loop {
         let mut buf = pool.get();
@@ -397,7 +439,9 @@ fn pump(
         };
         if filled > 0 {
             buf.truncate(filled);
-            stats.0.content.fetch_add(filled as u64, Ordering::Relaxed);
+            if let Some(stats) = content {
+                stats.0.content.fetch_add(filled as u64, Ordering::Relaxed);
+            }
             out.blocking_send(Chunk::Data(buf))
                 .map_err(|_| pipe::stopped())?;
         }
