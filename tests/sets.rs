@@ -640,3 +640,62 @@ fn sets_an_engine_named_for_a_part_the_set_does_not_hold_fails_the_set_check() {
         "{d}"
     );
 }
+
+#[test]
+fn sets_on_s3_an_archived_part_fails_restorable_naming_the_part() {
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
+    let parts = make_parts("sqlite");
+    let moto = Moto::start();
+    let objects = set_objects("app/full_2000", &parts, true);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        moto.create_bucket(BUCKET).await;
+        let s3 = moto.s3();
+        for (key, bytes) in &objects {
+            // The files part went to GLACIER with a lifecycle rule; the rest stayed readable.
+            let class = match key.ends_with("/files.tar.gz") {
+                true => StorageClass::Glacier,
+                false => StorageClass::StandardIa,
+            };
+            s3.put_object()
+                .bucket(BUCKET)
+                .key(key)
+                .body(ByteStream::from(bytes.clone()))
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id("set-key")
+                .storage_class(class)
+                .send()
+                .await
+                .expect("PutObject");
+        }
+    });
+    let dir = Dir::new();
+    dir.write(
+        "dr.yml",
+        format!(
+            "version: 1\naws:\n  region: eu-west-1\nstorage:\n  bucket: {BUCKET}\ntargets:\n  - name: app\n    prefix: app/\n    match: \"full_*\"\n    format: file\n    rpo: 1d\n{LIGHT_RESTORE}"
+        ),
+    );
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ("AWS_ENDPOINT_URL", moto.endpoint()),
+        ("AWS_CONFIG_FILE", "/nonexistent/aws-config".to_string()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials".to_string(),
+        ),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+    ];
+    let (r, t) = dry_run(&dir, "weekly", &env);
+    r.expect_code(1);
+    let d = failed(&t, "restorable");
+    assert!(
+        d.starts_with(
+            "part files.tar.gz: app/full_2000/files.tar.gz is in GLACIER and has no restored copy"
+        ),
+        "{d}"
+    );
+    assert!(d.contains("lifecycle rule"), "{d}");
+    passed(&t, "encryption");
+}

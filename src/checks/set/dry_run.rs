@@ -3,6 +3,7 @@
 //! `retention`.
 
 use super::{Part, Picked, latest, part_check_name, part_format, pick};
+use crate::checks::archive;
 use crate::checks::dry_run::{CheckContext, encryption, retention_check};
 use crate::checks::format::{self, Content};
 use crate::checks::layers::{self, Keys};
@@ -10,7 +11,7 @@ use crate::checks::whole::read_whole;
 use crate::checks::{retention, verdicts};
 use crate::config::{BackupFormat, BackupSet, Target};
 use crate::report::{Check, Evidence, TargetReport};
-use crate::store::{ObjectMeta, StoreKind};
+use crate::store::{ObjectHead, ObjectMeta, StoreError, StoreKind};
 use crate::units::short_size;
 
 /// How many bytes the weekly check reads from the start of each part.
@@ -65,7 +66,9 @@ pub async fn check_target(
     }
     if let Some(newest) = &newest {
         let keys = layers::keys(target, ctx.secrets);
-        checks.push(encryption_of_parts(ctx, &newest.parts).await);
+        let heads = part_heads(ctx, &newest.parts).await;
+        checks.push(encryption_of_parts(ctx, &heads));
+        checks.extend(restorable_of_parts(&heads));
         for part in &newest.parts {
             let expected = part_format(target, set, &part.name);
             checks.push(check_part(ctx, part, expected, &keys).await);
@@ -100,15 +103,34 @@ pub async fn check_target(
     report
 }
 
+/// Every stored part's HEAD (none for a local store, which keeps neither encryption nor
+/// storage classes).
+async fn part_heads<'p>(
+    ctx: &CheckContext<'_>,
+    parts: &'p [Part],
+) -> Vec<(&'p Part, Result<Option<ObjectHead>, StoreError>)> {
+    let mut heads = Vec::new();
+    if ctx.store.kind() == StoreKind::Local {
+        return heads;
+    }
+    for part in parts.iter().filter(|p| p.stored.is_some()) {
+        heads.push((part, ctx.store.head(&part.key).await));
+    }
+    heads
+}
+
 /// One `encryption` check over the parts: the first part that fails names the fault.
-async fn encryption_of_parts(ctx: &CheckContext<'_>, parts: &[Part]) -> Check {
+fn encryption_of_parts(
+    ctx: &CheckContext<'_>,
+    heads: &[(&Part, Result<Option<ObjectHead>, StoreError>)],
+) -> Check {
     if ctx.store.kind() == StoreKind::Local {
         return Check::pass("encryption", "not applicable: local store");
     }
     let mut last = Check::pass("encryption", "no part stored");
-    for part in parts.iter().filter(|p| p.stored.is_some()) {
-        let check = match ctx.store.head(&part.key).await {
-            Ok(Some(h)) => encryption(ctx.store.kind(), &h, ctx.kms_key_arn),
+    for (part, head) in heads {
+        let check = match head {
+            Ok(Some(h)) => encryption(ctx.store.kind(), h, ctx.kms_key_arn),
             Ok(None) => Check::fail("encryption", "vanished after listing".to_string()),
             Err(e) => Check::fail("encryption", format!("HEAD failed: {e}")),
         };
@@ -121,6 +143,30 @@ async fn encryption_of_parts(ctx: &CheckContext<'_>, parts: &[Part]) -> Check {
         last = Check::pass("encryption", format!("{} (every part)", check.detail));
     }
     last
+}
+
+/// One `restorable` check over the parts, when the store reports storage classes: the first
+/// archived part fails it, named; none when no part has a class.
+fn restorable_of_parts(heads: &[(&Part, Result<Option<ObjectHead>, StoreError>)]) -> Option<Check> {
+    let mut passed = None;
+    for (part, head) in heads {
+        let Ok(Some(h)) = head else { continue };
+        let access = archive::access(h);
+        let Some(check) = archive::restorable(&part.key, &access) else {
+            continue;
+        };
+        if !check.ok {
+            return Some(Check::fail(
+                archive::NAME,
+                format!("part {}: {}", part.name, check.detail),
+            ));
+        }
+        passed = Some(Check::pass(
+            archive::NAME,
+            format!("{} (every part with a class)", check.detail),
+        ));
+    }
+    passed
 }
 
 /// A part's check. Weekly: stored with the listed size, its first bytes are what its name
