@@ -13,6 +13,9 @@
 #   openssl     `openssl dgst -sha256` of the object (the hashing stage alone)
 #   igzip       `igzip -dc` (ISA-L; when installed), `pigz -dc` (when installed), `gzip -dc`,
 #   zstd        `zstd -dc` (the decompression stage alone)
+#   dr-s3       (with BENCH_S3_SERVER) dr-action's same restore from S3 on loopback: the object
+#               PUT into an s3s-fs server (`cargo build --profile bench-lite --example s3s_serve`)
+#               and read with its parallel ranged GETs
 # It prints each contender's median with min–max, dr-action's ratio to it, dr-action's peak RSS
 # (`/usr/bin/time -v`; it must stay flat from 100 MiB to 1 GiB and under 64 MiB), and the load
 # average before and after. The headline is dr-action's ratio to the slowest stage of the best
@@ -24,10 +27,13 @@
 #   BENCH_REPS     repetitions per contender (default 5)
 #   BENCH_FORMATS  compressions to measure (default "gzip zstd")
 #   BENCH_DIR      the work folder (default: a new temporary folder, deleted at the end)
+#   BENCH_S3_SERVER  the s3s_serve example's binary (target/bench-lite/examples/s3s_serve):
+#                  adds the restore from S3 on loopback (needs boto3: scripts/setup-tools.sh)
 # The object is in the page cache (it was just written) and caches are not dropped, so the
 # figures compare the work done, not the disk. For S3, `tests/parallel_reads.rs` checks the
 # ranged reads on moto and s3s; judge S3 speed on s3s, never moto (it re-reads the whole object
-# for every range).
+# for every range). The s3s server shares the two cores with dr-action, so the S3 figure
+# includes the server's own work.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -54,6 +60,48 @@ else
   work="$(mktemp -d -t dr-bench-restore-XXXXXX)"
 fi
 
+s3_pid=""
+s3_port=""
+py="${BENCH_PYTHON:-.venv/bin/python}"
+stop_s3() { if [ -n "$s3_pid" ]; then kill "$s3_pid" 2> /dev/null || true; fi; }
+if [ -n "${BENCH_S3_SERVER:-}" ]; then
+  [ -x "$BENCH_S3_SERVER" ] || { echo "no s3s_serve at $BENCH_S3_SERVER" >&2; exit 2; }
+  "$py" -c 'import boto3' || { echo "boto3 is missing from $py: run scripts/setup-tools.sh" >&2; exit 2; }
+  mkdir -p "$work/s3"
+  "$BENCH_S3_SERVER" "$work/s3" > "$work/s3.port" &
+  s3_pid=$!
+  trap 'stop_s3; cleanup' EXIT
+  for _ in $(seq 100); do
+    s3_port=$(head -n1 "$work/s3.port" 2> /dev/null || true)
+    [ -n "$s3_port" ] && break
+    sleep 0.1
+  done
+  [ -n "$s3_port" ] || { echo "s3s_serve did not start" >&2; exit 1; }
+fi
+# put_s3 FILE KEY: FILE and its sidecar into the bucket `backups` with one PUT each (s3s-fs
+# keeps the ETag of what it was sent).
+put_s3() {
+  AWS_REQUEST_CHECKSUM_CALCULATION=when_required "$py" - "$s3_port" "$1" "$2" << 'PY'
+import sys
+
+import boto3
+
+port, path, key = sys.argv[1:]
+s3 = boto3.client(
+    "s3",
+    endpoint_url=f"http://127.0.0.1:{port}",
+    aws_access_key_id="dr-bench",
+    aws_secret_access_key="dr-bench-secret",
+    region_name="us-east-1",
+)
+if "backups" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+    s3.create_bucket(Bucket="backups")
+for p, k in ((path, key), (path + ".sha256", key + ".sha256")):
+    with open(p, "rb") as f:
+        s3.put_object(Bucket="backups", Key=k, Body=f)
+PY
+}
+
 now() { date +%s.%N; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 # stats FILE: "median min max" of the numbers in FILE, one a line.
@@ -69,6 +117,15 @@ run_dr_action() {
     check --schedule quarterly --out "$dir/report.json" > "$dir/stdout.txt" \
     || { cat "$dir/stdout.txt" "$dir/report.json" >&2; exit 1; }
   awk -F': ' '/Maximum resident set size/ { print $2 }' "$dir/time.txt" >> "$dir/rss.txt"
+}
+run_dr_s3() {
+  /usr/bin/time -v -o "$dir/time-s3.txt" env AWS_ACCESS_KEY_ID=dr-bench \
+    AWS_SECRET_ACCESS_KEY=dr-bench-secret AWS_ENDPOINT_URL_S3="http://127.0.0.1:$s3_port" \
+    AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent \
+    AWS_EC2_METADATA_DISABLED=true \
+    "$bin" --config "$dir/dr-s3.yml" check --schedule quarterly --out "$dir/report-s3.json" \
+    > "$dir/stdout-s3.txt" || { cat "$dir/stdout-s3.txt" "$dir/report-s3.json" >&2; exit 1; }
+  awk -F': ' '/Maximum resident set size/ { print $2 }' "$dir/time-s3.txt" >> "$dir/rss-s3.txt"
 }
 run_usual() {
   mkdir -p "$dir/usual"
@@ -130,6 +187,12 @@ targets:
       command: ["sh", "-c", "cat > /dev/null"]
 YAML
     contenders=(dr-action usual "${stages[@]}")
+    if [ -n "$s3_port" ]; then
+      put_s3 "$obj" "db/$name"
+      sed 's|^storage:$|aws:\n  region: us-east-1\nstorage:|; s|^  local: ./backups$|  bucket: backups|' \
+        "$dir/dr.yml" > "$dir/dr-s3.yml"
+      contenders+=(dr-s3)
+    fi
     n=${#contenders[@]}
     for ((rep = 0; rep < reps; rep++)); do
       for ((i = 0; i < n; i++)); do
@@ -154,7 +217,7 @@ YAML
       printf '%-5s %-6s %-9s %-10s %-26s %-9s %s\n' "${size}M" "$fmt" "$(mib "$unpacked")M" \
         "$c" "$med ($lo–$hi)" "$ratio" "$notes"
       case "$c" in
-        dr-action | usual | openssl) ;;
+        dr-action | usual | openssl | dr-s3) ;;
         *)
           if [ -z "$fastest_decoder" ] || awk -v a="$med" -v b="$fastest_med" 'BEGIN { exit !(a < b) }'; then
             fastest_decoder=$c
@@ -169,6 +232,14 @@ YAML
     headline=$(awk -v a="$ours" -v b="$slowest_best" 'BEGIN { printf "%.2fx", a / b }')
     read -r usual _ _ < <(stats "$dir/times/usual")
     speedup=$(awk -v a="$ours" -v b="$usual" 'BEGIN { printf "%.2fx", b / a }')
+    if [ -n "$s3_port" ]; then
+      s3_ok=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["targets"][0]["ok"])' "$dir/report-s3.json")
+      [ "$s3_ok" = True ] || { echo "the restore from S3 failed: see $dir/report-s3.json" >&2; exit 1; }
+      read -r from_s3 _ _ < <(stats "$dir/times/dr-s3")
+      s3_rss=$(($(sort -n "$dir/rss-s3.txt" | tail -1) / 1024))
+      echo "==> ${size}M $fmt: from S3 on loopback / from the local store = $(awk -v a="$from_s3" -v b="$ours" 'BEGIN { printf "%.2fx", a / b }') (peak RSS ${s3_rss} MiB)"
+      rm -rf "$work/s3/backups/db"
+    fi
     echo "==> ${size}M $fmt: dr-action / slowest best stage ($which, ${slowest_best}s) = $headline; the usual pipeline takes $speedup dr-action's time"
     rm -rf "$dir/backups"
   done

@@ -29,10 +29,7 @@ fn sqlite_gz(work: &Path, rows: u32) -> Vec<u8> {
 
 /// `sha256sum`'s line for `bytes` stored as `name`.
 fn sidecar(work: &Path, name: &str, bytes: &[u8]) -> String {
-    let path = work.join("to-hash");
-    std::fs::write(&path, bytes).unwrap();
-    let out = String::from_utf8(run(Command::new("sha256sum").arg(&path))).unwrap();
-    format!("{}  {name}\n", out.split_whitespace().next().unwrap())
+    format!("{}  {name}\n", sets::sha256sum(work, "to-hash", bytes))
 }
 
 /// `age-keygen`: the identity file's text and its recipient.

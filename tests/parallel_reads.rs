@@ -89,25 +89,13 @@ fn s3s_flaky_server(root: &std::path::Path, flaky: Vec<String>) -> (u16, Arc<Mut
         }
     }
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let fs = s3s_fs::FileSystem::new(root).unwrap();
-    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-    builder.set_auth(s3s::auth::SimpleAuth::from_single("dr-test", "dr-secret"));
-    builder.set_access(Flaky {
-        flaky: Mutex::new(flaky),
-        seen: seen.clone(),
-    });
-    let service = builder.build();
-    let port = crate::util::spawn_loopback(move |socket| {
-        let service = service.clone();
-        async move {
-            let builder =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            let _ = builder
-                .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
-                .await;
-        }
-    })
-    .port();
+    let port = crate::s3::s3s_server(
+        root,
+        Flaky {
+            flaky: Mutex::new(flaky),
+            seen: seen.clone(),
+        },
+    );
     (port, seen)
 }
 

@@ -630,20 +630,14 @@ fn s3_a_persistent_503_slowdown_fails_the_check_after_bounded_retries() {
     );
 }
 
-/// An s3s-fs server in-process with signature checking for `dr-test` / `dr-secret`, refusing
-/// every operation after authentication.
-pub fn s3s_denying_server(root: &std::path::Path) -> u16 {
-    struct DenyAll;
-    #[async_trait::async_trait]
-    impl s3s::access::S3Access for DenyAll {
-        async fn check(&self, _cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
-            Err(s3s::s3_error!(AccessDenied, "Access Denied"))
-        }
-    }
+/// An s3s-fs server in-process on a loopback port, over the folder `root` (its buckets are the
+/// folder's subfolders), checking signatures for `dr-test` / `dr-secret`, with `access` deciding
+/// each authenticated request. Returns the port.
+pub fn s3s_server(root: &std::path::Path, access: impl s3s::access::S3Access) -> u16 {
     let fs = s3s_fs::FileSystem::new(root).unwrap();
     let mut builder = s3s::service::S3ServiceBuilder::new(fs);
     builder.set_auth(s3s::auth::SimpleAuth::from_single("dr-test", "dr-secret"));
-    builder.set_access(DenyAll);
+    builder.set_access(access);
     let service = builder.build();
     crate::util::spawn_loopback(move |socket| {
         let service = service.clone();
@@ -656,6 +650,18 @@ pub fn s3s_denying_server(root: &std::path::Path) -> u16 {
         }
     })
     .port()
+}
+
+/// An s3s-fs server refusing every operation after authentication.
+pub fn s3s_denying_server(root: &std::path::Path) -> u16 {
+    struct DenyAll;
+    #[async_trait::async_trait]
+    impl s3s::access::S3Access for DenyAll {
+        async fn check(&self, _cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
+            Err(s3s::s3_error!(AccessDenied, "Access Denied"))
+        }
+    }
+    s3s_server(root, DenyAll)
 }
 
 #[test]

@@ -66,22 +66,8 @@ fn config(dir: &Dir, rest: &str) {
 
 const RESTORE: &str = "    restore:\n      engine: sqlite\n      validate:\n        - sql: \"select count(*) from orders\"\n          expect-min: 5\n";
 
-fn env(moto: &Moto) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ACCESS_KEY_ID", "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-        ("AWS_ENDPOINT_URL", moto.endpoint()),
-        ("AWS_CONFIG_FILE", "/nonexistent/aws-config".into()),
-        (
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials".into(),
-        ),
-        ("AWS_EC2_METADATA_DISABLED", "true".into()),
-    ]
-}
-
 fn run_quarterly(dir: &Dir, moto: &Moto) -> (crate::util::Run, serde_json::Value) {
-    let env = env(moto);
+    let env = moto.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     quarterly(dir, &[], &env)
 }
@@ -258,22 +244,7 @@ fn s3s_refusing_restores(root: &std::path::Path, code: s3s::S3ErrorCode) -> u16 
             }
         }
     }
-    let fs = s3s_fs::FileSystem::new(root).unwrap();
-    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-    builder.set_auth(s3s::auth::SimpleAuth::from_single("dr-test", "dr-secret"));
-    builder.set_access(Refuse(code));
-    let service = builder.build();
-    crate::util::spawn_loopback(move |socket| {
-        let service = service.clone();
-        async move {
-            let builder =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            let _ = builder
-                .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
-                .await;
-        }
-    })
-    .port()
+    crate::s3::s3s_server(root, Refuse(code))
 }
 
 #[test]

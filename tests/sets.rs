@@ -34,7 +34,7 @@ fn gzip_file(path: &Path) -> Vec<u8> {
 }
 
 /// `sha256sum FILE`'s digest.
-fn sha256sum(work: &Path, name: &str, bytes: &[u8]) -> String {
+pub fn sha256sum(work: &Path, name: &str, bytes: &[u8]) -> String {
     let path = work.join(name);
     std::fs::write(&path, bytes).unwrap();
     let out = String::from_utf8(run(Command::new("sha256sum").arg(&path))).unwrap();
@@ -525,17 +525,7 @@ fn sets_on_s3_pass_weekly_monthly_and_restore_and_a_missing_part_is_named() {
         "version: 1\naws:\n  region: eu-west-1\nstorage:\n  bucket: {BUCKET}\ntargets:\n  - name: app\n    prefix: app/\n    match: \"full_*\"\n    format: file\n    rpo: 1d\n{LIGHT_RESTORE}"
     );
     dir.write("dr.yml", &config);
-    let env = [
-        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-        ("AWS_ENDPOINT_URL", moto.endpoint()),
-        ("AWS_CONFIG_FILE", "/nonexistent/aws-config".to_string()),
-        (
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials".to_string(),
-        ),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
-    ];
+    let env = moto.env();
     let (r, t) = dry_run(&dir, "weekly", &env);
     r.expect_code(0);
     assert!(passed(&t, "encryption").contains("aws:kms"));
@@ -676,17 +666,7 @@ fn sets_on_s3_an_archived_part_fails_restorable_naming_the_part() {
             "version: 1\naws:\n  region: eu-west-1\nstorage:\n  bucket: {BUCKET}\ntargets:\n  - name: app\n    prefix: app/\n    match: \"full_*\"\n    format: file\n    rpo: 1d\n{LIGHT_RESTORE}"
         ),
     );
-    let env = [
-        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-        ("AWS_ENDPOINT_URL", moto.endpoint()),
-        ("AWS_CONFIG_FILE", "/nonexistent/aws-config".to_string()),
-        (
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials".to_string(),
-        ),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
-    ];
+    let env = moto.env();
     let (r, t) = dry_run(&dir, "weekly", &env);
     r.expect_code(1);
     let d = failed(&t, "restorable");

@@ -134,7 +134,19 @@ fn sealed(head: &[u8], size: u64, keys: &Keys) -> Result<Option<Sealed>, String>
             None => Ok(None),
         },
         Some(Err(why)) => Err(why.clone()),
-        Some(Ok(d)) => d.expect(head, size).map(Some),
+        Some(Ok(d)) => d.expect(head, size, plain(head)).map(Some),
+    }
+}
+
+/// What first bytes show when they are not ciphertext: a compression, or a content with a
+/// header of its own (text and noise show nothing).
+fn plain(head: &[u8]) -> Option<&'static str> {
+    match Compression::detect(head) {
+        Compression::None => match Content::detect(head) {
+            c @ (Content::PgCustom | Content::Sqlite | Content::Tar) => Some(c.name()),
+            _ => None,
+        },
+        c => Some(c.name()),
     }
 }
 

@@ -136,8 +136,9 @@ impl Decryption {
 
     /// How an object with these first bytes is sealed, if it is sealed the way this key
     /// opens; else what is wrong, in words (a plain backup where an encrypted one is expected,
-    /// the other family).
-    pub fn expect(&self, head: &[u8], size: u64) -> Result<Sealed, String> {
+    /// the other family). `plain` is what the first bytes show when they are not ciphertext (a
+    /// compression or a known content, as the caller recognises them; `None` for noise).
+    pub fn expect(&self, head: &[u8], size: u64, plain: Option<&str>) -> Result<Sealed, String> {
         let found = Sealed::detect(head);
         match (&self.key, found) {
             (
@@ -145,7 +146,7 @@ impl Decryption {
                 Some(s @ (Sealed::Age | Sealed::AgeArmored)),
             ) => Ok(s),
             (Key::Openssl { .. }, Some(Sealed::OpensslSalted)) => Ok(Sealed::OpensslSalted),
-            (Key::Openssl { .. }, None) if !looks_plain(head) => {
+            (Key::Openssl { .. }, None) if plain.is_none() => {
                 if size < 32 || !size.is_multiple_of(16) {
                     Err(format!(
                         "{size} bytes is not an IV and whole AES blocks: not aes-256-cbc with the IV in front"
@@ -161,7 +162,7 @@ impl Decryption {
             )),
             (_, None) => Err(format!(
                 "the object is not encrypted ({}) but the target's encryption is {}",
-                plain_name(head),
+                plain.unwrap_or("no encryption header"),
                 self.family()
             )),
         }
@@ -318,31 +319,6 @@ fn age_error(e: age::DecryptError) -> io::Error {
         other => other.to_string(),
     };
     invalid(&format!("age: {why}"))
-}
-
-/// First bytes that are plainly not ciphertext: a compressed stream or a known content.
-fn looks_plain(head: &[u8]) -> bool {
-    plain_kind(head).is_some()
-}
-
-fn plain_kind(head: &[u8]) -> Option<&'static str> {
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Some("gzip")
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Some("zstd")
-    } else if head.starts_with(b"PGDMP") {
-        Some("a PostgreSQL dump")
-    } else if head.starts_with(b"SQLite format 3\0") {
-        Some("a SQLite database")
-    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
-        Some("a tar archive")
-    } else {
-        None
-    }
-}
-
-fn plain_name(head: &[u8]) -> &'static str {
-    plain_kind(head).unwrap_or("no encryption header")
 }
 
 /// The key with the encryption's extension taken off (`db.sql.gz.enc` → `db.sql.gz`,

@@ -90,7 +90,7 @@ fn an_openssl_pbkdf2_file_decrypts_with_its_passphrase() {
         )
         .unwrap();
         assert_eq!(
-            d.expect(&sealed, sealed.len() as u64),
+            d.expect(&sealed, sealed.len() as u64, None),
             Ok(Sealed::OpensslSalted)
         );
         let got = decrypt(&d, &sealed).unwrap();
@@ -112,7 +112,7 @@ fn a_raw_key_with_the_iv_in_front_decrypts() {
     sealed.extend(body);
     let d = Decryption::from_config(&openssl("K", 10_000), &secrets(&[("K", key)])).unwrap();
     assert_eq!(
-        d.expect(&sealed, sealed.len() as u64),
+        d.expect(&sealed, sealed.len() as u64, None),
         Ok(Sealed::OpensslIv)
     );
     assert!(decrypt(&d, &sealed).unwrap() == plain);
@@ -137,10 +137,10 @@ fn a_raw_key_must_be_64_hex_digits() {
 fn a_plain_object_where_an_encrypted_one_is_expected_is_named() {
     let d = Decryption::from_config(&openssl("K", 10_000), &secrets(&[("K", "pw")])).unwrap();
     let gz = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0];
-    let err = d.expect(&gz, 64).unwrap_err();
+    let err = d.expect(&gz, 64, Some("gzip")).unwrap_err();
     assert!(err.contains("not encrypted (gzip)"), "{err}");
     let age = Decryption::from_config(&age_identity("I"), &secrets(&[("I", IDENTITY)])).unwrap();
-    let err = age.expect(b"Salted__12345678", 64).unwrap_err();
+    let err = age.expect(b"Salted__12345678", 64, None).unwrap_err();
     assert!(err.contains("aes-256-cbc") && err.contains("age"), "{err}");
 }
 
@@ -194,7 +194,7 @@ fn an_age_file_decrypts_with_its_identity_binary_and_armored() {
         } else {
             Sealed::Age
         };
-        assert_eq!(d.expect(&sealed, sealed.len() as u64), Ok(want));
+        assert_eq!(d.expect(&sealed, sealed.len() as u64, None), Ok(want));
         assert!(decrypt(&d, &sealed).unwrap() == plain, "armor: {armor}");
         // The first bytes alone decrypt as far as they go.
         let head = &sealed[..(PREFIX_BYTES as usize).min(sealed.len())];

@@ -198,15 +198,15 @@ async fn check_part(
         Ok(p) => p,
         Err(why) => return Check::fail(&name, why),
     };
-    let content = peeled.content.clone();
+    let content = &peeled.content;
     let seen = format!(
         "{}, {}, {}",
         short_size(size),
         peeled.layers(),
-        Content::detect(&content).name()
+        Content::detect(content).name()
     );
     if let Some(format) = expected
-        && let Err(e) = format::verify(format, &content)
+        && let Err(e) = format::verify(format, content)
     {
         return Check::fail(&name, format!("{}: {e}", peeled.layers()));
     }

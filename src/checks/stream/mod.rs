@@ -334,15 +334,20 @@ impl Transforming {
         } = self;
         let result =
             transform(Box::new(input)).and_then(|mut plain| pump(&mut plain, &out, &pool, None));
-        let last = match result {
-            Ok(()) => Chunk::End,
-            Err(e) => {
-                stats.fail(&e);
-                Chunk::Failed(e.kind(), e.to_string())
-            }
-        };
-        let _ = out.blocking_send(last);
+        tell_the_end(result, &out, &stats);
     }
+}
+
+/// Hands the next stage the end of a stage's output: clean, or the error (kept in `stats`).
+fn tell_the_end(result: io::Result<()>, out: &mpsc::Sender<Chunk>, stats: &Stats) {
+    let last = match result {
+        Ok(()) => Chunk::End,
+        Err(e) => {
+            stats.fail(&e);
+            Chunk::Failed(e.kind(), e.to_string())
+        }
+    };
+    let _ = out.blocking_send(last);
 }
 
 /// The last stage, on a blocking thread: the decompressor.
@@ -372,14 +377,7 @@ impl Decoding {
         // depends on how far the hashing had got: a corrupt backup whose bytes match their
         // checksum was corrupt when it was written.
         let _ = hashed.recv();
-        let last = match result {
-            Ok(()) => Chunk::End,
-            Err(e) => {
-                stats.fail(&e);
-                Chunk::Failed(e.kind(), e.to_string())
-            }
-        };
-        let _ = out.blocking_send(last);
+        tell_the_end(result, &out, &stats);
     }
 }
 
