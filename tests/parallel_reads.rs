@@ -145,3 +145,53 @@ fn s3s_a_range_answered_503_once_is_asked_again_and_the_bytes_stay_in_order() {
     // 1,000,003 bytes in 64 KiB parts: 16 ranges per read, one more for the retry.
     assert_eq!(seen.len(), 2 * 16 + 1, "{seen:?}");
 }
+
+/// An s3s-fs server that records the operation of every request it serves.
+fn s3s_recording_server(root: &std::path::Path) -> (u16, Arc<Mutex<Vec<String>>>) {
+    struct Recording(Arc<Mutex<Vec<String>>>);
+    #[async_trait::async_trait]
+    impl s3s::access::S3Access for Recording {
+        async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
+            self.0.lock().unwrap().push(cx.s3_op().name().to_string());
+            Ok(())
+        }
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let port = crate::s3::s3s_server(root, Recording(seen.clone()));
+    (port, seen)
+}
+
+#[test]
+fn s3s_a_parallel_read_counted_one_get_for_all_its_ranged_gets() {
+    let root = Dir::new();
+    let sizes = [("db/one", 1000usize), ("db/two", 200_000), ("db/many", 1_000_003)];
+    for (key, len) in sizes {
+        root.write(&format!("backups/{key}"), object(len));
+    }
+    let (port, seen) = s3s_recording_server(root.path());
+    let counts = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store =
+            S3Store::new(s3s_client(port), "backups", None).with_parallel_reads(small_parts());
+        let counting = dr_action::store::counting::Counting::new(&store);
+        for (key, len) in sizes {
+            let mut out = Vec::new();
+            let mut reader = counting.read(key).await.unwrap();
+            reader.read_to_end(&mut out).await.unwrap();
+            assert!(out == object(len), "{key} differs from what was put");
+        }
+        assert_eq!(counting.read_range("db/many", 0, 10).await.unwrap().len(), 10);
+        assert!(counting.head("db/many").await.unwrap().is_some());
+        counting.counts()
+    });
+    let seen = seen.lock().unwrap();
+    let of = |op: &str| seen.iter().filter(|s| *s == op).count() as u64;
+    assert_eq!(
+        (counts.get + counts.range, counts.head),
+        (of("GetObject"), of("HeadObject")),
+        "the counts differ from the server's log: {counts:?}, {seen:?}"
+    );
+    // One GET for one part, two up to the threshold, one per 64 KiB part above it.
+    assert_eq!(counts.get, 1 + 2 + 16, "{counts:?}");
+    assert_eq!(counts.range, 1);
+    assert_eq!(counts.bytes, 1000 + 200_000 + 1_000_003 + 10);
+}

@@ -29,7 +29,7 @@ pub struct Counts {
     pub head: u64,
     /// Ranged reads (the first bytes, the sidecar).
     pub range: u64,
-    /// Whole-object reads.
+    /// The GETs of whole-object reads (a parallel read sends one per part).
     pub get: u64,
     /// Bytes read back, ranged and whole.
     pub bytes: u64,
@@ -65,6 +65,8 @@ struct Shared {
 pub struct Counting<'a> {
     inner: &'a dyn BackupStore,
     shared: Arc<Shared>,
+    /// What `inner` had sent for whole reads when counting began, when it counts them itself.
+    reads_before: Option<u64>,
 }
 
 impl<'a> Counting<'a> {
@@ -72,17 +74,23 @@ impl<'a> Counting<'a> {
         Counting {
             inner,
             shared: Arc::default(),
+            reads_before: inner.reads_sent(),
         }
     }
 
-    /// The counts so far.
+    /// The counts so far. A whole read counts the GETs the store sent for it: one, or one per
+    /// part of a parallel read.
     pub fn counts(&self) -> Counts {
         let s = &self.shared;
+        let get = match (self.inner.reads_sent(), self.reads_before) {
+            (Some(now), Some(before)) => now.saturating_sub(before),
+            _ => s.get.load(Ordering::Relaxed),
+        };
         Counts {
             list: s.list.load(Ordering::Relaxed),
             head: s.head.load(Ordering::Relaxed),
             range: s.range.load(Ordering::Relaxed),
-            get: s.get.load(Ordering::Relaxed),
+            get,
             bytes: s.bytes.load(Ordering::Relaxed),
         }
     }
@@ -138,6 +146,10 @@ impl BackupStore for Counting<'_> {
         request: &crate::config::RestoreRequest,
     ) -> Result<super::RestoreRequested, StoreError> {
         self.inner.request_restore(key, request).await
+    }
+
+    fn reads_sent(&self) -> Option<u64> {
+        Some(self.counts().get)
     }
 
     async fn read(&self, key: &str) -> Result<ObjectReader, StoreError> {

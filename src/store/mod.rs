@@ -205,6 +205,13 @@ pub trait BackupStore: Send + Sync {
     /// The whole object as a stream.
     async fn read(&self, key: &str) -> Result<ObjectReader, StoreError>;
 
+    /// The requests [`BackupStore::read`] has sent since the store was made, for a store whose
+    /// one read can send several (S3's parallel ranged reads); `None` when every read is one
+    /// request.
+    fn reads_sent(&self) -> Option<u64> {
+        None
+    }
+
     /// Asks for a readable copy of an archived object, kept `request.days` days. Only S3 has
     /// such a request; the other stores refuse it.
     async fn request_restore(

@@ -9,6 +9,8 @@
 //! `SlowDown`…), and a message that says what to check.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
@@ -33,6 +35,8 @@ pub struct S3Store {
     /// The custom endpoint, when there is one, for messages.
     endpoint: Option<String>,
     parallel: ParallelReads,
+    /// The GETs `read` has sent: one, two, or one per part (each attempt of a part counts).
+    reads_sent: Arc<AtomicU64>,
 }
 
 impl S3Store {
@@ -42,6 +46,7 @@ impl S3Store {
             bucket: bucket.into(),
             endpoint,
             parallel: ParallelReads::default(),
+            reads_sent: Arc::default(),
         }
     }
 
@@ -104,6 +109,7 @@ impl S3Store {
             client: self.client.clone(),
             bucket: self.bucket.clone(),
             key: key.to_string(),
+            sent: self.reads_sent.clone(),
         };
         let parts = stream::iter(ranges)
             .map(move |(start, len)| {
@@ -557,6 +563,7 @@ impl BackupStore for S3Store {
     /// `in-flight` at a time, put back in order.
     async fn read(&self, key: &str) -> Result<ObjectReader, StoreError> {
         use tokio::io::AsyncReadExt;
+        self.reads_sent.fetch_add(1, Ordering::Relaxed);
         if self.parallel.in_flight <= 1 {
             let out = self.get(key, None).await?;
             return Ok(Box::pin(out.body.into_async_read()));
@@ -577,10 +584,15 @@ impl BackupStore for S3Store {
             return Ok(Box::pin(head));
         };
         if total <= self.parallel.threshold.bytes {
+            self.reads_sent.fetch_add(1, Ordering::Relaxed);
             let rest = self.get(key, Some(format!("bytes={part}-"))).await?;
             return Ok(Box::pin(head.chain(rest.body.into_async_read())));
         }
         Ok(Box::pin(head.chain(self.parts_in_order(key, part, total))))
+    }
+
+    fn reads_sent(&self) -> Option<u64> {
+        Some(self.reads_sent.load(Ordering::Relaxed))
     }
 }
 
@@ -599,6 +611,7 @@ struct Part {
     client: Client,
     bucket: String,
     key: String,
+    sent: Arc<AtomicU64>,
 }
 
 impl Part {
@@ -614,6 +627,7 @@ impl Part {
             self.bucket, self.key
         );
         let attempt = || async {
+            self.sent.fetch_add(1, Ordering::Relaxed);
             let out = self
                 .client
                 .get_object()
@@ -630,11 +644,24 @@ impl Part {
                         None => err,
                     }
                 })?;
-            let body = out.body.collect().await.map_err(|e| {
-                StoreError::new(StoreErrorKind::Other, format!("the body broke off: {e}"))
-                    .with_code("ReadError")
-            })?;
-            let bytes = body.into_bytes();
+            // Into one buffer of the part's size as the body arrives: collecting the pieces
+            // and joining them after would hold each part twice.
+            let mut body = out.body;
+            let mut bytes = bytes::BytesMut::with_capacity(len.min(usize::MAX as u64) as usize);
+            while let Some(piece) = body.next().await {
+                let piece = piece.map_err(|e| {
+                    StoreError::new(StoreErrorKind::Other, format!("the body broke off: {e}"))
+                        .with_code("ReadError")
+                })?;
+                if (bytes.len() + piece.len()) as u64 > len {
+                    return Err(StoreError::new(
+                        StoreErrorKind::Other,
+                        format!("more than the {len} bytes asked came back"),
+                    ));
+                }
+                bytes.extend_from_slice(&piece);
+            }
+            let bytes = bytes.freeze();
             if bytes.len() as u64 != len {
                 return Err(StoreError::new(
                     StoreErrorKind::Other,
