@@ -164,7 +164,11 @@ fn s3s_recording_server(root: &std::path::Path) -> (u16, Arc<Mutex<Vec<String>>>
 #[test]
 fn s3s_a_parallel_read_counted_one_get_for_all_its_ranged_gets() {
     let root = Dir::new();
-    let sizes = [("db/one", 1000usize), ("db/two", 200_000), ("db/many", 1_000_003)];
+    let sizes = [
+        ("db/one", 1000usize),
+        ("db/two", 200_000),
+        ("db/many", 1_000_003),
+    ];
     for (key, len) in sizes {
         root.write(&format!("backups/{key}"), object(len));
     }
@@ -179,7 +183,10 @@ fn s3s_a_parallel_read_counted_one_get_for_all_its_ranged_gets() {
             reader.read_to_end(&mut out).await.unwrap();
             assert!(out == object(len), "{key} differs from what was put");
         }
-        assert_eq!(counting.read_range("db/many", 0, 10).await.unwrap().len(), 10);
+        assert_eq!(
+            counting.read_range("db/many", 0, 10).await.unwrap().len(),
+            10
+        );
         assert!(counting.head("db/many").await.unwrap().is_some());
         counting.counts()
     });
