@@ -34,6 +34,9 @@ pub struct PolicyValues {
     pub account: String,
     pub repo: String,
     pub branch: String,
+    /// The role may also ask S3 for readable copies of archived backups under the prefix
+    /// (`s3:RestoreObject`, for targets with `restore-request`).
+    pub restore_request: bool,
 }
 
 /// A value that cannot go into a policy, and why.
@@ -144,8 +147,19 @@ pub fn render(values: &PolicyValues) -> Result<Vec<(&'static str, String)>, Stri
                 let rest: String = text[i..].chars().take(20).collect();
                 return Err(format!("{name}: placeholder left unfilled: {rest}"));
             }
-            let json: serde_json::Value = serde_json::from_str(&text)
+            let mut json: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| format!("{name}: not valid JSON after filling: {e}"))?;
+            if *name == "iam_role_policy.json" && values.restore_request {
+                let statements = json["Statement"]
+                    .as_array_mut()
+                    .ok_or_else(|| format!("{name}: no Statement array"))?;
+                statements.push(serde_json::json!({
+                    "Sid": "RequestReadableCopiesOfArchivedBackups",
+                    "Effect": "Allow",
+                    "Action": "s3:RestoreObject",
+                    "Resource": format!("arn:aws:s3:::{}/{}*", values.bucket, values.prefix),
+                }));
+            }
             let mut pretty = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
             pretty.push('\n');
             Ok((*name, pretty))
@@ -166,7 +180,42 @@ mod tests {
             account: "123456789012".into(),
             repo: "acme/app".into(),
             branch: "main".into(),
+            restore_request: false,
         }
+    }
+
+    #[test]
+    fn restore_request_alone_lets_the_role_restore_archived_objects_under_the_prefix() {
+        let restoring = |on: bool| -> Vec<serde_json::Value> {
+            let values = PolicyValues {
+                restore_request: on,
+                ..good()
+            };
+            let out = render(&values).unwrap();
+            let iam = &out
+                .iter()
+                .find(|(name, _)| *name == "iam_role_policy.json")
+                .unwrap()
+                .1;
+            let iam: serde_json::Value = serde_json::from_str(iam).unwrap();
+            iam["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s.to_string().contains("s3:RestoreObject"))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(restoring(false), Vec::<serde_json::Value>::new());
+        assert_eq!(
+            restoring(true),
+            vec![serde_json::json!({
+                "Sid": "RequestReadableCopiesOfArchivedBackups",
+                "Effect": "Allow",
+                "Action": "s3:RestoreObject",
+                "Resource": "arn:aws:s3:::acme-backups-prod/pwm/*",
+            })]
+        );
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct RenderArgs {
     /// The branch allowed to assume the role.
     #[arg(long, default_value = "main")]
     pub branch: String,
+    /// Also let the role ask S3 for readable copies of archived backups under the prefix
+    /// (s3:RestoreObject), for targets with `restore-request`.
+    #[arg(long)]
+    pub restore_request: bool,
 }
 
 impl RenderArgs {
@@ -50,6 +54,7 @@ impl RenderArgs {
                 account: self.account,
                 repo: self.repo,
                 branch: self.branch,
+                restore_request: self.restore_request,
             },
             dir: global.out_dir.join("policies"),
         }
