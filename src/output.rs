@@ -11,7 +11,7 @@
 //! done (a closed pipe is not an error; a full disk is).
 
 use std::io::{self, Write};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 /// Receives the command's output, one line at a time (without its newline).
 pub trait Sink {
@@ -76,10 +76,7 @@ impl<O: Write, E: Write> Console<O, E> {
 
     fn with_progress(&self, f: impl FnOnce(&mut Progress<E>) -> io::Result<()>) {
         let Some(p) = &self.progress else { return };
-        let mut p = match p.lock() {
-            Ok(p) => p,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut p = p.lock().unwrap_or_else(PoisonError::into_inner);
         if p.broken {
             return;
         }
@@ -138,20 +135,17 @@ impl<W: Write> Streamed<W> {
 
     /// The first write error, if any.
     pub fn finish(self) -> Option<io::Error> {
-        let state = match self.state.into_inner() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let state = self
+            .state
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
         state.error
     }
 }
 
 impl<W: Write> Sink for Streamed<W> {
     fn line(&self, line: &str) {
-        let mut state = match self.state.lock() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.error.is_some() {
             return;
         }
@@ -177,19 +171,19 @@ impl Captured {
 
     /// The lines written so far.
     pub fn lines(&self) -> Vec<String> {
-        match self.0.lock() {
-            Ok(l) => l.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
 impl Sink for Captured {
     fn line(&self, line: &str) {
-        match self.0.lock() {
-            Ok(mut l) => l.push(line.to_string()),
-            Err(poisoned) => poisoned.into_inner().push(line.to_string()),
-        }
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(line.to_string());
     }
 }
 

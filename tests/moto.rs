@@ -82,17 +82,11 @@ impl Moto {
     /// The environment a `dr-action` process needs to reach this moto with test credentials
     /// and nothing else (no profile files, no instance metadata).
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("AWS_ENDPOINT_URL", self.endpoint()),
-            ("AWS_CONFIG_FILE", "/nonexistent/aws-config".into()),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/aws-credentials".into(),
-            ),
-            ("AWS_EC2_METADATA_DISABLED", "true".into()),
-        ]
+        crate::s3::TEST_AWS_ENV
+            .iter()
+            .map(|(k, v)| (*k, v.to_string()))
+            .chain([("AWS_ENDPOINT_URL", self.endpoint())])
+            .collect()
     }
 
     /// What moto printed: one line per request it served.

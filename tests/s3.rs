@@ -84,16 +84,22 @@ fn config(
 
 /// The binary with static test credentials and no AWS files from the host.
 pub fn s3_command(dir: &Dir) -> TestCommand {
-    dir.command()
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    TEST_AWS_ENV
+        .iter()
+        .fold(dir.command(), |cmd, (k, v)| cmd.env(k, v))
 }
+
+/// The test credentials, and no AWS files or instance metadata from the host.
+pub const TEST_AWS_ENV: [(&str, &str); 5] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_CONFIG_FILE", "/nonexistent/aws-config"),
+    (
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "/nonexistent/aws-credentials",
+    ),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+];
 
 /// `(ok, detail)` of a target's check in a report.
 fn check(report: &serde_json::Value, target: &str, name: &str) -> (bool, String) {

@@ -50,19 +50,12 @@ fn config(dir: &Dir, format: &str, pattern: &str, checksum: &str, rest: &str) {
 /// The quarterly check with the S3 credentials and endpoint passed explicitly, and no AWS
 /// files from the host.
 fn run_quarterly(dir: &Dir, moto: &Moto, extra: &[(&str, String)]) -> (Run, serde_json::Value) {
-    let endpoint = moto.endpoint();
-    let mut env: Vec<(&str, &str)> = vec![
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_ENDPOINT_URL", &endpoint),
-        ("AWS_CONFIG_FILE", "/nonexistent/aws-config"),
-        (
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        ),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ];
-    env.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
+    let moto_env = moto.env();
+    let env: Vec<(&str, &str)> = moto_env
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
     quarterly(dir, &[], &env)
 }
 
