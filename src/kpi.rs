@@ -15,7 +15,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::report::{PerSchedule, ReportView, Schedule};
-use crate::units::rfc3339;
+use crate::units::{rfc3339, short_duration};
+
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// The config's max ages in seconds, one per schedule, as the KPI rule takes them.
 pub fn max_ages(m: &crate::config::MaxAge) -> PerSchedule<u64> {
@@ -25,9 +27,6 @@ pub fn max_ages(m: &crate::config::MaxAge) -> PerSchedule<u64> {
         quarterly: m.quarterly.secs(),
     }
 }
-use crate::units::short_duration;
-
-pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -180,11 +180,7 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
             ));
             let mut report = TargetReport::new(&target.name, Some(latest), checks);
             report.evidence.uri = Some(ctx.store.uri(&newest.key));
-            if let Some(waited) = thaw_seconds {
-                report
-                    .metrics
-                    .insert("restore_request_seconds".into(), seconds(Some(waited)));
-            }
+            waited_for_copy(&mut report, thaw_seconds);
             return report;
         }
     }
@@ -390,12 +386,17 @@ pub async fn check_target(target: &Target, prefix: &str, ctx: &RestoreContext<'_
         rto_met,
         target,
     );
-    if let Some(waited) = thaw_seconds {
+    waited_for_copy(&mut report, thaw_seconds);
+    report
+}
+
+/// The wait for a restored copy of an archived backup, when there was one, as a metric.
+fn waited_for_copy(report: &mut TargetReport, waited: Option<Duration>) {
+    if let Some(waited) = waited {
         report
             .metrics
             .insert("restore_request_seconds".into(), seconds(Some(waited)));
     }
-    report
 }
 
 /// The end of a restore, whole or in parts: the scratch database dropped, then the `rto`
