@@ -32,12 +32,8 @@ done
 
 work="$(mktemp -d -t dr-bench-encrypted-XXXXXX)"
 trap 'rm -rf "$work"' EXIT
-now() { date +%s.%N; }
-stats() {
-  sort -g "$1" | awk '{ v[NR] = $1 } END {
-    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-    printf "%.3f %.3f %.3f\n", m, v[1], v[NR] }'
-}
+# shellcheck source=scripts/bench-common.sh
+. scripts/bench-common.sh
 
 pass="bench passphrase"
 age-keygen -o "$work/key.txt" 2> /dev/null
@@ -51,23 +47,7 @@ store() {
   mkdir -p "$dir/backups/db" "$dir/times"
   mv "$2" "$dir/backups/db/$1"
   (cd "$dir/backups/db" && sha256sum "$1" > "$1.sha256")
-  cat > "$dir/dr.yml" << YAML
-version: 1
-storage:
-  local: ./backups
-targets:
-  - name: bench
-    prefix: db/
-    match: "$1"
-    format: file
-    checksum: sidecar
-    rpo: 1d
-    rto: 1h
-$3
-    restore:
-      engine: command
-      command: ["sh", "-c", "cat > /dev/null"]
-YAML
+  bench_config "$1" "$3" > "$dir/dr.yml"
 }
 age -r "$recipient" -o "$work/a" "$plain"
 PASS="$pass" openssl enc -aes-256-cbc -pbkdf2 -salt -pass env:PASS -in "$plain" -out "$work/o"

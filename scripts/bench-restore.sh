@@ -102,14 +102,8 @@ for p, k in ((path, key), (path + ".sha256", key + ".sha256")):
 PY
 }
 
-now() { date +%s.%N; }
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-# stats FILE: "median min max" of the numbers in FILE, one a line.
-stats() {
-  sort -g "$1" | awk '{ v[NR] = $1 } END {
-    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-    printf "%.3f %.3f %.3f\n", m, v[1], v[NR] }'
-}
+# shellcheck source=scripts/bench-common.sh
+. scripts/bench-common.sh
 
 # The contenders; each reads $obj (and $dir), writes nothing but its own scratch.
 run_dr_action() {
@@ -170,22 +164,7 @@ for size in "${sizes[@]}"; do
     head -c "$((size * 1048576 * 5 / 6))" /dev/urandom | xxd -p | "${compress[@]}" > "$obj"
     (cd "$dir/backups/db" && sha256sum "$name" > "$name.sha256")
     stored=$(stat -c %s "$obj")
-    cat > "$dir/dr.yml" << YAML
-version: 1
-storage:
-  local: ./backups
-targets:
-  - name: bench
-    prefix: db/
-    match: "$name"
-    format: file
-    checksum: sidecar
-    rpo: 1d
-    rto: 1h
-    restore:
-      engine: command
-      command: ["sh", "-c", "cat > /dev/null"]
-YAML
+    bench_config "$name" > "$dir/dr.yml"
     contenders=(dr-action usual "${stages[@]}")
     if [ -n "$s3_port" ]; then
       put_s3 "$obj" "db/$name"
