@@ -13,9 +13,14 @@
 #   openssl     `openssl dgst -sha256` of the object (the hashing stage alone)
 #   igzip       `igzip -dc` (ISA-L; when installed), `pigz -dc` (when installed), `gzip -dc`,
 #   zstd        `zstd -dc` (the decompression stage alone)
+#   piped       the fastest installed decompressor (`igzip`, else `pigz`, else `gzip`; `zstd`)
+#               writing into the same consumer as dr-action, `cat > /dev/null`, through a pipe:
+#               what feeding the consumer costs on its own, on the same cores
 #   dr-s3       (with BENCH_S3_SERVER) dr-action's same restore from S3 on loopback: the object
-#               PUT into an s3s-fs server (`cargo build --profile bench-lite --example s3s_serve`)
-#               and read with its parallel ranged GETs
+#               PUT into an s3s server (`cargo build --profile bench-lite --example s3s_serve`)
+#               and read with its parallel ranged GETs; besides the wall time it prints
+#               dr-action's own CPU time from S3 against from the local store, as the server
+#               runs on the same cores
 # It prints each contender's median with min–max, dr-action's ratio to it, dr-action's peak RSS
 # (`/usr/bin/time -v`; it must stay flat from 100 MiB to 1 GiB and under 64 MiB), and the load
 # average before and after. The headline is dr-action's ratio to the slowest stage of the best
@@ -111,6 +116,7 @@ run_dr_action() {
     check --schedule quarterly --out "$dir/report.json" > "$dir/stdout.txt" \
     || { cat "$dir/stdout.txt" "$dir/report.json" >&2; exit 1; }
   awk -F': ' '/Maximum resident set size/ { print $2 }' "$dir/time.txt" >> "$dir/rss.txt"
+  cpu_seconds "$dir/time.txt" >> "$dir/cpu.txt"
 }
 run_dr_s3() {
   /usr/bin/time -v -o "$dir/time-s3.txt" env AWS_ACCESS_KEY_ID=dr-bench \
@@ -120,6 +126,12 @@ run_dr_s3() {
     "$bin" --config "$dir/dr-s3.yml" check --schedule quarterly --out "$dir/report-s3.json" \
     > "$dir/stdout-s3.txt" || { cat "$dir/stdout-s3.txt" "$dir/report-s3.json" >&2; exit 1; }
   awk -F': ' '/Maximum resident set size/ { print $2 }' "$dir/time-s3.txt" >> "$dir/rss-s3.txt"
+  cpu_seconds "$dir/time-s3.txt" >> "$dir/cpu-s3.txt"
+}
+# cpu_seconds TIME_V_OUTPUT: user + system seconds of the process and the children it waited for
+# (dr-action and its `cat`; not the S3 server).
+cpu_seconds() {
+  awk -F': ' '/User time|System time/ { t += $2 } END { printf "%.3f\n", t }' "$1"
 }
 run_usual() {
   mkdir -p "$dir/usual"
@@ -133,6 +145,7 @@ run_igzip() { igzip -dc "$obj" > /dev/null; }
 run_pigz() { pigz -dc "$obj" > /dev/null; }
 run_gzip() { gzip -dc "$obj" > /dev/null; }
 run_zstd() { zstd -dcq "$obj" > /dev/null; }
+run_piped() { "${fastest[@]}" "$obj" | cat > /dev/null; }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; binary $bin"
 printf '%-5s %-6s %-9s %-10s %-26s %-9s %s\n' \
@@ -148,14 +161,16 @@ for size in "${sizes[@]}"; do
         compress=(gzip -1)
         decompress=(gzip -dc)
         stages=(openssl gzip)
-        command -v pigz > /dev/null && stages+=(pigz)
-        command -v igzip > /dev/null && stages+=(igzip)
+        fastest=(gzip -dc)
+        command -v pigz > /dev/null && stages+=(pigz) && fastest=(pigz -dc)
+        command -v igzip > /dev/null && stages+=(igzip) && fastest=(igzip -dc)
         ;;
       zstd)
         name=bench.txt.zst
         compress=(zstd -q -1 -T0)
         decompress=(zstd -dcq)
         stages=(openssl zstd)
+        fastest=(zstd -dcq)
         ;;
       *) echo "BENCH_FORMATS: unknown $fmt (gzip or zstd)" >&2; exit 2 ;;
     esac
@@ -165,7 +180,7 @@ for size in "${sizes[@]}"; do
     (cd "$dir/backups/db" && sha256sum "$name" > "$name.sha256")
     stored=$(stat -c %s "$obj")
     bench_config "$name" > "$dir/dr.yml"
-    contenders=(dr-action usual "${stages[@]}")
+    contenders=(dr-action usual "${stages[@]}" piped)
     if [ -n "$s3_port" ]; then
       put_s3 "$obj" "db/$name"
       sed 's|^storage:$|aws:\n  region: us-east-1\nstorage:|; s|^  local: ./backups$|  bucket: backups|' \
@@ -196,7 +211,7 @@ for size in "${sizes[@]}"; do
       printf '%-5s %-6s %-9s %-10s %-26s %-9s %s\n' "${size}M" "$fmt" "$(mib "$unpacked")M" \
         "$c" "$med ($lo–$hi)" "$ratio" "$notes"
       case "$c" in
-        dr-action | usual | openssl | dr-s3) ;;
+        dr-action | usual | openssl | dr-s3 | piped) ;;
         *)
           if [ -z "$fastest_decoder" ] || awk -v a="$med" -v b="$fastest_med" 'BEGIN { exit !(a < b) }'; then
             fastest_decoder=$c
@@ -217,9 +232,14 @@ for size in "${sizes[@]}"; do
       read -r from_s3 _ _ < <(stats "$dir/times/dr-s3")
       s3_rss=$(($(sort -n "$dir/rss-s3.txt" | tail -1) / 1024))
       echo "==> ${size}M $fmt: from S3 on loopback / from the local store = $(awk -v a="$from_s3" -v b="$ours" 'BEGIN { printf "%.2fx", a / b }') (peak RSS ${s3_rss} MiB)"
+      read -r cpu_local _ _ < <(stats "$dir/cpu.txt")
+      read -r cpu_s3 _ _ < <(stats "$dir/cpu-s3.txt")
+      echo "==> ${size}M $fmt: dr-action's own CPU (user + system, with its consumer; not the server's): ${cpu_s3}s from S3, ${cpu_local}s from the local store = $(awk -v a="$cpu_s3" -v b="$cpu_local" 'BEGIN { printf "%.2fx", a / b }')"
       rm -rf "$work/s3/backups/db"
     fi
     echo "==> ${size}M $fmt: dr-action / slowest best stage ($which, ${slowest_best}s) = $headline; the usual pipeline takes $speedup dr-action's time"
+    read -r piped _ _ < <(stats "$dir/times/piped")
+    echo "==> ${size}M $fmt: dr-action / \`${fastest[*]} | cat\` (the same consumer fed by the fastest decompressor alone, ${piped}s) = $(awk -v a="$ours" -v b="$piped" 'BEGIN { printf "%.2fx", a / b }')"
     rm -rf "$dir/backups"
   done
 done
