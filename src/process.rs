@@ -11,15 +11,15 @@ use std::process::{ExitStatus, Stdio};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
 /// How much of a program's stderr is kept for the detail.
 const STDERR_KEEP: usize = 4096;
-/// The size of each write into a program's stdin, and of the pipe (Linux): with the default
-/// 64 KiB pipe and 64 KiB writes, feeding gigabytes into `psql` or a restore script costs
-/// far more in wake-ups and system time than the bytes.
-const FEED_WRITE: usize = 256 * 1024;
+/// The size of the pipe into a program's stdin (Linux): with the default 64 KiB pipe and the
+/// 64 KiB writes it allows, feeding gigabytes into `psql` or a restore script costs far more
+/// in wake-ups and system time than the bytes. Each write is a whole buffer of the input
+/// (the pipeline's 1 MiB chunks), written where it is.
 const FEED_PIPE: usize = 1024 * 1024;
 
 /// Widens the pipe into the child's stdin, where the system allows it. Best effort: a smaller
@@ -107,7 +107,7 @@ pub fn var<'a>(vars: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// Runs `program`, feeding it `input` (or nothing, with stdin closed).
 pub async fn run(
     program: &Program<'_>,
-    input: Option<&mut (dyn AsyncRead + Unpin + Send + '_)>,
+    input: Option<&mut (dyn AsyncBufRead + Unpin + Send + '_)>,
 ) -> Result<Ran, String> {
     let (exe, args) = program
         .argv
@@ -151,18 +151,20 @@ pub async fn run(
             return (0, false);
         };
         widen_pipe(&stdin);
-        let mut buf = vec![0u8; FEED_WRITE];
         let mut fed = 0u64;
         loop {
             // A read error is the stream's (the caller's watcher records it); stop feeding
             // and let the program see an end of input.
-            let n = match read_full(input, &mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
+            let n = match input.fill_buf().await {
+                Ok([]) | Err(_) => break,
+                Ok(chunk) => {
+                    if stdin.write_all(chunk).await.is_err() {
+                        return (fed, true);
+                    }
+                    chunk.len()
+                }
             };
-            if stdin.write_all(&buf[..n]).await.is_err() {
-                return (fed, true);
-            }
+            input.consume(n);
             fed += n as u64;
         }
         let _ = stdin.shutdown().await;
@@ -209,24 +211,6 @@ pub async fn run(
         fed,
         stopped_reading,
     })
-}
-
-/// Reads until `buf` is full or the input ends, so each write is a large one; `Ok(0)` only at
-/// the end. An error after some bytes hands those over; the pipeline's observer keeps it.
-async fn read_full(
-    input: &mut (dyn AsyncRead + Unpin + Send + '_),
-    buf: &mut [u8],
-) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match input.read(&mut buf[filled..]).await {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if filled == 0 => return Err(e),
-            Err(_) => break,
-        }
-    }
-    Ok(filled)
 }
 
 /// Replaces every secret in `text` with `***`.
@@ -316,6 +300,6 @@ mod tests {
         assert_eq!(ran.fed, 8 << 20, "{out} {}", ran.describe());
         assert_eq!(sizes.first(), Some(&FEED_PIPE), "{out}");
         // Writes of 64 KiB could never be read as more than 64 KiB at once.
-        assert!(sizes.get(1).is_some_and(|&s| s >= FEED_WRITE), "{out}");
+        assert!(sizes.get(1).is_some_and(|&s| s >= FEED_PIPE / 4), "{out}");
     }
 }

@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use super::engine::{EngineOutcome, Restored};
+use crate::checks::stream::ContentReader;
 use crate::process::{self, Program};
 use crate::report::Check;
-use crate::store::ObjectReader;
 use crate::units::short_size;
 
 /// What the `command` engine leaves: nothing to query, as the command consumed the stream.
@@ -25,7 +25,7 @@ pub async fn restore(
     argv: Option<&[String]>,
     cwd: &Path,
     inherited: &[(String, String)],
-    content: &mut ObjectReader,
+    content: &mut ContentReader,
 ) -> EngineOutcome {
     let Some(argv) = argv.filter(|a| !a.is_empty()) else {
         return EngineOutcome::failed(

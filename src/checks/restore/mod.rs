@@ -38,7 +38,7 @@ use super::format::{Compression, Content};
 use super::layers;
 use super::listing::{KeyFilter, summarize_listing};
 use super::sidecar::read_sidecar;
-use super::stream;
+use super::stream::{self, ContentReader};
 use super::verdicts;
 use crate::cancel::Cancel;
 use crate::config::{ChecksumMode, Restore, RestoreEngine, Target};
@@ -46,7 +46,7 @@ use crate::crypt::Sealed;
 use crate::output::Sink;
 use crate::report::Check;
 use crate::report::{Evidence, Latest, TargetReport};
-use crate::store::{BackupStore, ObjectMeta, ObjectReader};
+use crate::store::{BackupStore, ObjectMeta};
 use crate::units::{self, short_size};
 use engine::EngineOutcome;
 
@@ -865,10 +865,10 @@ async fn restore_once(
                     scratch_dir.clone(),
                 )
                 .await;
-                (engine, Box::pin(rest) as ObjectReader)
+                (engine, Box::pin(rest) as ContentReader)
             }
             other => {
-                let mut content: ObjectReader = Box::pin(content);
+                let mut content: ContentReader = Box::pin(content);
                 let engine = match other {
                     RestoreEngine::Sqlite => {
                         sqlite::restore(&mut content, kind, scratch_dir.path(), cap).await

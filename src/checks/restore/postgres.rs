@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncBufRead, AsyncReadExt};
 
 use super::engine::{Cell, EngineOutcome, Restored};
 use super::pg_cluster::{Cluster, SERVER_PROGRAMS};
@@ -43,10 +43,10 @@ use super::sql_guard::SqlGuard;
 use super::token::random_token;
 use crate::cancel::Cancel;
 use crate::checks::format::Content;
+use crate::checks::stream::ContentReader;
 use crate::config::Restore;
 use crate::process::{self, Program, Ran, redact};
 use crate::report::Check;
-use crate::store::ObjectReader;
 use crate::units::short_size;
 
 /// The client programs every restore needs.
@@ -99,7 +99,7 @@ impl Scratch {
         name: &str,
         args: &[&str],
         pg: Vec<(String, String)>,
-        input: Option<&mut (dyn AsyncRead + Unpin + Send + '_)>,
+        input: Option<&mut (dyn AsyncBufRead + Unpin + Send + '_)>,
         stdout_max: usize,
     ) -> Result<Ran, String> {
         let mut argv = vec![self.tools.program(name)];
@@ -575,7 +575,7 @@ pub async fn restore(
     scratch: &Scratch,
     kind: Content,
     head: &[u8],
-    content: &mut ObjectReader,
+    content: &mut ContentReader,
 ) -> EngineOutcome {
     let tool = match kind {
         Content::PgCustom | Content::Tar => "pg_restore",
@@ -626,7 +626,10 @@ pub async fn restore(
         };
         let (guarded, refusal) = SqlGuard::new(content);
         let first = format!("\\restrict {key}\n").into_bytes();
-        let mut script = std::io::Cursor::new(first).chain(guarded);
+        let mut script = tokio::io::BufReader::with_capacity(
+            crate::checks::stream::pipe::CHUNK,
+            std::io::Cursor::new(first).chain(guarded),
+        );
         let ran = scratch
             .client("psql", &[], scratch.role_env(), Some(&mut script), 0)
             .await;

@@ -19,8 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::engine::{Cell, EngineOutcome, Restored};
 use crate::checks::format::Content;
+use crate::checks::stream::ContentReader;
 use crate::report::Check;
-use crate::store::ObjectReader;
 use crate::units::short_size;
 
 /// How many `integrity_check` messages a detail quotes.
@@ -32,7 +32,7 @@ const STEPS_BETWEEN_LOOKS: i32 = 1000;
 
 /// `cap` is the most bytes the database file may take (`max-unpacked`).
 pub async fn restore(
-    content: &mut ObjectReader,
+    content: &mut ContentReader,
     kind: Content,
     dir: &Path,
     cap: u64,
@@ -89,7 +89,11 @@ impl Restored for SqliteFile {
 }
 
 /// Writes the stream to `path`, refusing to let the file grow past `cap` bytes.
-async fn copy_to_file(content: &mut ObjectReader, path: &PathBuf, cap: u64) -> Result<u64, String> {
+async fn copy_to_file(
+    content: &mut ContentReader,
+    path: &PathBuf,
+    cap: u64,
+) -> Result<u64, String> {
     let failed = |e: std::io::Error| format!("writing the database failed: {e}");
     let mut file = tokio::fs::File::create(path).await.map_err(failed)?;
     // A whole chunk of the stream per write: large writes keep the blocking-pool hand-offs of
@@ -262,13 +266,13 @@ mod tests {
     async fn the_file_may_not_grow_past_the_cap() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out");
-        let mut content: ObjectReader = Box::pin(std::io::Cursor::new(vec![0u8; 300_000]));
+        let mut content: ContentReader = Box::pin(std::io::Cursor::new(vec![0u8; 300_000]));
         let err = copy_to_file(&mut content, &path, 200_000)
             .await
             .unwrap_err();
         assert!(err.contains("larger than 195.3 KiB"), "{err}");
         assert!(std::fs::metadata(&path).unwrap().len() <= 200_000);
-        let mut content: ObjectReader = Box::pin(std::io::Cursor::new(vec![0u8; 200_000]));
+        let mut content: ContentReader = Box::pin(std::io::Cursor::new(vec![0u8; 200_000]));
         assert_eq!(
             copy_to_file(&mut content, &path, 200_000).await,
             Ok(200_000)

@@ -2,7 +2,7 @@
 //! async stream is read into buffers on the runtime, the stored bytes are hashed (SHA-256 and a
 //! count) on one blocking thread, and decompressed on another; the consumer — the monthly deep
 //! read's [`drain`], or a restore engine — reads the decompressed [`Content`]. The stages are
-//! joined by bounded channels of reusable 256 KiB buffers ([`pipe`]), so the whole runs at the
+//! joined by bounded channels of reusable 1 MiB buffers ([`pipe`]), so the whole runs at the
 //! speed of its slowest stage and memory stays flat whatever the backup's size.
 //!
 //! One observer, [`Stats`], says what the stages have seen: stored bytes, content bytes, when
@@ -14,12 +14,13 @@
 //! chunk: a restore stopped at its deadline or by a signal leaves nothing running.
 
 use std::io::{self, BufRead, Read};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 
 use super::format::Compression;
@@ -29,6 +30,10 @@ pub mod pipe;
 
 use pipe::{CHUNK, ChannelReader, Chunk, Pool, StopFlag};
 pub use pipe::{Content, StopGuard};
+
+/// What a restore engine reads: the decompressed content, buffered, so an engine that writes
+/// it on can write the chunks where they are ([`Content`] is one).
+pub type ContentReader = Pin<Box<dyn AsyncBufRead + Send>>;
 
 /// A sync adapter between the hashing and the decompression: it gets the stored bytes and
 /// returns what the decompressor reads (decrypted bytes, say).
@@ -451,7 +456,7 @@ fn pump(
 
 /// Reads and drops what is left of `reader` (what an engine left unread still has to be
 /// hashed), stopping at the first error, which the pipeline's [`Stats`] already hold.
-pub async fn discard(reader: &mut ObjectReader) {
+pub async fn discard<R: AsyncRead + Unpin + ?Sized>(reader: &mut R) {
     let mut buf = vec![0u8; CHUNK];
     while let Ok(n) = reader.read(&mut buf).await {
         if n == 0 {
@@ -595,6 +600,50 @@ mod tests {
         assert_eq!((d.content_bytes, d.error), (content.len() as u64, None));
         let d = drain(reader(content.clone()), Options::new(Compression::None)).await;
         assert_eq!(d.content_bytes, content.len() as u64);
+    }
+
+    /// What a consumer that writes the chunks where they are sees: every byte in order, each
+    /// buffer a whole chunk of the pipeline, and a stage's error at the point it happened.
+    #[tokio::test]
+    async fn content_read_in_place_gives_whole_chunks_then_the_error() {
+        use tokio::io::AsyncBufReadExt;
+        let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let stored = gzip(&content);
+        let (mut out, _) = open(reader(stored.clone()), Options::new(Compression::Gzip));
+        let (mut got, mut sizes) = (Vec::new(), Vec::new());
+        loop {
+            let chunk = out.fill_buf().await.unwrap();
+            if chunk.is_empty() {
+                break;
+            }
+            let n = chunk.len();
+            got.extend_from_slice(chunk);
+            sizes.push(n);
+            out.consume(n);
+        }
+        assert!(got == content, "the content differs");
+        let (last, whole) = sizes.split_last().unwrap();
+        assert!(whole.iter().all(|&n| n == CHUNK), "{sizes:?}");
+        assert!(*last <= CHUNK);
+
+        let mut cut = stored;
+        cut.truncate(cut.len() / 2);
+        let (mut out, stats) = open(reader(cut), Options::new(Compression::Gzip));
+        let mut read = 0;
+        let err = loop {
+            match out.fill_buf().await {
+                Ok([]) => panic!("a truncated stream ended cleanly after {read} bytes"),
+                Ok(chunk) => {
+                    let n = chunk.len();
+                    read += n;
+                    out.consume(n);
+                }
+                Err(e) => break e,
+            }
+        };
+        let seen = stats.error().unwrap_or_default();
+        assert!(seen.contains("truncated"), "{seen} / {err}");
+        assert!(read > 0 && read < content.len(), "{read}");
     }
 
     fn xor(data: &[u8]) -> Vec<u8> {
