@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 use super::engine::{Cell, EngineOutcome, Restored};
 use crate::checks::format::Content;
@@ -96,12 +96,12 @@ async fn copy_to_file(
 ) -> Result<u64, String> {
     let failed = |e: std::io::Error| format!("writing the database failed: {e}");
     let mut file = tokio::fs::File::create(path).await.map_err(failed)?;
-    // A whole chunk of the stream per write: large writes keep the blocking-pool hand-offs of
-    // `tokio::fs` rare.
-    let mut buf = vec![0u8; crate::checks::stream::pipe::CHUNK];
+    // A whole chunk of the stream per write, written where it is: large writes keep the
+    // blocking-pool hand-offs of `tokio::fs` rare.
     let mut written = 0u64;
     loop {
-        let n = content.read(&mut buf).await.map_err(failed)?;
+        let chunk = content.fill_buf().await.map_err(failed)?;
+        let n = chunk.len();
         if n == 0 {
             break;
         }
@@ -112,7 +112,8 @@ async fn copy_to_file(
                 short_size(written)
             ));
         }
-        file.write_all(&buf[..n]).await.map_err(failed)?;
+        file.write_all(chunk).await.map_err(failed)?;
+        content.consume(n);
         written += n as u64;
     }
     file.flush().await.map_err(failed)?;

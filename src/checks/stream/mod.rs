@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 use tokio::sync::mpsc;
 
 use super::format::Compression;
@@ -28,7 +28,7 @@ use crate::store::ObjectReader;
 
 pub mod pipe;
 
-use pipe::{CHUNK, ChannelReader, Chunk, Pool, StopFlag};
+use pipe::{ChannelReader, Chunk, Pool, StopFlag};
 pub use pipe::{Content, StopGuard};
 
 /// What a restore engine reads: the decompressed content, buffered, so an engine that writes
@@ -454,14 +454,15 @@ fn pump(
     }
 }
 
-/// Reads and drops what is left of `reader` (what an engine left unread still has to be
-/// hashed), stopping at the first error, which the pipeline's [`Stats`] already hold.
-pub async fn discard<R: AsyncRead + Unpin + ?Sized>(reader: &mut R) {
-    let mut buf = vec![0u8; CHUNK];
-    while let Ok(n) = reader.read(&mut buf).await {
+/// Reads and drops what is left of `reader` in place (what an engine left unread still has
+/// to be hashed), stopping at the first error, which the pipeline's [`Stats`] already hold.
+pub async fn discard<R: AsyncBufRead + Unpin + ?Sized>(reader: &mut R) {
+    while let Ok(chunk) = reader.fill_buf().await {
+        let n = chunk.len();
         if n == 0 {
             break;
         }
+        reader.consume(n);
     }
 }
 
@@ -493,7 +494,7 @@ impl Drained {
 /// Reads the whole object through its layers, and returns what was seen.
 pub async fn drain(reader: ObjectReader, options: Options) -> Drained {
     let (mut content, stats) = open(reader, options);
-    content.discard().await;
+    discard(&mut content).await;
     drop(content);
     Drained {
         stored_bytes: stats.stored_bytes(),
@@ -555,6 +556,7 @@ pub fn describe_io(err: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pipe::CHUNK;
     use std::io::Write;
 
     fn gzip(data: &[u8]) -> Vec<u8> {

@@ -287,21 +287,6 @@ impl Content {
         self.at.pos += n;
         n
     }
-
-    /// Reads and drops everything left, stopping at the first error: what an engine left
-    /// unread still has to be hashed.
-    pub async fn discard(&mut self) {
-        loop {
-            self.at.pos = self.at.buf.len();
-            if self.at.done || self.stop.is_raised() {
-                return;
-            }
-            let next = self.rx.recv().await;
-            if !matches!(self.at.take(next, &self.pool), Ok(true)) {
-                return;
-            }
-        }
-    }
 }
 
 impl AsyncRead for Content {
