@@ -21,7 +21,7 @@ pub async fn read_whole(
     keys: &Keys,
 ) -> Result<stream::Drained, StoreError> {
     let reader = store.read(&object.key).await?;
-    let (reader, head) = match stream::sniff(reader, stream::SNIFF).await {
+    let (reader, head) = match reader.sniff(stream::SNIFF).await {
         Ok(x) => x,
         Err(e) => return Ok(stream::Drained::failed(&e)),
     };

@@ -402,7 +402,9 @@ impl BackupStore for AzureStore {
             .await
             .map_err(|e| self.error(&e, Op::Get, key))?;
         let body = result.body.map_err(|e| std::io::Error::other(causes(&e)));
-        Ok(Box::pin(tokio_util::io::StreamReader::new(body)))
+        Ok(ObjectReader::stream(tokio_util::io::StreamReader::new(
+            body,
+        )))
     }
 }
 

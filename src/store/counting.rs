@@ -6,16 +6,13 @@
 //! Listing pages are not visible through the trait (it yields objects): a listing counts one
 //! page per started [`LIST_PAGE`] objects, and at least one — S3's `ListObjectsV2` pages.
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, ReadBuf};
 
 use super::{BackupStore, ObjectHead, ObjectMeta, ObjectReader, StoreError, StoreKind};
 
@@ -58,7 +55,7 @@ struct Shared {
     head: AtomicU64,
     range: AtomicU64,
     get: AtomicU64,
-    bytes: AtomicU64,
+    bytes: Arc<AtomicU64>,
 }
 
 /// Counts the requests made through it to `inner`.
@@ -155,32 +152,7 @@ impl BackupStore for Counting<'_> {
     async fn read(&self, key: &str) -> Result<ObjectReader, StoreError> {
         self.shared.get.fetch_add(1, Ordering::Relaxed);
         let inner = self.inner.read(key).await?;
-        Ok(Box::pin(CountingReader {
-            inner,
-            shared: self.shared.clone(),
-        }))
-    }
-}
-
-/// Adds the bytes read through it to the shared count.
-struct CountingReader {
-    inner: ObjectReader,
-    shared: Arc<Shared>,
-}
-
-impl AsyncRead for CountingReader {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = self.inner.as_mut().poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = &poll {
-            let n = (buf.filled().len() - before) as u64;
-            self.shared.bytes.fetch_add(n, Ordering::Relaxed);
-        }
-        poll
+        Ok(inner.counted(self.shared.bytes.clone()))
     }
 }
 

@@ -178,10 +178,8 @@ impl BackupStore for LocalStore {
         let file = tokio::fs::File::open(&path)
             .await
             .map_err(file_error(key))?;
-        Ok(Box::pin(tokio::io::BufReader::with_capacity(
-            64 * 1024,
-            file,
-        )))
+        // The read pipeline reads the file itself, on a blocking thread (see `ObjectReader`).
+        Ok(ObjectReader::file(file.into_std().await))
     }
 }
 

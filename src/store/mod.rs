@@ -3,17 +3,17 @@
 //! object as a stream. The local folder, S3 and Azure Blob implement the same trait; the checks
 //! see only it.
 
-use std::pin::Pin;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
-use tokio::io::AsyncRead;
 
 pub mod azure;
 pub mod counting;
 pub mod local;
+pub mod reader;
 pub mod s3;
+
+pub use reader::{LocalFile, ObjectReader};
 
 /// One object as a listing reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -178,9 +178,6 @@ impl StoreError {
         self.code.as_deref().unwrap_or(self.kind.as_str())
     }
 }
-
-/// A byte stream of an object's content.
-pub type ObjectReader = Pin<Box<dyn AsyncRead + Send>>;
 
 #[async_trait]
 pub trait BackupStore: Send + Sync {

@@ -21,6 +21,7 @@ use aws_sdk_s3::types::{ChecksumMode, ChecksumType, GlacierJobParameters, Tier};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
+use tokio::io::AsyncRead;
 
 use crate::config::{ParallelReads, RestoreRequest};
 
@@ -97,7 +98,7 @@ impl S3Store {
     }
 
     /// The parts of `key` from `from` to `total`, `in-flight` GETs at a time, in order.
-    fn parts_in_order(&self, key: &str, from: u64, total: u64) -> ObjectReader {
+    fn parts_in_order(&self, key: &str, from: u64, total: u64) -> impl AsyncRead + Send + use<> {
         let part = self.parallel.part_size.bytes.max(1);
         let in_flight = self.parallel.in_flight.max(1) as usize;
         let ranges: Vec<(u64, u64)> = (0..)
@@ -143,7 +144,7 @@ impl S3Store {
             let _held = &guard;
             rx.poll_recv(cx)
         });
-        Box::pin(tokio_util::io::StreamReader::new(chunks))
+        tokio_util::io::StreamReader::new(chunks)
     }
 
     fn where_(&self) -> String {
@@ -575,14 +576,14 @@ impl BackupStore for S3Store {
         self.reads_sent.fetch_add(1, Ordering::Relaxed);
         if self.parallel.in_flight <= 1 {
             let out = self.get(key, None).await?;
-            return Ok(Box::pin(out.body.into_async_read()));
+            return Ok(ObjectReader::stream(out.body.into_async_read()));
         }
         let part = self.parallel.part_size.bytes.max(1);
         let first = match self.get(key, Some(format!("bytes=0-{}", part - 1))).await {
             Ok(out) => out,
             // A range of an empty object is refused: it has no bytes.
             Err(e) if e.kind == StoreErrorKind::InvalidRange => {
-                return Ok(Box::pin(tokio::io::empty()));
+                return Ok(ObjectReader::stream(tokio::io::empty()));
             }
             Err(e) => return Err(e),
         };
@@ -590,14 +591,18 @@ impl BackupStore for S3Store {
         let head = first.body.into_async_read();
         let Some(total) = total.filter(|t| *t > part) else {
             // One part, or a server that ignored the range and sent everything.
-            return Ok(Box::pin(head));
+            return Ok(ObjectReader::stream(head));
         };
         if total <= self.parallel.threshold.bytes {
             self.reads_sent.fetch_add(1, Ordering::Relaxed);
             let rest = self.get(key, Some(format!("bytes={part}-"))).await?;
-            return Ok(Box::pin(head.chain(rest.body.into_async_read())));
+            return Ok(ObjectReader::stream(
+                head.chain(rest.body.into_async_read()),
+            ));
         }
-        Ok(Box::pin(head.chain(self.parts_in_order(key, part, total))))
+        Ok(ObjectReader::stream(
+            head.chain(self.parts_in_order(key, part, total)),
+        ))
     }
 
     fn reads_sent(&self) -> Option<u64> {

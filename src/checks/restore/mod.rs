@@ -787,7 +787,7 @@ async fn restore_once(
             return failed(detail, read);
         }
     };
-    let (reader, head) = match stream::sniff(reader, stream::SNIFF).await {
+    let (reader, head) = match reader.sniff(stream::SNIFF).await {
         Ok(x) => x,
         Err(e) => {
             let detail = format!("reading {} failed: {e}", backup.key);

@@ -1,6 +1,7 @@
 //! Reading a backup once, as a pipeline of stages that run at the same time: the store's
-//! async stream is read into buffers on the runtime, the stored bytes are hashed (SHA-256 and a
-//! count) on one blocking thread, and decompressed on another; the consumer — the monthly deep
+//! async stream is read into buffers on the runtime (a local file is read by the next stage
+//! itself), the stored bytes are hashed (SHA-256 and a count) on one blocking thread, and
+//! decompressed on another; the consumer — the monthly deep
 //! read's [`drain`], or a restore engine — reads the decompressed [`Content`]. The stages are
 //! joined by bounded channels of reusable 1 MiB buffers ([`pipe`]), so the whole runs at the
 //! speed of its slowest stage and memory stays flat whatever the backup's size.
@@ -24,7 +25,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 use tokio::sync::mpsc;
 
 use super::format::Compression;
-use crate::store::ObjectReader;
+use crate::store::{LocalFile, ObjectReader};
 
 pub mod pipe;
 
@@ -142,8 +143,15 @@ pub fn open(reader: ObjectReader, options: Options) -> (Content, Stats) {
     let stats = Stats::default();
     let pool = Pool::default();
     let stop = StopFlag::default();
-    let (read_tx, read_rx) = pipe::joint();
-    let task = tokio::spawn(read_stage(reader, read_tx, pool.clone(), stats.clone()));
+    // A local file is read on the hashing thread itself; a stream by a task on the runtime.
+    let (input, task) = match reader.into_file() {
+        Ok(local) => (Input::File(FileInput::new(local)), None),
+        Err(stream) => {
+            let (read_tx, read_rx) = pipe::joint();
+            let task = tokio::spawn(read_stage(stream, read_tx, pool.clone(), stats.clone()));
+            (Input::Chunks(read_rx), Some(task.abort_handle()))
+        }
+    };
     let (out_tx, out_rx) = pipe::joint();
     let Options {
         compression,
@@ -153,13 +161,13 @@ pub fn open(reader: ObjectReader, options: Options) -> (Content, Stats) {
         stats.found(c);
     }
     if compression == Some(Compression::None) && transform.is_none() {
-        let mut hashing = Hashing::new(read_rx, Some(out_tx), &pool, &stats, &stop);
+        let mut hashing = Hashing::new(input, Some(out_tx), &pool, &stats, &stop);
         // With nothing to decompress, the stored bytes are the content.
         hashing.is_content = true;
         tokio::task::spawn_blocking(move || hashing.run());
     } else {
         let (hashed_tx, hashed_rx) = pipe::joint();
-        let mut hashing = Hashing::new(read_rx, Some(hashed_tx), &pool, &stats, &stop);
+        let mut hashing = Hashing::new(input, Some(hashed_tx), &pool, &stats, &stop);
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         hashing.done = Some(done_tx);
         tokio::task::spawn_blocking(move || hashing.run());
@@ -190,7 +198,7 @@ pub fn open(reader: ObjectReader, options: Options) -> (Content, Stats) {
         };
         tokio::task::spawn_blocking(move || decoding.run());
     }
-    let content = Content::new(out_rx, pool, pipe::Running::new(stop, task.abort_handle()));
+    let content = Content::new(out_rx, pool, pipe::Running::new(stop, task));
     (content, stats)
 }
 
@@ -235,9 +243,81 @@ async fn read_stage(mut reader: ObjectReader, tx: mpsc::Sender<Chunk>, pool: Poo
     }
 }
 
+/// Where the hashing stage gets the stored bytes: the reading task's chunks, or a local file
+/// it reads itself.
+enum Input {
+    Chunks(mpsc::Receiver<Chunk>),
+    File(FileInput),
+}
+
+impl Input {
+    /// The next chunk; `None` when the reading task was stopped.
+    fn next(&mut self, pool: &Pool, stats: &Stats) -> Option<Chunk> {
+        match self {
+            Input::Chunks(rx) => rx.blocking_recv(),
+            Input::File(file) => Some(file.next(pool, stats)),
+        }
+    }
+}
+
+/// A local file read in full chunks, as the reading task reads a stream: its data, then its
+/// end or error.
+struct FileInput {
+    local: LocalFile,
+    /// What comes after the chunk just given: the end, or the error that cut it short.
+    then: Option<Chunk>,
+}
+
+impl FileInput {
+    fn new(local: LocalFile) -> Self {
+        FileInput { local, then: None }
+    }
+
+    fn next(&mut self, pool: &Pool, stats: &Stats) -> Chunk {
+        if let Some(then) = self.then.take() {
+            return then;
+        }
+        let mut buf = pool.get();
+        // The bytes a sniff took from the front come first, once.
+        let mut head = std::mem::take(&mut self.local.head);
+        let mut filled = head.len().min(buf.len());
+        buf[..filled].copy_from_slice(&head[..filled]);
+        self.local.head = head.split_off(filled);
+        let ended = loop {
+            if filled == buf.len() {
+                break None;
+            }
+            match self.local.file.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    if let Ok(mut at) = stats.0.eof_at.lock() {
+                        *at = Some(Instant::now());
+                    }
+                    break Some(Chunk::End);
+                }
+                Ok(n) => {
+                    self.local.count(n);
+                    filled += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    stats.fail(&e);
+                    break Some(Chunk::Failed(e.kind(), e.to_string()));
+                }
+            }
+        };
+        if filled == 0 {
+            pool.put(buf);
+            return ended.unwrap_or(Chunk::End);
+        }
+        buf.truncate(filled);
+        self.then = ended;
+        Chunk::Data(buf)
+    }
+}
+
 /// The second stage, on a blocking thread: hashes and counts the stored bytes, handing them on.
 struct Hashing {
-    rx: mpsc::Receiver<Chunk>,
+    input: Input,
     tx: Option<mpsc::Sender<Chunk>>,
     pool: Pool,
     stats: Stats,
@@ -250,14 +330,14 @@ struct Hashing {
 
 impl Hashing {
     fn new(
-        rx: mpsc::Receiver<Chunk>,
+        input: Input,
         tx: Option<mpsc::Sender<Chunk>>,
         pool: &Pool,
         stats: &Stats,
         stop: &StopFlag,
     ) -> Self {
         Hashing {
-            rx,
+            input,
             tx,
             pool: pool.clone(),
             stats: stats.clone(),
@@ -270,7 +350,7 @@ impl Hashing {
     fn run(mut self) {
         let mut hasher = Sha256::new();
         loop {
-            let next = self.rx.blocking_recv();
+            let next = self.input.next(&self.pool, &self.stats);
             if self.stop.is_raised() {
                 return;
             }
@@ -505,28 +585,8 @@ pub async fn drain(reader: ObjectReader, options: Options) -> Drained {
     }
 }
 
-/// How many first bytes [`sniff`] takes to recognise an object's layers.
+/// How many first bytes a sniff ([`ObjectReader::sniff`]) takes to recognise an object's layers.
 pub const SNIFF: usize = 512;
-
-/// Reads the first `n` bytes of `reader` (fewer if it is shorter) and hands back a reader that
-/// still yields them.
-pub async fn sniff(mut reader: ObjectReader, n: usize) -> io::Result<(ObjectReader, Vec<u8>)> {
-    let mut head = vec![0u8; n];
-    let mut filled = 0;
-    while filled < n {
-        let got = reader.read(&mut head[filled..]).await?;
-        if got == 0 {
-            break;
-        }
-        filled += got;
-    }
-    head.truncate(filled);
-    let again: ObjectReader = Box::pin(AsyncReadExt::chain(
-        std::io::Cursor::new(head.clone()),
-        reader,
-    ));
-    Ok((again, head))
-}
 
 /// Decompresses as much of `head` (the first bytes of an object) as it holds, up to `limit`.
 pub fn decompress_prefix(head: &[u8], compression: Compression, limit: usize) -> Vec<u8> {
@@ -566,7 +626,7 @@ mod tests {
     }
 
     fn reader(bytes: Vec<u8>) -> ObjectReader {
-        Box::pin(std::io::Cursor::new(bytes))
+        ObjectReader::stream(std::io::Cursor::new(bytes))
     }
 
     #[tokio::test]
@@ -716,10 +776,94 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_local_file_is_read_whole_after_a_sniff_and_counted_once() {
+        // More than two chunks, so the file is read over several chunks after the sniff.
+        let content: Vec<u8> = (0..3 * CHUNK as u32)
+            .map(|i| (i % 7 + i / 4099) as u8)
+            .collect();
+        let stored = gzip(&content);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.gz"), &stored).unwrap();
+        let local = crate::store::local::LocalStore::new(dir.path());
+        let store = crate::store::counting::Counting::new(&local);
+        let reader = crate::store::BackupStore::read(&store, "b.gz")
+            .await
+            .unwrap();
+        let (reader, head) = reader.sniff(SNIFF).await.unwrap();
+        assert_eq!(head, &stored[..SNIFF]);
+        assert!(
+            reader.into_file().is_ok(),
+            "a local object stays a file after a sniff"
+        );
+        let reader = crate::store::BackupStore::read(&store, "b.gz")
+            .await
+            .unwrap();
+        let (reader, _) = reader.sniff(SNIFF).await.unwrap();
+        let before = store.counts();
+        let drained = drain(reader, Options::new(Compression::Gzip)).await;
+        assert_eq!(drained.error, None);
+        assert_eq!(drained.stored_bytes, stored.len() as u64);
+        assert_eq!(drained.content_bytes, content.len() as u64);
+        assert_eq!(drained.sha256, hex::encode(Sha256::digest(&stored)));
+        // The sniffed head was counted when it was read, the rest as the pipeline read it.
+        let read = store.counts().since(&before).bytes;
+        assert_eq!(read, (stored.len() - SNIFF) as u64);
+        assert_eq!(store.counts().bytes, (stored.len() + SNIFF) as u64);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_content_stops_reading_a_local_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        std::fs::write(&path, vec![1u8; 32 * CHUNK]).unwrap();
+        let reader = ObjectReader::file(std::fs::File::open(&path).unwrap());
+        let (mut out, stats) = open(reader, Options::new(Compression::None));
+        let mut buf = vec![0u8; CHUNK];
+        tokio::io::AsyncReadExt::read_exact(&mut out, &mut buf)
+            .await
+            .unwrap();
+        drop(out);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let read = stats.stored_bytes();
+        assert!(read < 8 * CHUNK as u64, "read on after the drop: {read}");
+        assert_eq!(stats.sha256(), None, "a stopped read has no checksum");
+    }
+
+    #[tokio::test]
+    async fn a_local_read_that_fails_is_the_pipelines_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // Opening a folder succeeds; reading it fails (EISDIR).
+        let reader = ObjectReader::file(std::fs::File::open(dir.path()).unwrap());
+        let drained = drain(reader, Options::new(Compression::Gzip)).await;
+        let error = drained.error.expect("the read error is told");
+        assert!(error.contains("directory"), "{error}");
+        assert_eq!(drained.stored_bytes, 0);
+        assert_eq!(drained.sha256, "");
+    }
+
+    #[tokio::test]
+    async fn a_local_file_read_as_a_stream_gives_its_head_then_the_rest() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b"), &data).unwrap();
+        let file = std::fs::File::open(dir.path().join("b")).unwrap();
+        let count = std::sync::Arc::new(AtomicU64::new(0));
+        let reader = ObjectReader::file(file).counted(count.clone());
+        let (mut again, head) = reader.sniff(300).await.unwrap();
+        assert_eq!(head, &data[..300]);
+        let mut all = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut again, &mut all)
+            .await
+            .unwrap();
+        assert!(all == data);
+        assert_eq!(count.load(Ordering::Relaxed), data.len() as u64);
+    }
+
+    #[tokio::test]
     async fn a_sniffed_stream_still_yields_every_byte() {
         let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        let reader: ObjectReader = Box::pin(std::io::Cursor::new(data.clone()));
-        let (mut again, head) = sniff(reader, 100).await.unwrap();
+        let reader = ObjectReader::stream(std::io::Cursor::new(data.clone()));
+        let (mut again, head) = reader.sniff(100).await.unwrap();
         assert_eq!(head, &data[..100]);
         let mut all = Vec::new();
         tokio::io::AsyncReadExt::read_to_end(&mut again, &mut all)
@@ -743,7 +887,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_the_content_stops_reading_an_endless_stream() {
-        let endless: ObjectReader = Box::pin(tokio::io::repeat(7));
+        let endless = ObjectReader::stream(tokio::io::repeat(7));
         let (mut out, stats) = open(endless, Options::new(Compression::None));
         let mut buf = vec![0u8; 1 << 20];
         tokio::io::AsyncReadExt::read_exact(&mut out, &mut buf)

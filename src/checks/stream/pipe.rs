@@ -89,11 +89,9 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn new(stop: StopFlag, task: tokio::task::AbortHandle) -> Self {
-        Running {
-            stop,
-            task: Some(task),
-        }
+    /// `task`: the reading task on the runtime, when there is one.
+    pub fn new(stop: StopFlag, task: Option<tokio::task::AbortHandle>) -> Self {
+        Running { stop, task }
     }
 
     fn stop_now(&self) {
