@@ -170,7 +170,7 @@ pub struct ParallelReads {
     /// upload's part size, so each GET reads one part.
     #[serde(default = "ParallelReads::default_part_size")]
     pub part_size: crate::units::Size,
-    /// Ranged GETs at a time (default 4, at most 64).
+    /// Ranged GETs open at a time, counting the one being read (default 4, at most 64).
     #[serde(default = "ParallelReads::default_in_flight")]
     pub in_flight: u32,
     /// Objects up to this size are read with one GET (default `64MiB`).

@@ -202,3 +202,47 @@ fn s3s_a_parallel_read_counted_one_get_for_all_its_ranged_gets() {
     assert_eq!(counts.range, 1);
     assert_eq!(counts.bytes, 1000 + 200_000 + 1_000_003 + 10);
 }
+
+#[test]
+fn s3s_a_parallel_read_keeps_no_more_than_in_flight_gets_open_while_its_reader_waits() {
+    // The first part's GET used to stream beside `in-flight` more, each held whole: one part
+    // more in memory than `part-size × in-flight`.
+    let root = Dir::new();
+    let len = 8 * 1024 * 1024 + 3;
+    root.write("backups/db/big", object(len));
+    let (port, seen) = s3s_recording_server(root.path());
+    // Parts of 1 MiB arrive in several pieces, so handing one on waits for the reader.
+    let parallel = ParallelReads {
+        part_size: Size::parse("1MiB").unwrap(),
+        in_flight: 3,
+        threshold: Size::parse("1MiB").unwrap(),
+    };
+    let gets = || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|s| *s == "GetObject")
+            .count()
+    };
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = S3Store::new(s3s_client(port), "backups", None).with_parallel_reads(parallel);
+        let mut reader = store.read("db/big").await.unwrap();
+        let mut got = vec![0u8; 1];
+        reader.read_exact(&mut got).await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while gets() < 3 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // Time for any GET beyond the bound to be sent.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert_eq!(
+            gets(),
+            3,
+            "GETs sent while the reader waits in the first part"
+        );
+        reader.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got.len(), len);
+        assert!(got == object(len), "the bytes differ from the object's");
+    });
+    assert_eq!(gets(), 9, "one GET per 1 MiB part");
+}

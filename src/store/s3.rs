@@ -97,10 +97,12 @@ impl S3Store {
         }
     }
 
-    /// The parts of `key` from `from` to `total`, `in-flight` GETs at a time, in order.
+    /// The parts of `key` from `from` to `total`, in order. One part at a time is handed on
+    /// (read while the first part's GET streams, before that), and `in-flight - 1` more are
+    /// fetched meanwhile: `in-flight` GETs open at most, and as many parts in memory.
     fn parts_in_order(&self, key: &str, from: u64, total: u64) -> impl AsyncRead + Send + use<> {
         let part = self.parallel.part_size.bytes.max(1);
-        let in_flight = self.parallel.in_flight.max(1) as usize;
+        let ahead = (self.parallel.in_flight as usize).saturating_sub(1).max(1);
         let ranges: Vec<(u64, u64)> = (0..)
             .map(|i| from + i * part)
             .take_while(|start| *start < total)
@@ -117,7 +119,7 @@ impl S3Store {
                 let fetch = fetch.clone();
                 async move { fetch.get(start, len).await }
             })
-            .buffered(in_flight);
+            .buffered(ahead);
         // A task drives the GETs, so the next parts arrive while the consumer reads this one;
         // the channel holds one piece of a part more than those in flight.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(1);
