@@ -1,10 +1,10 @@
 //! Reading a backup once, as a pipeline of stages that run at the same time: the store's
 //! async stream is read into buffers on the runtime (a local file is read by the next stage
 //! itself), the stored bytes are hashed (SHA-256 and a count) on one blocking thread, and
-//! decompressed on another; the consumer — the monthly deep
-//! read's [`drain`], or a restore engine — reads the decompressed [`Content`]. The stages are
-//! joined by bounded channels of reusable 1 MiB buffers ([`pipe`]), so the whole runs at the
-//! speed of its slowest stage and memory stays flat whatever the backup's size.
+//! decompressed on another; the consumer — the monthly deep read's [`drain`], or a restore
+//! engine — reads the decompressed [`Content`]. The stages are joined by bounded channels of
+//! reusable 1 MiB buffers ([`pipe`]), so the whole runs at the speed of its slowest stage and
+//! memory stays flat whatever the backup's size.
 //!
 //! One observer, [`Stats`], says what the stages have seen: stored bytes, content bytes, when
 //! the store's stream ended, its SHA-256 once read to the end, and the first error of any stage.
