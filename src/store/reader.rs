@@ -28,7 +28,7 @@ pub struct LocalFile {
     pub head: Vec<u8>,
     pub file: std::fs::File,
     /// Counters that every byte read from `file` from now on is added to.
-    pub counters: Vec<Arc<AtomicU64>>,
+    counters: Vec<Arc<AtomicU64>>,
 }
 
 impl LocalFile {
@@ -109,17 +109,17 @@ impl AsyncRead for ObjectReader {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if let Source::File(_) = this.0 {
-            // Read on the runtime after all: as an async file, counted the same way.
-            let placeholder = Source::Stream(Box::pin(tokio::io::empty()));
-            if let Source::File(local) = std::mem::replace(&mut this.0, placeholder) {
-                this.0 = Source::Stream(as_stream(local));
-            }
-        }
-        match &mut this.0 {
-            Source::Stream(inner) => inner.as_mut().poll_read(cx, buf),
-            Source::File(_) => Poll::Ready(Err(io::Error::other("a local file left unread"))),
-        }
+        // The stream is taken out for the read and put back (the placeholder allocates
+        // nothing); a local file read on the runtime after all becomes an async file, counted
+        // the same way.
+        let placeholder = Source::Stream(Box::pin(tokio::io::empty()));
+        let mut inner = match std::mem::replace(&mut this.0, placeholder) {
+            Source::Stream(inner) => inner,
+            Source::File(local) => as_stream(local),
+        };
+        let poll = inner.as_mut().poll_read(cx, buf);
+        this.0 = Source::Stream(inner);
+        poll
     }
 }
 

@@ -97,9 +97,9 @@ impl S3Store {
         }
     }
 
-    /// The parts of `key` from `from` to `total`, in order. One part at a time is handed on
-    /// (read while the first part's GET streams, before that), and `in-flight - 1` more are
-    /// fetched meanwhile: `in-flight` GETs open at most, and as many parts in memory.
+    /// The parts of `key` from `from` to `total`, in order. While the reader reads one part
+    /// (at the start, the first part's own streamed GET), `in-flight - 1` more are fetched: at
+    /// most `in-flight` GETs open, and as many parts in memory.
     fn parts_in_order(&self, key: &str, from: u64, total: u64) -> impl AsyncRead + Send + use<> {
         let part = self.parallel.part_size.bytes.max(1);
         let ahead = (self.parallel.in_flight as usize).saturating_sub(1).max(1);

@@ -120,6 +120,13 @@ impl Stats {
         self.0.error.lock().ok().and_then(|e| e.clone())
     }
 
+    /// Notes that the store's stream ended cleanly, now.
+    fn stream_ended(&self) {
+        if let Ok(mut at) = self.0.eof_at.lock() {
+            *at = Some(Instant::now());
+        }
+    }
+
     fn fail(&self, err: &io::Error) {
         if let Ok(mut e) = self.0.error.lock()
             && e.is_none()
@@ -228,15 +235,12 @@ async fn read_stage(mut reader: ObjectReader, tx: mpsc::Sender<Chunk>, pool: Poo
         match ended {
             Ok(false) => {}
             Ok(true) => {
-                if let Ok(mut at) = stats.0.eof_at.lock() {
-                    *at = Some(Instant::now());
-                }
+                stats.stream_ended();
                 let _ = tx.send(Chunk::End).await;
                 return;
             }
             Err(e) => {
-                stats.fail(&e);
-                let _ = tx.send(Chunk::Failed(e.kind(), e.to_string())).await;
+                let _ = tx.send(failure(e, &stats)).await;
                 return;
             }
         }
@@ -289,9 +293,7 @@ impl FileInput {
             }
             match self.local.file.read(&mut buf[filled..]) {
                 Ok(0) => {
-                    if let Ok(mut at) = stats.0.eof_at.lock() {
-                        *at = Some(Instant::now());
-                    }
+                    stats.stream_ended();
                     break Some(Chunk::End);
                 }
                 Ok(n) => {
@@ -299,10 +301,7 @@ impl FileInput {
                     filled += n;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    stats.fail(&e);
-                    break Some(Chunk::Failed(e.kind(), e.to_string()));
-                }
+                Err(e) => break Some(failure(e, stats)),
             }
         };
         if filled == 0 {
@@ -427,12 +426,15 @@ impl Transforming {
 fn tell_the_end(result: io::Result<()>, out: &mpsc::Sender<Chunk>, stats: &Stats) {
     let last = match result {
         Ok(()) => Chunk::End,
-        Err(e) => {
-            stats.fail(&e);
-            Chunk::Failed(e.kind(), e.to_string())
-        }
+        Err(e) => failure(e, stats),
     };
     let _ = out.blocking_send(last);
+}
+
+/// A stage's error as the chunk that tells the next stage, kept in `stats` as the first error.
+fn failure(e: io::Error, stats: &Stats) -> Chunk {
+    stats.fail(&e);
+    Chunk::Failed(e.kind(), e.to_string())
 }
 
 /// The last stage, on a blocking thread: the decompressor.
