@@ -21,6 +21,10 @@
 #               and read with its parallel ranged GETs; besides the wall time it prints
 #               dr-action's own CPU time from S3 against from the local store, as the server
 #               runs on the same cores
+#   piped-s3    (with BENCH_S3_SERVER) the `piped` yardstick fed from the same server instead of
+#               the local file: `curl` (one signed GET) into the fastest decompressor into `cat`;
+#               piped-s3 / piped is what reading over loopback costs the best tools on these
+#               cores, the floor under dr-action's own from-S3 / local ratio
 # It prints each contender's median with min–max, dr-action's ratio to it, dr-action's peak RSS
 # (`/usr/bin/time -v`; it must stay flat from 100 MiB to 1 GiB and under 64 MiB), and the load
 # average before and after. The headline is dr-action's ratio to the slowest stage of the best
@@ -146,6 +150,11 @@ run_pigz() { pigz -dc "$obj" > /dev/null; }
 run_gzip() { gzip -dc "$obj" > /dev/null; }
 run_zstd() { zstd -dcq "$obj" > /dev/null; }
 run_piped() { "${fastest[@]}" "$obj" | cat > /dev/null; }
+run_piped_s3() {
+  curl -sS --fail --aws-sigv4 "aws:amz:us-east-1:s3" --user dr-bench:dr-bench-secret \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "http://127.0.0.1:$s3_port/backups/db/$name" \
+    | "${fastest[@]}" | cat > /dev/null
+}
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; binary $bin"
 printf '%-5s %-6s %-9s %-10s %-26s %-9s %s\n' \
@@ -186,6 +195,7 @@ for size in "${sizes[@]}"; do
       sed 's|^storage:$|aws:\n  region: us-east-1\nstorage:|; s|^  local: ./backups$|  bucket: backups|' \
         "$dir/dr.yml" > "$dir/dr-s3.yml"
       contenders+=(dr-s3)
+      command -v curl > /dev/null && contenders+=(piped-s3)
     fi
     n=${#contenders[@]}
     for ((rep = 0; rep < reps; rep++)); do
@@ -211,7 +221,7 @@ for size in "${sizes[@]}"; do
       printf '%-5s %-6s %-9s %-10s %-26s %-9s %s\n' "${size}M" "$fmt" "$(mib "$unpacked")M" \
         "$c" "$med ($lo–$hi)" "$ratio" "$notes"
       case "$c" in
-        dr-action | usual | openssl | dr-s3 | piped) ;;
+        dr-action | usual | openssl | dr-s3 | piped | piped-s3) ;;
         *)
           if [ -z "$fastest_decoder" ] || awk -v a="$med" -v b="$fastest_med" 'BEGIN { exit !(a < b) }'; then
             fastest_decoder=$c
@@ -235,6 +245,11 @@ for size in "${sizes[@]}"; do
       read -r cpu_local _ _ < <(stats "$dir/cpu.txt")
       read -r cpu_s3 _ _ < <(stats "$dir/cpu-s3.txt")
       echo "==> ${size}M $fmt: dr-action's own CPU (user + system, with its consumer; not the server's): ${cpu_s3}s from S3, ${cpu_local}s from the local store = $(awk -v a="$cpu_s3" -v b="$cpu_local" 'BEGIN { printf "%.2fx", a / b }')"
+      if [ -s "$dir/times/piped-s3" ]; then
+        read -r piped_local _ _ < <(stats "$dir/times/piped")
+        read -r piped_s3 _ _ < <(stats "$dir/times/piped-s3")
+        echo "==> ${size}M $fmt: the best tools from S3 on loopback / from the local file (\`curl | ${fastest[*]} | cat\`, ${piped_s3}s, against \`${fastest[*]} FILE | cat\`, ${piped_local}s) = $(awk -v a="$piped_s3" -v b="$piped_local" 'BEGIN { printf "%.2fx", a / b }')"
+      fi
       rm -rf "$work/s3/backups/db"
     fi
     echo "==> ${size}M $fmt: dr-action / slowest best stage ($which, ${slowest_best}s) = $headline; the usual pipeline takes $speedup dr-action's time"
