@@ -6,7 +6,8 @@
 //! - a symlink or hardlink whose target resolves outside the folder;
 //! - a device, FIFO or other special file;
 //! - more unpacked bytes than the cap (`max-unpacked`, default 1000× the compressed size, at least
-//!   1 MiB, at most the temporary folder's free space less a margin); each entry counts a 512-byte header too, so a million empty files is a bomb as well.
+//!   1 MiB, at most the temporary folder's free space less a margin); each entry counts a
+//!   512-byte header too, so a million empty files is a bomb as well.
 //!
 //! After unpacking, every symlink is resolved once more with all links in place: a chain of
 //! links that are each harmless (`x -> .`, `a -> x/..`) can still point out.
@@ -33,6 +34,10 @@ use crate::units::short_size;
 const MAX_LINK_DEPTH: usize = 40;
 /// What each entry costs against the cap besides its content.
 const ENTRY_COST: u64 = 512;
+/// The largest write of a file's content: the pipeline's chunk size.
+const WRITE_BUF: usize = crate::checks::stream::pipe::CHUNK;
+/// The smallest buffer `io::copy` writes through without its own 8 KiB stack buffer.
+const MIN_WRITE_BUF: usize = 8 << 10;
 
 /// What the `files` engine leaves: the folder the archive was unpacked into.
 pub struct FilesDir(pub PathBuf);
@@ -147,13 +152,13 @@ pub fn unpack(reader: impl Read, root: &Path, cap: u64) -> Result<Unpacked, Stri
                     .create_new(true)
                     .open(&dest)
                     .map_err(|e| format!("entry `{shown}`: {e}"))?;
+                let size = entry.header().size().unwrap_or(0);
                 let allowed = cap.saturating_sub(spent);
                 let mut limited = (&mut entry).take(allowed.saturating_add(1));
-                let n = std::io::copy(&mut limited, &mut out)
+                let n = copy_entry(&mut limited, &mut out, size)
                     .map_err(|e| format!("unpacking `{shown}` failed: {e}"))?;
                 spent += n;
                 over_cap(spent, cap)?;
-                out.flush().map_err(|e| format!("entry `{shown}`: {e}"))?;
                 done.files += 1;
                 done.bytes += n;
             }
@@ -227,6 +232,20 @@ pub fn unpack(reader: impl Read, root: &Path, cap: u64) -> Result<Unpacked, Stri
         }
     }
     Ok(done)
+}
+
+/// Copies an entry's content into its file in writes of up to [`WRITE_BUF`], or of the
+/// entry's size if smaller (so a million small files do not each take a large buffer; the size
+/// comes from the untrusted header, so it only sizes the buffer). `io::copy` into a plain file
+/// would write 8 KiB at a time.
+fn copy_entry(from: &mut impl Read, to: impl Write, size: u64) -> std::io::Result<u64> {
+    let buffer = usize::try_from(size)
+        .unwrap_or(WRITE_BUF)
+        .clamp(MIN_WRITE_BUF, WRITE_BUF);
+    let mut to = std::io::BufWriter::with_capacity(buffer, to);
+    let n = std::io::copy(from, &mut to)?;
+    to.flush()?;
+    Ok(n)
 }
 
 fn over_cap(spent: u64, cap: u64) -> Result<(), String> {
@@ -370,6 +389,56 @@ mod tests {
         let root = outer.path().join("root");
         let r = unpack(tar, &root, cap);
         (outer, r)
+    }
+
+    /// Records the size of every write it is given.
+    struct Writes(Vec<usize>);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.len());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A reader with no buffer of its own to hand over (like a tar entry), which gives at most
+    /// 64 KiB per read.
+    struct Unbuffered<'a>(&'a [u8]);
+
+    impl Read for Unbuffered<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.0.len()).min(64 << 10);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_large_file_in_an_archive_is_written_in_large_writes_not_8_kib_ones() {
+        let data: Vec<u8> = (0..3u32 << 20).map(|i| (i % 251) as u8).collect();
+        let mut writes = Writes(Vec::new());
+        let mut from = Unbuffered(&data);
+        let n = copy_entry(&mut from, &mut writes, data.len() as u64).unwrap();
+        assert_eq!(n, data.len() as u64);
+        assert_eq!(writes.0.iter().sum::<usize>(), data.len());
+        assert!(
+            writes.0.len() <= 4 && writes.0.iter().all(|&w| w >= WRITE_BUF - MIN_WRITE_BUF),
+            "writes: {:?}",
+            writes.0
+        );
+    }
+
+    #[test]
+    fn a_header_claiming_any_size_only_sizes_the_buffer_and_the_content_is_copied_whole() {
+        for claimed in [0, 5, u64::MAX] {
+            let mut writes = Writes(Vec::new());
+            let n = copy_entry(&mut Unbuffered(b"hello"), &mut writes, claimed).unwrap();
+            assert_eq!((n, writes.0), (5, vec![5]), "header size {claimed}");
+        }
     }
 
     #[test]
