@@ -152,7 +152,7 @@ pub fn unpack(reader: impl Read, root: &Path, cap: u64) -> Result<Unpacked, Stri
                     .create_new(true)
                     .open(&dest)
                     .map_err(|e| format!("entry `{shown}`: {e}"))?;
-                let size = entry.header().size().unwrap_or(0);
+                let size = entry.size();
                 let allowed = cap.saturating_sub(spent);
                 let mut limited = (&mut entry).take(allowed.saturating_add(1));
                 let n = copy_entry(&mut limited, &mut out, size)
